@@ -1,0 +1,5 @@
+import sys
+
+from orginvite.cli import main
+
+sys.exit(main())
