@@ -18,3 +18,55 @@ class ConfigurationError(OrgInviteError, ValueError):
         self.setting = setting
         self.problem = problem
         super().__init__(f"{setting}: {problem}")
+
+
+class InvalidLinkError(OrgInviteError, ValueError):
+    """The login query (invitation link) is malformed: answered with a 400 page, never a redirect.
+
+    ``code`` is stable and machine-readable (``missing_organization``, ``repeated_parameter``, ...);
+    ``field`` names the query parameter at fault. The message never contains the ticket.
+    """
+
+    def __init__(self, code: str, field: str | None, message: str) -> None:
+        self.code = code
+        self.field = field
+        super().__init__(message)
+
+
+class InvalidCookieError(OrgInviteError):
+    """A signed cookie is missing, tampered with, signed by an unknown key or expired."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason  # "missing" | "tampered" | "expired" | "malformed"
+        super().__init__(f"cookie {reason}")
+
+
+class ProviderError(OrgInviteError):
+    """The identity provider is unreachable, slow, or answered with something we cannot use (a 502 page)."""
+
+
+class TokenError(OrgInviteError):
+    """The ID token failed verification (signature, iss, aud, azp, exp, iat, nonce)."""
+
+
+class OrganizationClaimError(TokenError):
+    """The ID token's organization claim is missing or names another organization than the one bound at login."""
+
+    def __init__(self, expected: str | None, actual: str | None, message: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message)
+
+
+class CallbackError(OrgInviteError):
+    """The provider sent the invitee back with ``error=``; ``kind`` says what the invitee should do.
+
+    Kinds: ``invitation_invalid``, ``wrong_account``, ``not_a_member``, ``organization_required``,
+    ``organization_invalid``, ``access_denied``, ``other``. The provider's description is kept for logs only.
+    """
+
+    def __init__(self, kind: str, error: str, description: str = "") -> None:
+        self.kind = kind
+        self.error = error
+        self.description = description
+        super().__init__(f"{kind} ({error})")
