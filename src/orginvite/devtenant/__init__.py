@@ -1,0 +1,1 @@
+"""An embedded development tenant that behaves like Auth0 Organizations."""
