@@ -1,0 +1,411 @@
+"""The OpenID Connect client of the login flow: discovery, ``/authorize``, code exchange, ID token checks.
+
+Talks to any provider through standard discovery; nothing here knows of Auth0 beyond the ``organization`` and
+``invitation`` parameters (which other providers ignore) and Auth0's ``/v2/logout``.
+
+Why not Authlib's Starlette client: it builds a new HTTP client for every login and forwards whatever keyword
+arguments it is given to ``/authorize``. Here one :class:`httpx.AsyncClient` lives as long as the app, the
+``/authorize`` parameters are an explicit allow-list, and the ID token is verified with :mod:`joserfc` against a
+cached JWKS that is refetched once (rate-limited) when a token names an unknown key, which is what a key rotation
+looks like from the outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+
+from orginvite.config import Settings, _check_url
+from orginvite.errors import ConfigurationError, ProviderError, TokenError
+
+__all__ = ["ASYMMETRIC_ALGORITHMS", "AuthorizationRequest", "OIDCClient", "TokenExchangeRejected"]
+
+logger = logging.getLogger("orginvite.oidc")
+
+#: Algorithms accepted for ID tokens when discovery lists them; "none" and HS* never come from discovery.
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+_KTY_BY_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+_KEY_CLASSES: dict[str, Any] = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}
+_MAX_TOKEN_LENGTH = 16384
+
+
+class TokenExchangeRejected(TokenError):
+    """The token endpoint refused the code (4xx, e.g. ``invalid_grant`` for a code used twice): start again."""
+
+    def __init__(self, error: str, message: str) -> None:
+        self.error = error
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """A ready ``/authorize`` URL and the secrets the transaction must bind to check the callback."""
+
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+
+    def __repr__(self) -> str:  # the URL may carry an invitation ticket
+        return f"AuthorizationRequest(state={self.state[:6]}..., redirect_uri={self.redirect_uri!r})"
+
+
+def _b64_json(segment: str) -> Any:
+    padded = segment + "=" * (-len(segment) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class OIDCClient:
+    """One provider, one HTTP client, cached discovery and JWKS; safe to share across requests.
+
+    ``http`` lets the host app pass its own client (proxies, CA bundle); otherwise one is created with the
+    configured timeout and closed by :meth:`aclose`. ``clock`` returns seconds since the epoch (tests move it).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout), follow_redirects=False, trust_env=False
+        )
+        self._clock = clock
+        self._discovery: dict[str, Any] | None = None
+        self._discovery_at = float("-inf")
+        self._keys: list[Any] = []
+        self._jwks_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+
+    async def _request(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise ProviderError(f"{what}: the identity provider did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"{what}: cannot reach the identity provider ({type(exc).__name__})") from None
+
+    @staticmethod
+    def _json_object(what: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProviderError(f"{what}: the identity provider answered with something that is not JSON") from None
+        if not isinstance(data, dict):
+            raise ProviderError(f"{what}: the identity provider answered with JSON that is not an object")
+        return data
+
+    async def _get_json(self, what: str, url: str) -> dict[str, Any]:
+        response = await self._request(what, "GET", url, headers={"Accept": "application/json"})
+        if response.status_code != 200:
+            raise ProviderError(f"{what}: the identity provider answered HTTP {response.status_code}")
+        return self._json_object(what, response)
+
+    # -- discovery ---------------------------------------------------------------------------------------------
+
+    async def discovery(self) -> dict[str, Any]:
+        """The provider's metadata, fetched once and refetched after ``discovery_ttl`` (stale copy if that fails)."""
+        now = self._clock()
+        if self._discovery is not None and now - self._discovery_at < self.settings.discovery_ttl:
+            return self._discovery
+        async with self._lock:
+            if self._discovery is not None and self._clock() - self._discovery_at < self.settings.discovery_ttl:
+                return self._discovery
+            url = self.settings.issuer + ".well-known/openid-configuration"
+            try:
+                document = self._check_discovery(await self._get_json("discovery", url))
+            except ProviderError:
+                if self._discovery is not None:
+                    logger.warning("discovery refresh failed; keeping the cached metadata")
+                    self._discovery_at = self._clock()
+                    return self._discovery
+                raise
+            self._discovery, self._discovery_at = document, self._clock()
+            return document
+
+    def _check_discovery(self, document: dict[str, Any]) -> dict[str, Any]:
+        issuer = document.get("issuer")
+        if not isinstance(issuer, str) or issuer.rstrip("/") != self.settings.issuer.rstrip("/"):
+            raise ProviderError("discovery: the document's issuer does not match the configured issuer")
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            try:
+                _check_url(name, document.get(name))
+            except ConfigurationError as exc:
+                raise ProviderError(f"discovery: {exc}") from None
+        end_session = document.get("end_session_endpoint")
+        if end_session is not None:
+            try:
+                _check_url("end_session_endpoint", end_session)
+            except ConfigurationError:
+                document = {**document, "end_session_endpoint": None}
+        return document
+
+    def _algorithms(self, document: Mapping[str, Any]) -> tuple[str, ...]:
+        if self.settings.id_token_algorithms is not None:
+            return self.settings.id_token_algorithms
+        listed = document.get("id_token_signing_alg_values_supported")
+        if not isinstance(listed, list) or not listed:
+            return ("RS256",)  # the OIDC Discovery default
+        allowed = ASYMMETRIC_ALGORITHMS
+        if self.settings.allow_symmetric_id_tokens:
+            allowed += ("HS256", "HS384", "HS512")
+        return tuple(alg for alg in listed if alg in allowed)
+
+    # -- /authorize --------------------------------------------------------------------------------------------
+
+    async def authorization_request(
+        self,
+        *,
+        organization: str | None = None,
+        invitation: str | None = None,
+        ui_locales: str | None = None,
+        prompt: str | None = None,
+    ) -> AuthorizationRequest:
+        """Build the ``/authorize`` URL from the allow-list only; the caller binds the returned secrets."""
+        document = await self.discovery()
+        s = self.settings
+        state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
+        params: list[tuple[str, str]] = [
+            ("response_type", "code"),
+            ("client_id", s.client_id),
+            ("redirect_uri", s.redirect_uri),
+            ("scope", s.scope),
+            ("state", state),
+            ("nonce", nonce),
+            ("code_challenge", create_s256_code_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ]
+        if s.audience:
+            params.append(("audience", s.audience))
+        if organization:
+            params.append(("organization", organization))
+        if invitation:
+            if not organization:
+                raise ValueError("an invitation is always sent with its organization")
+            params.append(("invitation", invitation))
+        if ui_locales:
+            params.append(("ui_locales", ui_locales))
+        if prompt:
+            params.append(("prompt", prompt))
+        params.extend(sorted(s.extra_authorize_params.items()))
+        endpoint = document["authorization_endpoint"]
+        separator = "&" if urlsplit(endpoint).query else "?"
+        return AuthorizationRequest(endpoint + separator + urlencode(params), state, nonce, verifier, s.redirect_uri)
+
+    # -- token endpoint ----------------------------------------------------------------------------------------
+
+    async def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> dict[str, Any]:
+        """Trade the code for tokens; returns the token response (with a string ``id_token``)."""
+        document = await self.discovery()
+        s = self.settings
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+            "client_id": s.client_id,
+        }
+        auth = None
+        methods = document.get("token_endpoint_auth_methods_supported")
+        if isinstance(methods, list) and "client_secret_post" not in methods and "client_secret_basic" in methods:
+            auth = httpx.BasicAuth(s.client_id, s.client_secret)
+        else:
+            data["client_secret"] = s.client_secret
+        response = await self._request(
+            "code exchange",
+            "POST",
+            document["token_endpoint"],
+            data=data,
+            auth=auth,
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code >= 500:
+            raise ProviderError(f"code exchange: the identity provider answered HTTP {response.status_code}")
+        if 400 <= response.status_code < 500:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            error = body.get("error") if isinstance(body, dict) else None
+            error = error if isinstance(error, str) and error.isascii() and len(error) < 64 else "unknown"
+            raise TokenExchangeRejected(error, f"the identity provider refused the code ({error})")
+        if response.status_code != 200:
+            raise ProviderError(f"code exchange: unexpected HTTP {response.status_code}")
+        tokens = self._json_object("code exchange", response)
+        id_token = tokens.get("id_token")
+        if not isinstance(id_token, str) or not id_token:
+            raise ProviderError("code exchange: the identity provider returned no ID token (is 'openid' in scope?)")
+        return tokens
+
+    # -- ID token ----------------------------------------------------------------------------------------------
+
+    async def verify_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
+        """Verify signature and claims (iss, aud, azp, exp, iat, nonce, sub); return the claims."""
+        document = await self.discovery()
+        if not isinstance(id_token, str) or len(id_token) > _MAX_TOKEN_LENGTH or id_token.count(".") != 2:
+            raise TokenError("the ID token is not a compact JWS")
+        try:
+            header = _b64_json(id_token.split(".", 1)[0])
+        except (ValueError, UnicodeError):
+            raise TokenError("the ID token header is not valid base64url JSON") from None
+        if not isinstance(header, dict):
+            raise TokenError("the ID token header is not a JSON object")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms(document):
+            raise TokenError(f"the ID token algorithm {str(alg)[:20]!r} is not accepted")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenError("the ID token key id is not a string")
+        if alg.startswith("HS"):
+            key: Any = OctKey.import_key(self.settings.client_secret)
+        else:
+            key = await self._signing_key(kid, alg)
+        try:
+            claims = jwt.decode(id_token, key, algorithms=[alg]).claims
+        except JoseError as exc:
+            raise TokenError(f"the ID token signature does not verify ({exc.error})") from None
+        except (ValueError, TypeError):
+            raise TokenError("the ID token could not be decoded") from None
+        if not isinstance(claims, dict):
+            raise TokenError("the ID token payload is not a JSON object")
+        self.check_claims(claims, issuer=document["issuer"], nonce=nonce)
+        return claims
+
+    def check_claims(self, claims: Mapping[str, Any], *, issuer: str, nonce: str) -> None:
+        """The OIDC Core 3.1.3.7 checks that apply to a confidential client."""
+        s = self.settings
+        if claims.get("iss") != issuer:
+            raise TokenError("the ID token was issued by another issuer")
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud
+        if not isinstance(audiences, list) or s.client_id not in audiences:
+            raise TokenError("the ID token is not meant for this application (aud)")
+        azp = claims.get("azp")
+        if len(audiences) > 1 and azp is None:
+            raise TokenError("the ID token has several audiences but no authorized party (azp)")
+        if azp is not None and azp != s.client_id:
+            raise TokenError("the ID token was issued to another application (azp)")
+        now = self._clock()
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not _is_number(exp):
+            raise TokenError("the ID token has no expiry (exp)")
+        if now > exp + s.leeway:
+            raise TokenError("the ID token has expired")
+        if not _is_number(iat):
+            raise TokenError("the ID token has no issue time (iat)")
+        if iat > now + s.leeway:
+            raise TokenError("the ID token was issued in the future (check the clocks)")
+        token_nonce = claims.get("nonce")
+        if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(), nonce.encode()):
+            raise TokenError("the ID token nonce does not match this login")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise TokenError("the ID token has no subject (sub)")
+
+    # -- JWKS --------------------------------------------------------------------------------------------------
+
+    async def _signing_key(self, kid: str | None, alg: str) -> Any:
+        if self._jwks_at == float("-inf"):
+            await self._refresh_jwks(self._jwks_at)
+        key = self._pick(kid, alg)
+        if key is None:
+            # Key rotation: the provider signs with a key published after our fetch. Refetch once, rate-limited.
+            if self._clock() - self._jwks_at >= self.settings.jwks_min_refetch_interval:
+                await self._refresh_jwks(self._jwks_at)
+                key = self._pick(kid, alg)
+            else:
+                logger.info("unknown key id; JWKS refetch skipped (rate limit)")
+        if key is None:
+            raise TokenError("the ID token is signed with a key the provider does not publish")
+        return key
+
+    async def _refresh_jwks(self, seen_at: float) -> None:
+        async with self._lock:
+            if self._jwks_at != seen_at:  # another request refreshed while we waited
+                return
+            document = await self.discovery()
+            jwks = await self._get_json("JWKS", document["jwks_uri"])
+            raw_keys = jwks.get("keys")
+            if not isinstance(raw_keys, list):
+                raise ProviderError("JWKS: the document has no 'keys' list")
+            keys = []
+            for raw in raw_keys:
+                if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
+                    continue
+                cls = _KEY_CLASSES.get(raw.get("kty"))  # type: ignore[arg-type]
+                if cls is None:
+                    continue
+                try:
+                    keys.append(cls.import_key(raw))
+                except (JoseError, ValueError, TypeError):
+                    logger.warning("JWKS: skipped a key that does not import (kid %r)", str(raw.get("kid"))[:40])
+            self._keys, self._jwks_at = keys, self._clock()
+
+    def _pick(self, kid: str | None, alg: str) -> Any:
+        kty = _KTY_BY_PREFIX.get(alg[:2])
+        candidates = [
+            key
+            for key in self._keys
+            if key.key_type == kty and key.get("alg") in (None, alg) and (kid is None or key.kid == kid)
+        ]
+        if kid is None and len(candidates) != 1:
+            return None  # without a kid, only an unambiguous key set is usable
+        return candidates[0] if candidates else None
+
+    # -- logout ------------------------------------------------------------------------------------------------
+
+    async def end_session_url(self, return_to: str) -> str | None:
+        """Where to send the browser to end the provider's session, or None to log out locally only."""
+        s = self.settings
+        auth0 = s.issuer + "v2/logout?" + urlencode([("client_id", s.client_id), ("returnTo", return_to)])
+        if s.logout_style == "local":
+            return None
+        if s.logout_style == "auth0":
+            return auth0
+        try:
+            document = await self.discovery()
+        except ProviderError:
+            logger.warning("logout: discovery failed; logging out locally only")
+            return None
+        endpoint = document.get("end_session_endpoint")
+        if endpoint:
+            separator = "&" if urlsplit(endpoint).query else "?"
+            return (
+                endpoint
+                + separator
+                + urlencode([("client_id", s.client_id), ("post_logout_redirect_uri", return_to)])
+            )
+        host = urlsplit(s.issuer).hostname or ""
+        if s.logout_style == "auto" and host.endswith(".auth0.com"):
+            return auth0
+        return None

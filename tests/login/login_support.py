@@ -1,0 +1,193 @@
+"""A tiny, scriptable OpenID Connect provider for the login tests, plus HTTP helpers.
+
+The dev tenant is the realistic provider; this one exists to misbehave on demand: mint tokens with wrong claims,
+answer 500, garbage or slowly, rotate keys, send ``error=`` back. It runs over real loopback HTTP (LiveServer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import OctKey, RSAKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+CLIENT_ID = "test-client"
+CLIENT_SECRET = "test-client-secret"
+KEY_A = "a" * 40
+KEY_B = "b" * 40
+
+
+class MiniOP:
+    """Behaviour knobs (plain attributes, change them between requests):
+
+    - ``discovery_mode`` / ``token_mode`` / ``jwks_mode``: "ok", "500", "garbage", "sleep", "array"
+      (token: also "no_id_token", "400").
+    - ``claims``: extra/overriding claims for the next ID tokens (a None value removes the claim).
+    - ``header``: overriding JOSE header fields (e.g. {"alg": "HS256"}); ``sign_with``: a key not in the JWKS.
+    - ``authorize_error``: (error, description) to send back instead of a code.
+    - ``user``: the claims of the signed-in user.
+    """
+
+    def __init__(self) -> None:
+        self.issuer = ""
+        self.keys = [RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})]
+        self.discovery_mode = "ok"
+        self.token_mode = "ok"
+        self.jwks_mode = "ok"
+        self.sleep = 3.0
+        self.claims: dict[str, Any] = {}
+        self.header: dict[str, Any] = {}
+        self.sign_with: Any = None
+        self.authorize_error: tuple[str, str] | None = None
+        self.user: dict[str, Any] = {"sub": "auth0|alice", "email": "alice@acme.test", "name": "Alice"}
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.authorize_requests: list[dict[str, str]] = []
+        self.token_requests = 0
+        self.jwks_fetches = 0
+        self.discovery_fetches = 0
+        self.end_session = True
+        self.issuer_override: str | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self.discovery),
+                Route("/.well-known/jwks.json", self.jwks),
+                Route("/authorize", self.authorize),
+                Route("/oauth/token", self.token, methods=["POST"]),
+            ]
+        )
+
+    def rotate(self) -> str:
+        kid = f"k{len(self.keys) + 1}"
+        self.keys.insert(0, RSAKey.generate_key(2048, parameters={"kid": kid, "alg": "RS256", "use": "sig"}))
+        return kid
+
+    async def _misbehave(self, mode: str) -> Response | None:
+        if mode == "500":
+            return PlainTextResponse("boom", status_code=500)
+        if mode == "garbage":
+            return Response("<html>not json</html>", media_type="text/html")
+        if mode == "array":
+            return JSONResponse([1, 2, 3])
+        if mode == "sleep":
+            await asyncio.sleep(self.sleep)
+            return JSONResponse({})
+        return None
+
+    async def discovery(self, request: Request) -> Response:
+        self.discovery_fetches += 1
+        if (bad := await self._misbehave(self.discovery_mode)) is not None:
+            return bad
+        base = str(request.base_url)
+        self.issuer = base
+        doc = {
+            "issuer": self.issuer_override or base,
+            "authorization_endpoint": base + "authorize",
+            "token_endpoint": base + "oauth/token",
+            "jwks_uri": base + ".well-known/jwks.json",
+            "id_token_signing_alg_values_supported": ["RS256", "HS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        }
+        if self.end_session:
+            doc["end_session_endpoint"] = base + "oidc/logout"
+        return JSONResponse(doc)
+
+    async def jwks(self, request: Request) -> Response:
+        self.jwks_fetches += 1
+        if (bad := await self._misbehave(self.jwks_mode)) is not None:
+            return bad
+        return JSONResponse({"keys": [k.as_dict(private=False) for k in self.keys]})
+
+    async def authorize(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        self.authorize_requests.append(params)
+        redirect = params["redirect_uri"]
+        if self.authorize_error is not None:
+            error, description = self.authorize_error
+            query = {"error": error, "error_description": description, "state": params["state"]}
+            return RedirectResponse(redirect + "?" + urlencode(query), status_code=302)
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = params
+        return RedirectResponse(redirect + "?" + urlencode({"code": code, "state": params["state"]}), status_code=302)
+
+    def mint(self, claims: dict[str, Any], header: dict[str, Any] | None = None, key: Any = None) -> str:
+        key = key or self.keys[0]
+        head = {"alg": "RS256", "kid": key.kid, "typ": "JWT", **(header or {})}
+        head = {k: v for k, v in head.items() if v is not None}
+        return jwt.encode(head, claims, key, algorithms=[head["alg"]])
+
+    async def token(self, request: Request) -> Response:
+        self.token_requests += 1
+        if (bad := await self._misbehave(self.token_mode)) is not None:
+            return bad
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        params = self.codes.pop(str(form.get("code")), None)
+        if self.token_mode == "400" or params is None:
+            return JSONResponse({"error": "invalid_grant", "error_description": "bad code"}, status_code=400)
+        if form.get("client_secret") != CLIENT_SECRET or form.get("client_id") != CLIENT_ID:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        verifier = str(form.get("code_verifier"))
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if challenge != params.get("code_challenge") or form.get("redirect_uri") != params["redirect_uri"]:
+            return JSONResponse({"error": "invalid_grant", "error_description": "pkce"}, status_code=400)
+        if self.token_mode == "no_id_token":
+            return JSONResponse({"access_token": "x", "token_type": "Bearer"})
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "azp": CLIENT_ID,
+            "iat": now,
+            "exp": now + 600,
+            "nonce": params.get("nonce"),
+            **self.user,
+        }
+        if params.get("organization"):
+            org = params["organization"]
+            if org.startswith("org_"):
+                claims["org_id"] = org
+            else:
+                claims["org_id"] = "org_" + "X" * 16
+                claims["org_name"] = org
+        claims.update(self.claims)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        key = self.sign_with
+        if self.header.get("alg") == "HS256":
+            key = OctKey.import_key(CLIENT_SECRET)
+        return JSONResponse({"id_token": self.mint(claims, self.header, key), "token_type": "Bearer"})
+
+
+def cookie_jar(client: httpx.Client) -> dict[str, str]:
+    return {c.name: c.value for c in client.cookies.jar}
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+
+
+def settings_kwargs(issuer: str, base_url: str, **kw: Any) -> dict[str, Any]:
+    values = dict(
+        issuer=issuer,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        secret_keys=(KEY_A,),
+        base_url=base_url,
+    )
+    values.update(kw)
+    return values
+
+
+def decode_segment(token: str, index: int) -> dict[str, Any]:
+    segment = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
