@@ -1,0 +1,481 @@
+"""Gettext catalogs, the active locale, and the Jinja2 environment that renders with them.
+
+Two traps shape this module (FACTS.md):
+
+- ``jinja2``'s ``install_gettext_translations`` stores one catalog on the environment, so two concurrent
+  renders in different languages clash. Here the environment gets callables that look the catalog up from a
+  :class:`~contextvars.ContextVar` at call time; :func:`use_locale` sets it for the duration of a render. One
+  environment serves every locale, in threads and asyncio tasks alike.
+- ``babel.support.Translations.load`` loads the first catalog it finds, so a message missing from ``pt_BR``
+  would not fall back to ``pt``. Here each locale gets an explicit chain (``pt_BR`` -> ``pt`` -> ``en``)
+  built with ``add_fallback``, loaded once and cached.
+
+Catalogs live in the repository's top-level ``locales/<locale>/LC_MESSAGES/orginvite.{po,mo}``; the package
+reaches them through ``orginvite/catalogs`` (a symlink in a source checkout, real files in an installed wheel).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import zoneinfo
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.ext
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+from babel import lists as babel_lists
+from babel import numbers as babel_numbers
+from babel.support import NullTranslations, Translations
+
+from orginvite import locales
+from orginvite.errors import OrgInviteError
+
+__all__ = [
+    "AVAILABLE_LOCALES",
+    "DEFAULT_LOCALE",
+    "DOMAIN",
+    "LOCALES_DIR",
+    "CatalogError",
+    "Catalogs",
+    "UnknownTimezoneError",
+    "babel_locale",
+    "create_environment",
+    "current_locale",
+    "current_timezone",
+    "default_catalogs",
+    "format_date",
+    "format_datetime",
+    "format_list",
+    "get_translations",
+    "gettext",
+    "ngettext",
+    "parse_timezone",
+    "pgettext",
+    "use_locale",
+]
+
+DOMAIN = "orginvite"
+DEFAULT_LOCALE = "en"
+
+# The locales orginvite ships, in the order pages list them. tests/i18n/test_catalogs.py checks that each has a
+# complete, compiled catalog and that no catalog directory is left out of this list.
+AVAILABLE_LOCALES: tuple[str, ...] = ("en", "fr", "de", "es", "pt", "pt_BR", "ar", "ja")
+
+
+class CatalogError(OrgInviteError):
+    """A catalog file exists but cannot be read as a compiled gettext catalog."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}")
+
+
+class UnknownTimezoneError(OrgInviteError, ValueError):
+    """A timezone name that the IANA database does not know."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown timezone {name[:64]!r}")
+
+
+def _find_locales_dir() -> Path:
+    # Installed wheel: orginvite/catalogs holds the .mo files as package data. Source checkout: the same path is
+    # a symlink to ../../locales; if a checkout lost the symlink (some Windows clones), use the real directory.
+    packaged = Path(__file__).resolve().parent / "catalogs"
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "locales"
+    if checkout.is_dir():
+        return checkout
+    return packaged
+
+
+LOCALES_DIR: Path = _find_locales_dir()
+
+
+# --- catalogs ----------------------------------------------------------------------------------------------------
+
+
+class Catalogs:
+    """A stack of catalog directories, searched first to last for each locale of a fallback chain.
+
+    Put a host app's directories first to override or add translations; orginvite's own catalogs come last
+    (``builtin=True``). Locales are the union of :data:`AVAILABLE_LOCALES` and the ones found in the extra
+    directories. Each locale's chain is built once, on first use, and cached (thread-safe).
+    """
+
+    def __init__(
+        self,
+        directories: Iterable[str | Path] = (),
+        *,
+        domain: str = DOMAIN,
+        builtin: bool = True,
+        default_locale: str = DEFAULT_LOCALE,
+    ) -> None:
+        self.layers: tuple[tuple[Path, str], ...] = tuple((Path(d), domain) for d in directories)
+        if builtin:
+            self.layers += ((LOCALES_DIR, DOMAIN),)
+        self.default_locale = default_locale
+        found: list[str] = list(AVAILABLE_LOCALES) if builtin else []
+        for directory, layer_domain in self.layers:
+            for locale in _locales_in(directory, layer_domain):
+                if locales.normalize(locale) not in {locales.normalize(known) for known in found}:
+                    found.append(locale)
+        if default_locale not in found:
+            found.insert(0, default_locale)
+        self.available: tuple[str, ...] = tuple(found)
+        self._cache: dict[str, _Chain] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, locale: str | None) -> str:
+        """The available locale that serves ``locale`` (see :func:`orginvite.locales.match`), else the default."""
+        if locale:
+            found = locales.match(locale, self.available)
+            if found is not None:
+                return found
+        return self.default_locale
+
+    def chain(self, locale: str | None) -> tuple[str, ...]:
+        """The locales a message is looked up in, in order: ``("pt_BR", "pt", "en")``."""
+        return locales.fallback_chain(self.resolve(locale), self.available, self.default_locale)
+
+    def translations(self, locale: str | None) -> NullTranslations:
+        """The locale's translations with its whole fallback chain attached (``add_fallback``)."""
+        return self._chain(locale).translations
+
+    def source_of(self, locale: str | None, message: str, context: str | None = None) -> str | None:
+        """Which locale of the chain translates ``message`` (None: no catalog has it, the msgid shows)."""
+        key = message if context is None else f"{context}\x04{message}"
+        for layer_locale, catalog in self._chain(locale).links:
+            if key in catalog or (key, 0) in catalog:
+                return layer_locale
+        return None
+
+    def _chain(self, locale: str | None) -> _Chain:
+        resolved = self.resolve(locale)
+        cached = self._cache.get(resolved)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._cache.get(resolved)
+            if cached is None:
+                cached = self._cache[resolved] = self._load_chain(resolved)
+        return cached
+
+    def _load_chain(self, locale: str) -> _Chain:
+        # A fresh Translations object per link: add_fallback mutates the end of a chain, so links are never
+        # shared between two locales' chains.
+        links: list[tuple[str, Translations]] = []
+        for chain_locale in locales.fallback_chain(locale, self.available, self.default_locale):
+            for directory, domain in self.layers:
+                catalog = _load(directory, chain_locale, domain)
+                if catalog is not None:
+                    links.append((chain_locale, catalog))
+        if not links:
+            return _Chain(NullTranslations(), ())
+        root = links[0][1]
+        for _, catalog in links[1:]:
+            root.add_fallback(catalog)
+        return _Chain(root, tuple((chain_locale, catalog._catalog) for chain_locale, catalog in links))
+
+
+@dataclass(frozen=True)
+class _Chain:
+    translations: NullTranslations
+    links: tuple[tuple[str, dict[Any, str]], ...]
+
+
+def _locales_in(directory: Path, domain: str) -> list[str]:
+    if not directory.is_dir():
+        return []
+    return sorted(
+        child.name for child in directory.iterdir() if (child / "LC_MESSAGES" / f"{domain}.mo").is_file()
+    )
+
+
+def _load(directory: Path, locale: str, domain: str) -> Translations | None:
+    candidates = [locale]
+    spelled = locales.normalize(locale)
+    if spelled and spelled not in candidates:
+        candidates.append(spelled)
+    for name in candidates:
+        path = directory / name / "LC_MESSAGES" / f"{domain}.mo"
+        if not path.is_file():
+            continue
+        try:
+            with path.open("rb") as fp:
+                return Translations(fp=fp, domain=domain)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:  # gettext raises OSError on a bad magic number
+            raise CatalogError(path, f"not a readable compiled catalog ({exc})") from exc
+    return None
+
+
+_default: Catalogs | None = None
+_default_lock = threading.Lock()
+
+
+def default_catalogs() -> Catalogs:
+    """orginvite's own catalogs (created on first use, then shared)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Catalogs()
+    return _default
+
+
+def get_translations(locale: str | None) -> NullTranslations:
+    """orginvite's translations for ``locale`` (any spelling), with the fallback chain ``pt_BR`` -> ``pt`` -> ``en``."""
+    return default_catalogs().translations(locale)
+
+
+# --- the active locale -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    locale: str
+    timezone: dt.tzinfo
+    fallbacks: list[tuple[str, str | None]] | None = field(default=None)
+
+
+_state: ContextVar[_State | None] = ContextVar("orginvite_locale", default=None)
+
+
+def parse_timezone(value: str | dt.tzinfo | None, *, strict: bool = True) -> dt.tzinfo:
+    """An IANA name (``"Europe/Paris"``) or tzinfo as a tzinfo; None is UTC.
+
+    Untrusted values (an invitee's ``user_metadata``) should use ``strict=False``: an unknown name is UTC.
+    """
+    if value is None or value == "":
+        return dt.UTC
+    if isinstance(value, dt.tzinfo):
+        return value
+    if isinstance(value, str) and len(value) <= 64 and ".." not in value and not value.startswith("/"):
+        try:
+            return zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    if strict:
+        raise UnknownTimezoneError(str(value))
+    return dt.UTC
+
+
+@contextmanager
+def use_locale(
+    locale: str,
+    *,
+    timezone: str | dt.tzinfo | None = None,
+    record_fallbacks: bool = False,
+) -> Iterator[list[tuple[str, str | None]] | None]:
+    """Make ``locale`` (and ``timezone``, default UTC) active for the code inside, in this thread or task only.
+
+    With ``record_fallbacks=True`` it yields a list that collects ``(message, locale_that_answered)`` for every
+    message not answered by the active locale itself (previews show it; ``None`` means the msgid showed).
+    """
+    fallbacks: list[tuple[str, str | None]] | None = [] if record_fallbacks else None
+    token = _state.set(_State(locales.normalize(locale) or locale, parse_timezone(timezone), fallbacks))
+    try:
+        yield fallbacks
+    finally:
+        _state.reset(token)
+
+
+def current_locale() -> str:
+    """The active locale (see :func:`use_locale`), else the default locale."""
+    state = _state.get()
+    return state.locale if state is not None else DEFAULT_LOCALE
+
+
+def current_timezone() -> dt.tzinfo:
+    state = _state.get()
+    return state.timezone if state is not None else dt.UTC
+
+
+def _record(catalogs: Catalogs, message: str, context: str | None = None) -> None:
+    state = _state.get()
+    if state is None or state.fallbacks is None:
+        return
+    resolved = catalogs.resolve(state.locale)
+    answered = catalogs.source_of(resolved, message, context)
+    if answered != resolved and (message, answered) not in state.fallbacks:
+        state.fallbacks.append((message, answered))
+
+
+class _Gettext:
+    """gettext callables bound to a catalog stack, reading the active locale at call time."""
+
+    def __init__(self, catalogs: Catalogs) -> None:
+        self.catalogs = catalogs
+
+    def gettext(self, message: str) -> str:
+        _record(self.catalogs, message)
+        return self.catalogs.translations(current_locale()).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        _record(self.catalogs, singular)
+        return self.catalogs.translations(current_locale()).ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        _record(self.catalogs, message, context)
+        return self.catalogs.translations(current_locale()).pgettext(context, message)
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        _record(self.catalogs, singular, context)
+        return self.catalogs.translations(current_locale()).npgettext(context, singular, plural, n)
+
+
+def gettext(message: str, **variables: Any) -> str:
+    """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled."""
+    text = _Gettext(default_catalogs()).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
+    """Plural-aware :func:`gettext`; ``num`` is available to the message as ``%(num)d``."""
+    text = _Gettext(default_catalogs()).ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+def pgettext(context: str, message: str, **variables: Any) -> str:
+    text = _Gettext(default_catalogs()).pgettext(context, message)
+    return text % variables if variables else text
+
+
+# --- Babel formatting, always with an explicit locale ------------------------------------------------------------
+
+
+def babel_locale(locale: str | None = None) -> Locale:
+    """A Babel Locale for ``locale`` (default: the active one); falls back to the language, then English.
+
+    Passing it explicitly to every ``format_*`` call is the point: without it Babel uses the server's locale.
+    """
+    tag = locales.parse_tag(locale or current_locale())
+    candidates = [tag.key, tag.language] if tag else []
+    for candidate in [*candidates, DEFAULT_LOCALE]:
+        try:
+            return Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return Locale.parse(DEFAULT_LOCALE)  # pragma: no cover - English is always present
+
+
+def _as_datetime(value: dt.datetime | dt.date | str) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.strip())
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # Auth0 and our store hold UTC; naive values are UTC
+    return value
+
+
+def format_datetime(
+    value: dt.datetime | str,
+    format: str = "medium",
+    *,
+    locale: str | None = None,
+    tzinfo: str | dt.tzinfo | None = None,
+) -> str:
+    """A date and time in the active (or given) locale and timezone, with the zone named (``long`` by default)."""
+    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
+    return babel_dates.format_datetime(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
+
+
+def format_date(
+    value: dt.date | dt.datetime | str,
+    format: str = "long",
+    *,
+    locale: str | None = None,
+    tzinfo: str | dt.tzinfo | None = None,
+) -> str:
+    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = _as_datetime(value).astimezone(zone).date()
+    return babel_dates.format_date(moment, format, locale=babel_locale(locale))
+
+
+def format_time(
+    value: dt.datetime | str,
+    format: str = "short",
+    *,
+    locale: str | None = None,
+    tzinfo: str | dt.tzinfo | None = None,
+) -> str:
+    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
+    return babel_dates.format_time(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
+
+
+def format_list(items: Sequence[Any], style: str = "standard", *, locale: str | None = None) -> str:
+    """``["admin", "billing"]`` -> ``"admin and billing"`` / ``"admin et billing"`` / ``"admin و billing"``."""
+    return babel_lists.format_list([str(item) for item in items], style=style, locale=babel_locale(locale))
+
+
+def format_number(value: float | int, *, locale: str | None = None) -> str:
+    return babel_numbers.format_decimal(value, locale=babel_locale(locale))
+
+
+# --- the Jinja2 environment --------------------------------------------------------------------------------------
+
+
+def create_environment(
+    loader: jinja2.BaseLoader,
+    *,
+    catalogs: Catalogs | None = None,
+    undefined: type[jinja2.Undefined] = jinja2.StrictUndefined,
+    extensions: Sequence[str | type[jinja2.ext.Extension]] = (),
+    **options: Any,
+) -> jinja2.Environment:
+    """One environment for every locale: ``{% trans %}``, ``_()``, ``gettext``, ``ngettext`` follow :func:`use_locale`.
+
+    Create it once per loader and keep it (templates are compiled and cached on it). ``.html`` templates (and
+    any other name) are autoescaped; ``.txt`` templates (subjects, text parts) are not, since "Tom &amp; Jerry"
+    in a subject is a bug. Undefined variables raise (``StrictUndefined``). Filters:
+    ``format_datetime``, ``format_date``, ``format_time``, ``format_list``, ``format_number`` (all in the active
+    locale and timezone); globals: ``current_locale()``, ``text_direction()``, ``html_lang()``.
+    """
+    catalogs = catalogs or default_catalogs()
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "htm", "xml", "svg"),
+            disabled_extensions=("txt",),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=undefined,
+        extensions=["jinja2.ext.i18n", *extensions],
+        auto_reload=False,
+        **options,
+    )
+    callables = _Gettext(catalogs)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        callables.gettext,
+        callables.ngettext,
+        newstyle=True,
+        pgettext=callables.pgettext,
+        npgettext=callables.npgettext,
+    )
+    env.filters.update(
+        format_datetime=format_datetime,
+        format_date=format_date,
+        format_time=format_time,
+        format_list=format_list,
+        format_number=format_number,
+    )
+    env.globals.update(
+        current_locale=lambda: catalogs.resolve(current_locale()),
+        text_direction=lambda: locales.direction(catalogs.resolve(current_locale())),
+        html_lang=lambda: locales.to_bcp47(catalogs.resolve(current_locale())),
+    )
+    env.orginvite_catalogs = catalogs  # type: ignore[attr-defined]
+    return env
