@@ -1,0 +1,128 @@
+"""The claims of the tokens the dev tenant signs, as pure functions (the briefing's token contract).
+
+Kept apart from the endpoints so the shape of a token can be read (and tested) in one place: what a relying
+party sees here is what it would see from Auth0 with Organizations enabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ACCESS_TOKEN_TTL",
+    "ID_TOKEN_TTL",
+    "access_token_claims",
+    "client_credentials_claims",
+    "id_token_claims",
+    "userinfo_claims",
+]
+
+ID_TOKEN_TTL = 36000
+ACCESS_TOKEN_TTL = 86400
+
+
+def _updated_at(user: Mapping[str, Any]) -> str | None:
+    value = user.get("updated_at")
+    return value if isinstance(value, str) else None
+
+
+def userinfo_claims(user: Mapping[str, Any], scopes: Sequence[str]) -> dict[str, Any]:
+    """Profile claims by scope, as Auth0's /userinfo and ID token give them."""
+    claims: dict[str, Any] = {"sub": user["user_id"]}
+    if "profile" in scopes:
+        email = str(user.get("email") or "")
+        claims["name"] = user.get("name") or email
+        claims["nickname"] = user.get("nickname") or email.split("@", 1)[0]
+        claims["picture"] = user.get("picture") or ""
+        updated = _updated_at(user)
+        if updated is not None:
+            claims["updated_at"] = updated
+    if "email" in scopes:
+        claims["email"] = user.get("email")
+        claims["email_verified"] = bool(user.get("email_verified"))
+    return claims
+
+
+def id_token_claims(
+    *,
+    issuer: str,
+    client_id: str,
+    user: Mapping[str, Any],
+    scopes: Sequence[str],
+    now: float,
+    auth_time: float,
+    sid: str,
+    nonce: str | None = None,
+    organization: Mapping[str, Any] | None = None,
+    include_org_name: bool = False,
+    roles_claim: str | None = None,
+    role_names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """ID token claims; ``org_id`` (and lowercase ``org_name`` when names are allowed) when an org is in play."""
+    claims = userinfo_claims(user, scopes)
+    claims.update(
+        {
+            "iss": issuer,
+            "aud": client_id,
+            "azp": client_id,
+            "iat": int(now),
+            "exp": int(now) + ID_TOKEN_TTL,
+            "auth_time": int(auth_time),
+            "sid": sid,
+        }
+    )
+    if nonce is not None:
+        claims["nonce"] = nonce
+    if organization is not None:
+        claims["org_id"] = organization["id"]
+        if include_org_name:
+            claims["org_name"] = str(organization["name"]).lower()
+        if roles_claim:
+            claims[roles_claim] = list(role_names)
+    return claims
+
+
+def access_token_claims(
+    *,
+    issuer: str,
+    client_id: str,
+    user_id: str,
+    scopes: Sequence[str],
+    now: float,
+    audience: str | None = None,
+    organization_id: str | None = None,
+    sid: str | None = None,
+) -> dict[str, Any]:
+    """A user's access token: always valid at /userinfo, plus the requested API audience if any."""
+    userinfo = issuer + "userinfo"
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": user_id,
+        "aud": [audience, userinfo] if audience and audience != userinfo else [userinfo],
+        "iat": int(now),
+        "exp": int(now) + ACCESS_TOKEN_TTL,
+        "scope": " ".join(scopes),
+        "azp": client_id,
+    }
+    if organization_id is not None:
+        claims["org_id"] = organization_id
+    if sid is not None:
+        claims["sid"] = sid
+    return claims
+
+
+def client_credentials_claims(
+    *, issuer: str, client_id: str, audience: str, scopes: Sequence[str], now: float
+) -> dict[str, Any]:
+    """A machine-to-machine token for the Management API (the briefing's contract)."""
+    return {
+        "iss": issuer,
+        "sub": f"{client_id}@clients",
+        "aud": audience,
+        "iat": int(now),
+        "exp": int(now) + ACCESS_TOKEN_TTL,
+        "scope": " ".join(scopes),
+        "gty": "client-credentials",
+        "azp": client_id,
+    }

@@ -1,0 +1,307 @@
+"""POST /oauth/token: authorization_code (PKCE), refresh_token and client_credentials.
+
+Errors are OAuth JSON ``{error, error_description}``: 401 ``invalid_client`` for failed client authentication,
+403 for ``unauthorized_client`` and ``access_denied`` (as Auth0 answers them), 400 otherwise.
+
+Refresh tokens do not rotate (Auth0's default for a regular web app): the same refresh token keeps working until
+it expires or the code it came from is replayed. Each exchange re-checks the user and, when an organization is in
+play, the membership, so removing a member stops their refresh tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from orginvite.devtenant.authorization import take_live
+from orginvite.devtenant.authorize_rules import valid_code_verifier, verify_pkce
+from orginvite.devtenant.token_claims import (
+    ACCESS_TOKEN_TTL,
+    access_token_claims,
+    client_credentials_claims,
+    id_token_claims,
+)
+
+__all__ = ["REFRESH_TOKEN_TTL", "TokenError", "token_endpoint"]
+
+Tenant = Any
+REFRESH_TOKEN_TTL = 30 * 86400.0
+_BODY_LIMIT = 16384
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenError(Exception):
+    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+        self.error = error
+        self.description = description
+        self.status_code = status_code
+        super().__init__(description)
+
+
+def _error_response(exc: TokenError, *, basic: bool) -> JSONResponse:
+    headers = dict(_NO_STORE)
+    if exc.status_code == 401 and basic:
+        headers["WWW-Authenticate"] = 'Basic realm="oauth"'
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description}, status_code=exc.status_code, headers=headers
+    )
+
+
+async def _parameters(request: Request) -> dict[str, str]:
+    """Form or JSON body (auth0-python posts JSON), single-valued, strings only."""
+    body = await request.body()
+    if len(body) > _BODY_LIMIT:
+        raise TokenError("invalid_request", "request body too large")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TokenError("invalid_request", "request body must be UTF-8") from exc
+    if content_type == "application/json":
+        try:
+            data = json.loads(text or "{}")
+        except ValueError as exc:
+            raise TokenError("invalid_request", "request body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise TokenError("invalid_request", "request body must be a JSON object")
+        values: dict[str, str] = {}
+        for key, value in data.items():
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise TokenError("invalid_request", f"parameter {key} must be a string")
+            values[key] = str(value)
+        return values
+    if content_type != "application/x-www-form-urlencoded":
+        raise TokenError(
+            "invalid_request", "content type must be application/x-www-form-urlencoded or application/json"
+        )
+    values = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        if key in values:
+            raise TokenError("invalid_request", f"parameter {key} is repeated")
+        values[key] = value
+    return values
+
+
+def _authenticate(tenant: Tenant, request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+    header = request.headers.get("authorization", "")
+    client_id = secret = None
+    if header:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise TokenError("invalid_client", "unsupported client authentication scheme", 401)
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TokenError("invalid_client", "malformed Basic credentials", 401) from exc
+        raw_id, sep, raw_secret = decoded.partition(":")
+        if not sep:
+            raise TokenError("invalid_client", "malformed Basic credentials", 401)
+        client_id, secret = unquote(raw_id), unquote(raw_secret)  # RFC 6749 2.3.1: form-encoded
+        if "client_secret" in params:
+            raise TokenError("invalid_request", "use one client authentication method, not two")
+        if params.get("client_id") not in (None, client_id):
+            raise TokenError("invalid_request", "client_id does not match the authenticated client")
+    else:
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+    if not client_id:
+        raise TokenError("invalid_client", "client authentication is required", 401)
+    client = tenant.store.get_client(client_id)
+    expected = str((client or {}).get("client_secret") or "")
+    if client is None or not secret or not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        raise TokenError("invalid_client", "Client authentication failed", 401)
+    return client
+
+
+def _require_grant(client: Mapping[str, Any], grant_type: str) -> None:
+    if grant_type not in (client.get("grant_types") or []):
+        raise TokenError("unauthorized_client", f"Grant type '{grant_type}' not allowed for the client.", 403)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _role_names(tenant: Tenant, org_id: str, user_id: str) -> list[str]:
+    roles, _ = tenant.store.list_member_roles(org_id, user_id, 0, 100)
+    return [str(role["name"]) for role in roles]
+
+
+def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce: str | None) -> dict[str, Any]:
+    """Access token (+ ID token when ``openid`` was asked for) for a user grant."""
+    store = tenant.store
+    user = store.get_user(grant["user_id"])
+    if user is None:
+        raise TokenError("invalid_grant", "the user no longer exists")
+    org_id = grant.get("organization_id")
+    organization = store.get_organization(org_id) if org_id else None
+    if org_id and (organization is None or not store.is_member(org_id, user["user_id"])):
+        raise TokenError("invalid_grant", f"user {user['user_id']} is not part of the {org_id} organization")
+    scopes = str(grant.get("scope") or "").split()
+    now = tenant.now()
+    access = access_token_claims(
+        issuer=issuer,
+        client_id=grant["client_id"],
+        user_id=user["user_id"],
+        scopes=scopes,
+        now=now,
+        audience=grant.get("audience"),
+        organization_id=org_id,
+        sid=grant.get("sid"),
+    )
+    response: dict[str, Any] = {
+        "access_token": tenant.keys.sign(access),
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL,
+        "scope": " ".join(scopes),
+    }
+    if "openid" in scopes:
+        roles_claim = tenant.settings.get("id_token_roles_claim") or None
+        claims = id_token_claims(
+            issuer=issuer,
+            client_id=grant["client_id"],
+            user=user,
+            scopes=scopes,
+            now=now,
+            auth_time=float(grant.get("auth_time") or now),
+            sid=str(grant.get("sid") or ""),
+            nonce=nonce,
+            organization=organization,
+            include_org_name=bool(tenant.settings.get("allow_organization_name_in_authentication_api")),
+            roles_claim=roles_claim,
+            role_names=_role_names(tenant, org_id, user["user_id"]) if organization and roles_claim else (),
+        )
+        response["id_token"] = tenant.keys.sign(claims)
+    return response
+
+
+def _authorization_code(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
+    _require_grant(client, "authorization_code")
+    code = params.get("code") or ""
+    if not code or len(code) > 200:
+        raise TokenError("invalid_request", "parameter code is required")
+    grant = take_live(tenant, "code", code)
+    if grant is None:
+        # A replayed code revokes what it gave (RFC 6749 4.1.2).
+        used = tenant.store.take_transient("code_used", _hash(code))
+        if used and used.get("refresh_token"):
+            tenant.store.delete_transient("refresh_token", used["refresh_token"])
+        raise TokenError("invalid_grant", "Invalid authorization code")
+    if grant["client_id"] != client["client_id"]:
+        raise TokenError("invalid_grant", "Invalid authorization code")
+    if params.get("redirect_uri") != grant["redirect_uri"]:
+        raise TokenError("invalid_grant", "redirect_uri does not match the one sent to /authorize")
+    verifier = params.get("code_verifier")
+    if verifier is not None and not valid_code_verifier(verifier):
+        raise TokenError("invalid_grant", "code_verifier must be 43 to 128 unreserved characters")
+    if not verify_pkce(verifier, grant.get("code_challenge")):
+        raise TokenError("invalid_grant", "Failed to verify code verifier")
+    issuer = tenant.issuer_for(request)
+    response = _user_tokens(tenant, issuer, grant, nonce=grant.get("nonce"))
+    scopes = str(grant.get("scope") or "").split()
+    used_record: dict[str, Any] = {"expires_at": tenant.now() + 600}
+    if "offline_access" in scopes and "refresh_token" in (client.get("grant_types") or []):
+        refresh = secrets.token_urlsafe(48)
+        stored = {
+            k: grant.get(k)
+            for k in ("client_id", "user_id", "scope", "audience", "organization_id", "auth_time", "sid")
+        }
+        stored["expires_at"] = tenant.now() + REFRESH_TOKEN_TTL
+        tenant.store.put_transient("refresh_token", _hash(refresh), stored, REFRESH_TOKEN_TTL)
+        response["refresh_token"] = refresh
+        used_record["refresh_token"] = _hash(refresh)
+    tenant.store.put_transient("code_used", _hash(code), used_record, 600)
+    return response
+
+
+def _refresh_token(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
+    _require_grant(client, "refresh_token")
+    token = params.get("refresh_token") or ""
+    if not token or len(token) > 200:
+        raise TokenError("invalid_request", "parameter refresh_token is required")
+    stored = tenant.store.get_transient("refresh_token", _hash(token))
+    if (
+        stored is None
+        or float(stored.get("expires_at", 0)) <= tenant.now()
+        or stored["client_id"] != client["client_id"]
+    ):
+        raise TokenError("invalid_grant", "Unknown or invalid refresh token.")
+    granted = str(stored.get("scope") or "").split()
+    requested = params.get("scope")
+    scopes = granted
+    if requested:
+        scopes = requested.split()
+        extra = [s for s in scopes if s not in granted]
+        if extra:
+            raise TokenError("invalid_scope", f"scope {' '.join(extra)} was not granted to this refresh token")
+    grant = dict(stored, scope=" ".join(scopes))
+    return _user_tokens(tenant, tenant.issuer_for(request), grant, nonce=None)
+
+
+def _client_credentials(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
+    _require_grant(client, "client_credentials")
+    audience = params.get("audience")
+    management = tenant.management_audience_for(request)
+    if not audience:
+        raise TokenError(
+            "access_denied", "No audience parameter was provided, and no default audience has been configured", 403
+        )
+    if audience != management:
+        raise TokenError("access_denied", f"Service not found: {audience}", 403)
+    granted = [str(s) for s in (client.get("scopes") or [])]
+    if not granted:
+        raise TokenError("access_denied", f'Client is not authorized to access "{audience}".', 403)
+    scopes = granted
+    if params.get("scope"):
+        scopes = params["scope"].split()
+        missing = [s for s in scopes if s not in granted]
+        if missing:
+            raise TokenError("access_denied", f"Client has not been granted scopes: {', '.join(missing)}", 403)
+    claims = client_credentials_claims(
+        issuer=tenant.issuer_for(request),
+        client_id=client["client_id"],
+        audience=audience,
+        scopes=scopes,
+        now=tenant.now(),
+    )
+    return {
+        "access_token": tenant.keys.sign(claims),
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL,
+        "scope": " ".join(scopes),
+    }
+
+
+_GRANTS = {
+    "authorization_code": _authorization_code,
+    "refresh_token": _refresh_token,
+    "client_credentials": _client_credentials,
+}
+
+
+def token_endpoint(tenant: Tenant):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> JSONResponse:
+        basic = request.headers.get("authorization", "").lower().startswith("basic ")
+        try:
+            params = await _parameters(request)
+            grant_type = params.get("grant_type") or ""
+            handler = _GRANTS.get(grant_type)
+            if not grant_type:
+                raise TokenError("invalid_request", "parameter grant_type is required")
+            if handler is None:
+                raise TokenError("unsupported_grant_type", f"Unsupported grant type: {grant_type[:100]}")
+            client = _authenticate(tenant, request, params)
+            body = handler(tenant, request, client, params)
+        except TokenError as exc:
+            return _error_response(exc, basic=basic)
+        return JSONResponse(body, headers=_NO_STORE)
+
+    return endpoint
