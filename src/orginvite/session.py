@@ -1,0 +1,270 @@
+"""The signed session cookie and the user it carries, in Starlette's authentication shape.
+
+After the callback has verified the ID token and its organization, the few claims an app needs live in one cookie
+signed with the newest secret key (salt ``"orginvite.session"``). Every request verifies it once (one HMAC) and
+gets ``request.user`` (an :class:`OrgUser`) and ``request.auth`` (scopes ``authenticated``, ``org:<id>``,
+``role:<name>``), so ``@requires("authenticated")`` and ``@requires("role:admin")`` work unchanged. A cookie signed
+with an older key is accepted and re-signed with the newest, so rotating keys signs nobody out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.requests import HTTPConnection
+
+from orginvite.config import Settings
+from orginvite.cookies import CookieSigner
+from orginvite.errors import InvalidCookieError
+
+__all__ = [
+    "OrgUser",
+    "Organization",
+    "SessionCookie",
+    "current_organization",
+    "current_roles",
+    "set_cookie_header",
+    "user_from_claims",
+]
+
+_MAX_TEXT = 320
+_MAX_ROLES = 50
+_MAX_SESSION_COOKIE = 3800  # leave room for name and attributes under the browsers' ~4096 bytes
+
+
+@dataclass(frozen=True)
+class Organization:
+    """The organization the session was issued for (``id`` from ``org_id``, ``name`` from ``org_name``)."""
+
+    id: str | None
+    name: str | None
+
+
+class OrgUser(BaseUser):
+    """A signed-in member; what ``request.user`` is once the session cookie verified."""
+
+    __slots__ = ("email", "expires_at", "name", "organization", "picture", "roles", "sub")
+
+    def __init__(
+        self,
+        sub: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        picture: str | None = None,
+        organization: Organization | None = None,
+        roles: tuple[str, ...] = (),
+        expires_at: float = 0.0,
+    ) -> None:
+        self.sub = sub
+        self.email = email
+        self.name = name
+        self.picture = picture
+        self.organization = organization
+        self.roles = tuple(roles)
+        self.expires_at = expires_at
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or self.sub
+
+    @property
+    def identity(self) -> str:
+        return self.sub
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OrgUser) and self.to_payload() == other.to_payload()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        org = self.organization.id if self.organization else None
+        return f"OrgUser(sub={self.sub!r}, organization={org!r}, roles={self.roles!r})"
+
+    def to_payload(self) -> dict[str, Any]:
+        org = self.organization
+        return {
+            "v": 1,
+            "sub": self.sub,
+            "email": self.email,
+            "name": self.name,
+            "picture": self.picture,
+            "org": None if org is None else {"id": org.id, "name": org.name},
+            "roles": list(self.roles),
+            "exp": self.expires_at,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> OrgUser:
+        """Rebuild from a verified cookie payload; a shape we did not write is ``InvalidCookieError("malformed")``."""
+
+        def text(value: Any) -> str | None:
+            if value is None or (isinstance(value, str) and len(value) <= 2048):
+                return value
+            raise InvalidCookieError("malformed")
+
+        if payload.get("v") != 1 or not isinstance(payload.get("sub"), str) or not payload["sub"]:
+            raise InvalidCookieError("malformed")
+        org = payload.get("org")
+        organization = None
+        if org is not None:
+            if not isinstance(org, dict):
+                raise InvalidCookieError("malformed")
+            organization = Organization(text(org.get("id")), text(org.get("name")))
+        roles = payload.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise InvalidCookieError("malformed")
+        exp = payload.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise InvalidCookieError("malformed")
+        return cls(
+            payload["sub"],
+            email=text(payload.get("email")),
+            name=text(payload.get("name")),
+            picture=text(payload.get("picture")),
+            organization=organization,
+            roles=tuple(roles),
+            expires_at=float(exp),
+        )
+
+
+def _claim_text(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value[:_MAX_TEXT] if isinstance(value, str) and value else None
+
+
+def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> OrgUser:
+    """The session user for verified ID token claims; odd claim shapes are dropped, never trusted."""
+    roles: tuple[str, ...] = ()
+    if settings.roles_claim is not None:
+        raw = claims.get(settings.roles_claim)
+        if isinstance(raw, list):
+            roles = tuple(r[:100] for r in raw if isinstance(r, str) and r)[:_MAX_ROLES]
+    org_id, org_name = _claim_text(claims, "org_id"), _claim_text(claims, "org_name")
+    picture = _claim_text(claims, "picture")
+    if picture is not None and not picture.startswith(("https://", "http://")):
+        picture = None  # a "javascript:" picture would otherwise reach an <img src> in the host app
+    return OrgUser(
+        claims["sub"],
+        email=_claim_text(claims, "email"),
+        name=_claim_text(claims, "name"),
+        picture=picture,
+        organization=Organization(org_id, org_name) if (org_id or org_name) else None,
+        roles=roles,
+        expires_at=float(int(now) + settings.session_ttl),
+    )
+
+
+def set_cookie_header(
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str = "/",
+    secure: bool = False,
+    http_only: bool = True,
+    same_site: str = "Lax",
+) -> tuple[bytes, bytes]:
+    """A raw ``Set-Cookie`` header; ``max_age=0`` deletes. Values here are URL-safe (signed base64) by construction."""
+    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}"]
+    if max_age == 0:
+        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    if http_only:
+        parts.append("HttpOnly")
+    if secure:
+        parts.append("Secure")
+    parts.append(f"SameSite={same_site}")
+    return b"set-cookie", "; ".join(parts).encode("latin-1")
+
+
+class SessionCookie:
+    """Issue and verify the session cookie for one :class:`Settings`."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
+        self._clock = clock
+        self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
+        self._newest = (
+            CookieSigner(settings.secret_keys[:1], "orginvite.session", clock=clock)
+            if len(settings.secret_keys) > 1
+            else None
+        )
+
+    def issue(self, user: OrgUser) -> str:
+        value = self._signer.sign(user.to_payload())
+        if len(value) > _MAX_SESSION_COOKIE and user.picture:
+            user = OrgUser(
+                user.sub, email=user.email, name=user.name, organization=user.organization, roles=user.roles,
+                expires_at=user.expires_at,
+            )
+            value = self._signer.sign(user.to_payload())
+        if len(value) > _MAX_SESSION_COOKIE:
+            user = OrgUser(
+                user.sub, email=user.email, name=user.name, organization=user.organization,
+                roles=user.roles[:10], expires_at=user.expires_at,
+            )
+            value = self._signer.sign(user.to_payload())
+        return value
+
+    def read(self, value: str) -> tuple[OrgUser, bool]:
+        """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept."""
+        ttl = self.settings.session_ttl
+        resign = False
+        if self._newest is None:
+            payload = self._signer.unsign(value, max_age=ttl)
+        else:
+            try:
+                payload = self._newest.unsign(value, max_age=ttl)
+            except InvalidCookieError as exc:
+                if exc.reason != "tampered":
+                    raise
+                payload = self._signer.unsign(value, max_age=ttl)  # an older key: accept, then re-sign
+                resign = True
+        user = OrgUser.from_payload(payload)
+        if user.expires_at <= self._clock():
+            raise InvalidCookieError("expired")
+        return user, resign
+
+    def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
+        age = self.settings.session_ttl if max_age is None else max_age
+        return set_cookie_header(self.name, value, max_age=age, secure=self.settings.secure)
+
+    def issue_header(self, user: OrgUser) -> tuple[bytes, bytes]:
+        remaining = max(1, int(user.expires_at - self._clock()))
+        return self.header(self.issue(user), max_age=remaining)
+
+    def delete_header(self) -> tuple[bytes, bytes]:
+        return self.header("", max_age=0)
+
+
+def credentials_for(user: OrgUser) -> AuthCredentials:
+    """Scopes for ``@requires``: ``authenticated``, ``org:<id>``, ``role:<name>`` for each role."""
+    scopes = ["authenticated"]
+    if user.organization is not None and user.organization.id:
+        scopes.append(f"org:{user.organization.id}")
+    scopes.extend(f"role:{role}" for role in user.roles)
+    return AuthCredentials(scopes)
+
+
+ANONYMOUS = UnauthenticatedUser()
+
+
+def current_organization(conn: HTTPConnection) -> Organization | None:
+    """The organization of the signed-in user, or None (signed out, or a session without organization)."""
+    user = conn.scope.get("user")
+    return user.organization if isinstance(user, OrgUser) else None
+
+
+def current_roles(conn: HTTPConnection) -> tuple[str, ...]:
+    """The signed-in member's roles in :func:`current_organization` (empty when signed out)."""
+    user = conn.scope.get("user")
+    return user.roles if isinstance(user, OrgUser) else ()
