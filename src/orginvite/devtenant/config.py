@@ -485,6 +485,10 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
         {"id": role.get("id"), "name": role["name"], "description": role.get("description", "")} for _, role in roles
     ]
 
+    # Users sign up through Auth0's default database connection when there is one, else the first configured.
+    default_connection = (
+        DEFAULT_CONNECTION_NAME if DEFAULT_CONNECTION_NAME in connection_names else normalized.connections[0]["name"]
+    )
     for path, user in users:
         normalized.users.append(
             {
@@ -493,7 +497,7 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
                 "password": user.get("password"),
                 "name": user.get("name"),
                 "email_verified": user.get("email_verified", True),
-                "connection": connection_ref(f"{path}.connection", user.get("connection", DEFAULT_CONNECTION_NAME)),
+                "connection": connection_ref(f"{path}.connection", user.get("connection", default_connection)),
                 "user_metadata": user.get("user_metadata", {}),
                 "app_metadata": user.get("app_metadata", {}),
             }
