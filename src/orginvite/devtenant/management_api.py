@@ -1,12 +1,849 @@
-"""Auth0-compatible Management API v2 for the dev tenant (placeholder until implemented)."""
+"""The dev tenant's Management API v2: Auth0's paths, shapes, scopes, limits and error bodies.
+
+Mounted by DevTenant at ``/api/v2``. Every request goes through one pipeline (:meth:`ManagementApi.dispatch`):
+bearer token -> rate limit (headers on every answer) -> route -> scope -> path, query and body validation ->
+handler. Every failure is a :class:`ManagementApiError`, rendered as Auth0's ``{"statusCode", "error",
+"message", "errorCode"}``; unknown paths and methods are JSON 404s, so a client never sees an HTML or text page.
+The store does the persistence; this module owns request parsing and Auth0's rules (limits, invitation URLs,
+revoking older invitations, hiding expired ones).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from orginvite.devtenant.keys import KeyRing
+from orginvite.devtenant.management_auth import Principal, authenticate, require_scope
+from orginvite.devtenant.management_errors import (
+    ManagementApiError,
+    bad_body,
+    bad_query,
+    conflict,
+    not_found,
+    too_many_requests,
+)
+from orginvite.devtenant.management_schema import (
+    JSON,
+    Array,
+    Boolean,
+    Integer,
+    Object,
+    QueryParam,
+    String,
+    check_body,
+    check_path,
+    check_query,
+    parse_query_string,
+)
+from orginvite.devtenant.paging import (
+    CHECKPOINT_QUERY,
+    OFFSET_QUERY,
+    Checkpoint,
+    checkpoint_from_query,
+    decode_offset_checkpoint,
+    encode_offset_checkpoint,
+    offset_from_query,
+)
+from orginvite.devtenant.ratelimit import RateDecision, RateLimiter
+from orginvite.devtenant.store import (
+    ConflictError,
+    InvalidCheckpointError,
+    NotFoundError,
+    Record,
+    Store,
+    generate_id,
+    generate_ticket,
+    iso8601,
+)
+
+__all__ = ["DEFAULT_TTL_SEC", "MAX_TTL_SEC", "ManagementApi", "routes"]
+
+log = logging.getLogger("orginvite.devtenant.management")
+
+DEFAULT_TTL_SEC = 604_800  # 7 days
+MAX_TTL_SEC = 2_592_000  # 30 days
+MAX_MEMBERS_PER_REQUEST = 10
+MAX_ROLES_PER_MEMBER = 100
+MAX_ROLES_PER_INVITATION = 50
+MAX_BODY_BYTES = 1_048_576
+# Every route takes every method so that a wrong method is our JSON 404, not Starlette's text 405.
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PASSWORDLESS_STRATEGIES = frozenset({"email", "sms"})
+
+# -- messages Auth0 uses (the seeds' wording where they give one) ----------------------------------------------
+NO_ORGANIZATION = "No organization found by that id."
+NO_ORGANIZATION_NAME = "No organization found by that name."
+NO_INVITATION = "The invitation does not exist."
+NO_USER = "The user does not exist."
+USER_NOT_FOUND = "User not found"
+NO_ROLE = "The role does not exist."
+NOT_A_MEMBER = "The user is not a member of the organization."
+NO_CLIENT = "The specified client_id does not exist."
+NO_CONNECTION = "The specified connection does not exist."
+CONNECTION_NOT_ENABLED = "The specified connection is not enabled for the organization."
+PASSWORDLESS = "Passwordless connections are not supported."
+NO_LOGIN_ROUTE = (
+    "A default login route is required to generate the invitation url. To learn more, see "
+    "https://auth0.com/docs/authenticate/login/auth0-universal-login/configure-default-login-routes"
+)
 
 
-def routes(tenant: Any) -> list[BaseRoute]:
-    """Routes relative to /api/v2 (mounted by DevTenant)."""
-    return []
+class Tenant(Protocol):
+    """What the Management API needs of DevTenant (see the contract in HELPERS.md)."""
+
+    store: Store
+    keys: KeyRing
+    settings: dict[str, Any]
+
+    def now(self) -> float: ...
+
+    def issuer_for(self, request: Request) -> str: ...
+
+    def management_audience_for(self, request: Request) -> str: ...
+
+
+# -- schemas -----------------------------------------------------------------------------------------------------
+ORG_ID = String(min_length=1, max_length=50)
+ORG_NAME = String(min_length=1, max_length=50, pattern=r"[a-z0-9_-]+")
+USER_ID = String(min_length=1, max_length=300)
+ROLE_ID = String(min_length=1, max_length=255)
+INVITATION_ID = String(min_length=1, max_length=255)
+CONNECTION_ID = String(min_length=1, max_length=255)
+METADATA = Object(additional=JSON)
+HEX_COLOR = String(pattern=r"#[0-9a-fA-F]{6}")
+
+PATH_SCHEMAS: dict[str, String] = {
+    "org_id": ORG_ID,
+    "org_name": String(min_length=1, max_length=50),
+    "user_id": USER_ID,
+    "role_id": ROLE_ID,
+    "invitation_id": INVITATION_ID,
+}
+PATH_NAMES = {
+    "org_id": "id",
+    "org_name": "name",
+    "user_id": "user_id",
+    "role_id": "id",
+    "invitation_id": "invitation_id",
+}
+
+CREATE_ORGANIZATION = Object(
+    properties={
+        "name": ORG_NAME,
+        "display_name": String(min_length=1, max_length=255),
+        "branding": Object(
+            properties={
+                "logo_url": String(max_length=2048, format="uri"),
+                "colors": Object(
+                    properties={"primary": HEX_COLOR, "page_background": HEX_COLOR},
+                    required=frozenset({"primary", "page_background"}),
+                ),
+            }
+        ),
+        "metadata": Object(additional=String(max_length=255), max_properties=25),
+        "enabled_connections": Array(
+            Object(
+                properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
+                required=frozenset({"connection_id"}),
+            ),
+            max_items=10,
+        ),
+    },
+    required=frozenset({"name"}),
+)
+ENABLE_CONNECTION = Object(
+    properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
+    required=frozenset({"connection_id"}),
+)
+MEMBERS = Object(
+    properties={"members": Array(USER_ID, min_items=1, max_items=MAX_MEMBERS_PER_REQUEST)},
+    required=frozenset({"members"}),
+)
+MEMBER_ROLES = Object(
+    properties={"roles": Array(ROLE_ID, min_items=1, max_items=MAX_ROLES_PER_MEMBER)},
+    required=frozenset({"roles"}),
+)
+CREATE_INVITATION = Object(
+    properties={
+        "inviter": Object(properties={"name": String(min_length=1, max_length=300)}, required=frozenset({"name"})),
+        "invitee": Object(
+            properties={"email": String(min_length=3, max_length=254, format="email")},
+            required=frozenset({"email"}),
+        ),
+        "client_id": String(min_length=1, max_length=255),
+        "connection_id": CONNECTION_ID,
+        "app_metadata": METADATA,
+        "user_metadata": METADATA,
+        "ttl_sec": Integer(minimum=0, maximum=MAX_TTL_SEC),
+        "roles": Array(ROLE_ID, max_items=MAX_ROLES_PER_INVITATION),
+        "send_invitation_email": Boolean(),
+    },
+    required=frozenset({"inviter", "invitee", "client_id"}),
+)
+CREATE_USER = Object(
+    properties={
+        "email": String(min_length=3, max_length=254, format="email"),
+        "password": String(min_length=1, max_length=512),
+        "name": String(min_length=1, max_length=300),
+        "connection": String(min_length=1, max_length=128),
+        "user_metadata": METADATA,
+        "app_metadata": METADATA,
+        "email_verified": Boolean(),
+        "verify_email": Boolean(),
+        "user_id": String(min_length=1, max_length=255, pattern=r"[^|]+"),
+    },
+    required=frozenset({"connection"}),
+)
+CREATE_ROLE = Object(
+    properties={"name": String(min_length=1, max_length=255), "description": String(max_length=255)},
+    required=frozenset({"name"}),
+)
+
+FIELDS_QUERY = {
+    "fields": QueryParam("string", max_length=1000, pattern=r"[A-Za-z_.]+(,[A-Za-z_.]+)*"),
+    "include_fields": QueryParam("boolean"),
+}
+INVITATION_FIELDS = frozenset(
+    {
+        "id",
+        "organization_id",
+        "inviter",
+        "invitee",
+        "invitation_url",
+        "created_at",
+        "expires_at",
+        "client_id",
+        "connection_id",
+        "app_metadata",
+        "user_metadata",
+        "roles",
+        "ticket_id",
+    }
+)
+MEMBER_FIELDS = frozenset({"user_id", "email", "picture", "name", "roles"})
+
+
+# -- the pipeline --------------------------------------------------------------------------------------------------
+@dataclass
+class Call:
+    """One authenticated, validated request as a handler sees it."""
+
+    request: Request
+    principal: Principal
+    path: dict[str, str]
+    query: dict[str, Any]
+
+    async def body(self, schema: Object) -> dict[str, Any]:
+        raw = await _read_body(self.request)
+        if raw.strip() == b"":
+            value: Any = None
+        else:
+            try:
+                value = json.loads(raw)
+            except (ValueError, RecursionError) as exc:
+                raise bad_body("Invalid request payload JSON format", raw=True) from exc
+        return check_body(schema, value)
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scopes: tuple[str, ...]
+    handler: Handler
+    query: Mapping[str, QueryParam] = field(default_factory=dict)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ManagementApiError(
+            413, f"Payload content length greater than maximum allowed: {MAX_BODY_BYTES}", "payload_too_large"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ManagementApiError(
+                413, f"Payload content length greater than maximum allowed: {MAX_BODY_BYTES}", "payload_too_large"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_response(error: ManagementApiError, decision: RateDecision | None) -> JSONResponse:
+    headers = dict(error.headers)
+    if decision is not None:
+        headers.update(decision.headers())
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+def _parse_time(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _without_none(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def _select_fields(record: Mapping[str, Any], query: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """Auth0's ``fields`` / ``include_fields``: keep (or drop) the named top-level fields."""
+    if "fields" not in query or query["fields"] == "":
+        return dict(record)
+    names = set(query["fields"].split(","))
+    unknown = sorted(names - allowed)
+    if unknown:
+        raise bad_query(f"Unknown field: {unknown[0][:64]}", "fields")
+    if query.get("include_fields", True):
+        return {key: value for key, value in record.items() if key in names}
+    return {key: value for key, value in record.items() if key not in names}
+
+
+def _invitation_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The API shape: everything but the stored-only ``send_invitation_email``, absent values omitted."""
+    return {key: value for key, value in _without_none(record).items() if key in INVITATION_FIELDS}
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()[:12]
+
+
+class ManagementApi:
+    """The Management API for one tenant; ``routes()`` is what DevTenant mounts at /api/v2."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.limiter = RateLimiter(self._rate_limit, self.tenant.now)
+        self._paths: list[tuple[str, dict[str, Endpoint]]] = []
+        self._define()
+
+    def _rate_limit(self) -> int:
+        value = self.tenant.settings.get("management_api_rate_limit", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    @property
+    def store(self) -> Store:
+        return self.tenant.store
+
+    # -- routing ---------------------------------------------------------------------------------------------------
+    def _add(self, path: str, method: str, endpoint: Endpoint) -> None:
+        for known, methods in self._paths:
+            if known == path:
+                methods[method] = endpoint
+                return
+        self._paths.append((path, {method: endpoint}))
+
+    def routes(self) -> list[BaseRoute]:
+        result: list[BaseRoute] = []
+        for path, methods in self._paths:
+            result.append(Route(path, self._endpoint_for(methods), methods=ALL_METHODS))
+        # Anything else under /api/v2 is a JSON 404 (with the rate-limit headers), never a text page.
+        result.append(Route("/{rest:path}", self._endpoint_for({}), methods=ALL_METHODS))
+        return result
+
+    def _endpoint_for(self, methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await self.dispatch(request, methods)
+
+        return endpoint
+
+    async def dispatch(self, request: Request, methods: Mapping[str, Endpoint]) -> Response:
+        decision: RateDecision | None = None
+        try:
+            principal: Principal | None = None
+            auth_error: ManagementApiError | None = None
+            try:
+                principal = authenticate(
+                    request.headers.get("authorization"),
+                    keys=self.tenant.keys,
+                    audience=self.tenant.management_audience_for(request),
+                    issuer=self.tenant.issuer_for(request),
+                    now=self.tenant.now(),
+                    client_exists=lambda client_id: self.store.get_client(client_id) is not None,
+                )
+            except ManagementApiError as error:
+                auth_error = error
+            key = (
+                f"client:{principal.client_id}" if principal else f"ip:{request.client.host if request.client else '-'}"
+            )
+            decision = self.limiter.hit(key)
+            if not decision.allowed:
+                raise too_many_requests()
+            if auth_error is not None:
+                raise auth_error
+            assert principal is not None
+            endpoint = methods.get(request.method)
+            if endpoint is None:
+                raise not_found("Not Found", "not_found")
+            require_scope(principal, *endpoint.scopes)
+            path = {
+                name: check_path(PATH_NAMES.get(name, name), value, PATH_SCHEMAS.get(name, USER_ID))
+                for name, value in request.path_params.items()
+            }
+            query = check_query(parse_query_string(request.scope.get("query_string", b"")), endpoint.query)
+            response = await endpoint.handler(Call(request=request, principal=principal, path=path, query=query))
+        except ManagementApiError as error:
+            return _error_response(error, decision)
+        assert decision is not None
+        response.headers.update(decision.headers())
+        return response
+
+    # -- lookups ---------------------------------------------------------------------------------------------------
+    def _organization(self, org_id: str) -> Record:
+        organization = self.store.get_organization(org_id)
+        if organization is None:
+            raise not_found(NO_ORGANIZATION, "inexistent_organization")
+        return organization
+
+    def _user(self, user_id: str, message: str = NO_USER) -> Record:
+        user = self.store.get_user(user_id)
+        if user is None:
+            raise not_found(message, "inexistent_user")
+        return user
+
+    def _missing_roles(self, role_ids: list[str]) -> list[str]:
+        return [role_id for role_id in dict.fromkeys(role_ids) if self.store.get_role(role_id) is None]
+
+    def _expired(self, invitation: Mapping[str, Any]) -> bool:
+        expires = _parse_time(invitation.get("expires_at"))
+        return expires is not None and expires <= self.tenant.now()
+
+    def _live_invitations(self, org_id: str) -> list[Record]:
+        """Newest first, expired ones left out: Auth0 deletes invitations when they expire."""
+        _, total = self.store.list_invitations(org_id, 0, 1)
+        items, _ = self.store.list_invitations(org_id, 0, max(total, 1))
+        return [item for item in items if not self._expired(item)]
+
+    # -- endpoint table ---------------------------------------------------------------------------------------------
+    def _define(self) -> None:
+        offset = dict(OFFSET_QUERY)
+        self._add("/organizations", "POST", Endpoint(("create:organizations",), self.create_organization))
+        self._add(
+            "/organizations",
+            "GET",
+            Endpoint(
+                ("read:organizations",),
+                self.list_organizations,
+                {**offset, **CHECKPOINT_QUERY, "sort": QueryParam("string", pattern=r"(name|display_name):(1|-1)")},
+            ),
+        )
+        self._add("/organizations/name/{org_name}", "GET", Endpoint(("read:organizations",), self.get_org_by_name))
+        self._add("/organizations/{org_id}", "GET", Endpoint(("read:organizations",), self.get_organization))
+        self._add("/organizations/{org_id}", "DELETE", Endpoint(("delete:organizations",), self.delete_organization))
+        self._add(
+            "/organizations/{org_id}/enabled_connections",
+            "POST",
+            Endpoint(("create:organization_connections",), self.enable_connection),
+        )
+        self._add(
+            "/organizations/{org_id}/enabled_connections",
+            "GET",
+            Endpoint(("read:organization_connections",), self.list_enabled_connections, offset),
+        )
+        self._add(
+            "/organizations/{org_id}/members", "POST", Endpoint(("create:organization_members",), self.add_members)
+        )
+        self._add(
+            "/organizations/{org_id}/members",
+            "DELETE",
+            Endpoint(("delete:organization_members",), self.remove_members),
+        )
+        self._add(
+            "/organizations/{org_id}/members",
+            "GET",
+            Endpoint(("read:organization_members",), self.list_members, {**offset, **CHECKPOINT_QUERY, **FIELDS_QUERY}),
+        )
+        roles_path = "/organizations/{org_id}/members/{user_id}/roles"
+        self._add(roles_path, "POST", Endpoint(("create:organization_member_roles",), self.add_member_roles))
+        self._add(roles_path, "DELETE", Endpoint(("delete:organization_member_roles",), self.remove_member_roles))
+        self._add(roles_path, "GET", Endpoint(("read:organization_member_roles",), self.list_member_roles, offset))
+        self._add(
+            "/organizations/{org_id}/invitations",
+            "POST",
+            Endpoint(("create:organization_invitations",), self.create_invitation),
+        )
+        self._add(
+            "/organizations/{org_id}/invitations",
+            "GET",
+            Endpoint(
+                ("read:organization_invitations",),
+                self.list_invitations,
+                {**offset, **FIELDS_QUERY, "sort": QueryParam("string", pattern=r"created_at:(1|-1)")},
+            ),
+        )
+        self._add(
+            "/organizations/{org_id}/invitations/{invitation_id}",
+            "GET",
+            Endpoint(("read:organization_invitations",), self.get_invitation, FIELDS_QUERY),
+        )
+        self._add(
+            "/organizations/{org_id}/invitations/{invitation_id}",
+            "DELETE",
+            Endpoint(("delete:organization_invitations",), self.delete_invitation),
+        )
+        self._add("/users", "POST", Endpoint(("create:users",), self.create_user))
+        self._add("/users/{user_id}", "GET", Endpoint(("read:users",), self.get_user, FIELDS_QUERY))
+        self._add(
+            "/users/{user_id}/organizations",
+            "GET",
+            Endpoint(("read:organizations",), self.list_user_organizations, offset),
+        )
+        self._add("/roles", "POST", Endpoint(("create:roles",), self.create_role))
+        self._add(
+            "/roles",
+            "GET",
+            Endpoint(("read:roles",), self.list_roles, {**offset, "name_filter": QueryParam("string", max_length=255)}),
+        )
+        self._add("/roles/{role_id}", "GET", Endpoint(("read:roles",), self.get_role))
+
+    # -- organizations ------------------------------------------------------------------------------------------------
+    async def create_organization(self, call: Call) -> Response:
+        body = await call.body(CREATE_ORGANIZATION)
+        connections = body.get("enabled_connections", [])
+        for connection in connections:
+            if self.store.get_connection(connection["connection_id"]) is None:
+                raise bad_body(NO_CONNECTION, raw=True)
+        try:
+            organization = self.store.create_organization(
+                name=body["name"],
+                display_name=body.get("display_name"),
+                branding=body.get("branding"),
+                metadata=body.get("metadata"),
+            )
+        except ConflictError as exc:
+            raise conflict("An organization with this name already exists.", "organization_conflict") from exc
+        if connections:
+            organization["enabled_connections"] = [
+                self.store.enable_connection(
+                    organization["id"], item["connection_id"], item.get("assign_membership_on_login", False)
+                )
+                for item in connections
+            ]
+        return JSONResponse(organization, status_code=201)
+
+    async def list_organizations(self, call: Call) -> Response:
+        checkpoint = checkpoint_from_query(call.query)
+        sort = call.query.get("sort")
+        if sort is None:
+            if checkpoint is not None:
+                start = decode_offset_checkpoint(checkpoint.from_)
+                items, total = self.store.list_organizations(start, checkpoint.take)
+                following = start + len(items)
+                nxt = encode_offset_checkpoint(following) if following < total else None
+                return JSONResponse(Checkpoint.shape("organizations", items, nxt))
+            page = offset_from_query(call.query)
+            items, total = self.store.list_organizations(page.offset, page.per_page)
+            return JSONResponse(page.shape("organizations", items, total))
+        _, total = self.store.list_organizations(0, 1)
+        every, total = self.store.list_organizations(0, max(total, 1))
+        key, _, order = sort.partition(":")
+        every.sort(key=lambda item: str(item.get(key) or ""), reverse=order == "-1")
+        if checkpoint is not None:
+            start = decode_offset_checkpoint(checkpoint.from_)
+            items = every[start : start + checkpoint.take]
+            following = start + len(items)
+            nxt = encode_offset_checkpoint(following) if following < total else None
+            return JSONResponse(Checkpoint.shape("organizations", items, nxt))
+        page = offset_from_query(call.query)
+        return JSONResponse(page.shape("organizations", page.slice(every), total))
+
+    async def get_organization(self, call: Call) -> Response:
+        return JSONResponse(self._organization(call.path["org_id"]))
+
+    async def get_org_by_name(self, call: Call) -> Response:
+        organization = self.store.get_organization_by_name(call.path["org_name"])
+        if organization is None:
+            raise not_found(NO_ORGANIZATION_NAME, "inexistent_organization")
+        return JSONResponse(organization)
+
+    async def delete_organization(self, call: Call) -> Response:
+        if not self.store.delete_organization(call.path["org_id"]):
+            raise not_found(NO_ORGANIZATION, "inexistent_organization")
+        return Response(status_code=204)
+
+    async def enable_connection(self, call: Call) -> Response:
+        body = await call.body(ENABLE_CONNECTION)
+        org_id = self._organization(call.path["org_id"])["id"]
+        connection_id = body["connection_id"]
+        if self.store.get_connection(connection_id) is None:
+            raise bad_body(NO_CONNECTION, raw=True)
+        if any(item["connection_id"] == connection_id for item in self.store.list_enabled_connections(org_id)):
+            raise conflict("The connection is already enabled for this organization.", "connection_conflict")
+        try:
+            enabled = self.store.enable_connection(org_id, connection_id, body.get("assign_membership_on_login", False))
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        return JSONResponse(enabled, status_code=201)
+
+    async def list_enabled_connections(self, call: Call) -> Response:
+        org_id = self._organization(call.path["org_id"])["id"]
+        page = offset_from_query(call.query)
+        every = self.store.list_enabled_connections(org_id)
+        return JSONResponse(page.shape("enabled_connections", page.slice(every), len(every)))
+
+    # -- members ------------------------------------------------------------------------------------------------------
+    async def add_members(self, call: Call) -> Response:
+        body = await call.body(MEMBERS)
+        org_id = self._organization(call.path["org_id"])["id"]
+        user_ids = list(dict.fromkeys(body["members"]))
+        missing = [user_id for user_id in user_ids if self.store.get_user(user_id) is None]
+        if missing:
+            raise bad_body(f"One or more of the specified users do not exist: {', '.join(missing)}", raw=True)
+        try:
+            self.store.add_members(org_id, user_ids)
+        except NotFoundError as exc:  # the organization or a user vanished concurrently
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        return Response(status_code=204)
+
+    async def remove_members(self, call: Call) -> Response:
+        body = await call.body(MEMBERS)
+        org_id = self._organization(call.path["org_id"])["id"]
+        self.store.remove_members(org_id, list(dict.fromkeys(body["members"])))
+        return Response(status_code=204)
+
+    async def list_members(self, call: Call) -> Response:
+        org_id = self._organization(call.path["org_id"])["id"]
+        wants_roles = self._wants_member_roles(call)
+        checkpoint = checkpoint_from_query(call.query)
+        if checkpoint is not None:
+            try:
+                items, nxt = self.store.list_members_from(org_id, checkpoint.from_, checkpoint.take)
+            except InvalidCheckpointError as exc:
+                raise bad_query("Invalid checkpoint", "from") from exc
+            return JSONResponse(Checkpoint.shape("members", self._member_views(call, org_id, items, wants_roles), nxt))
+        page = offset_from_query(call.query)
+        items, total = self.store.list_members(org_id, page.offset, page.per_page)
+        return JSONResponse(page.shape("members", self._member_views(call, org_id, items, wants_roles), total))
+
+    def _wants_member_roles(self, call: Call) -> bool:
+        fields = call.query.get("fields")
+        if not fields:
+            return False
+        names = set(fields.split(","))
+        unknown = sorted(names - MEMBER_FIELDS)
+        if unknown:
+            raise bad_query(f"Unknown field: {unknown[0][:64]}", "fields")
+        wants = "roles" in names and call.query.get("include_fields", True)
+        if wants:
+            # Auth0 asks for the member-roles scope too before it reveals roles in the member list.
+            require_scope(call.principal, "read:organization_member_roles")
+        return bool(wants)
+
+    def _member_views(self, call: Call, org_id: str, items: list[Record], wants_roles: bool) -> list[dict[str, Any]]:
+        views = []
+        for item in items:
+            view = dict(item)
+            if wants_roles:
+                roles, _ = self.store.list_member_roles(org_id, item["user_id"], 0, MAX_ROLES_PER_MEMBER)
+                view["roles"] = [{"id": role["id"], "name": role["name"]} for role in roles]
+            views.append(_select_fields(view, call.query, MEMBER_FIELDS))
+        return views
+
+    # -- member roles ----------------------------------------------------------------------------------------------
+    def _member(self, call: Call) -> tuple[str, str]:
+        org_id = self._organization(call.path["org_id"])["id"]
+        user_id = self._user(call.path["user_id"])["user_id"]
+        if not self.store.is_member(org_id, user_id):
+            raise not_found(NOT_A_MEMBER, "inexistent_member")
+        return org_id, user_id
+
+    async def add_member_roles(self, call: Call) -> Response:
+        body = await call.body(MEMBER_ROLES)
+        org_id, user_id = self._member(call)
+        role_ids = list(dict.fromkeys(body["roles"]))
+        missing = self._missing_roles(role_ids)
+        if missing:
+            raise bad_body(f"One or more of the specified roles do not exist: {', '.join(missing)}", raw=True)
+        current, _ = self.store.list_member_roles(org_id, user_id, 0, MAX_ROLES_PER_MEMBER + 1)
+        if len({role["id"] for role in current} | set(role_ids)) > MAX_ROLES_PER_MEMBER:
+            raise bad_body(f"A member can have at most {MAX_ROLES_PER_MEMBER} roles in an organization.", raw=True)
+        try:
+            self.store.add_member_roles(org_id, user_id, role_ids)
+        except NotFoundError as exc:  # membership or a role removed concurrently
+            raise not_found(NOT_A_MEMBER, "inexistent_member") from exc
+        return Response(status_code=204)
+
+    async def remove_member_roles(self, call: Call) -> Response:
+        body = await call.body(MEMBER_ROLES)
+        org_id, user_id = self._member(call)
+        self.store.remove_member_roles(org_id, user_id, list(dict.fromkeys(body["roles"])))
+        return Response(status_code=204)
+
+    async def list_member_roles(self, call: Call) -> Response:
+        org_id, user_id = self._member(call)
+        page = offset_from_query(call.query)
+        items, total = self.store.list_member_roles(org_id, user_id, page.offset, page.per_page)
+        return JSONResponse(page.shape("roles", items, total))
+
+    # -- invitations -----------------------------------------------------------------------------------------------
+    async def create_invitation(self, call: Call) -> Response:
+        body = await call.body(CREATE_INVITATION)
+        organization = self._organization(call.path["org_id"])
+        client = self.store.get_client(body["client_id"])
+        if client is None:
+            raise bad_body(NO_CLIENT, raw=True)
+        connection_id = body.get("connection_id")
+        if connection_id is not None:
+            connection = self.store.get_connection(connection_id)
+            if connection is None:
+                raise bad_body(NO_CONNECTION, raw=True)
+            if connection.get("strategy") in PASSWORDLESS_STRATEGIES:
+                raise bad_body(PASSWORDLESS, raw=True)
+            enabled = self.store.list_enabled_connections(organization["id"])
+            if not any(item["connection_id"] == connection_id for item in enabled):
+                raise bad_body(CONNECTION_NOT_ENABLED, raw=True)
+        roles = list(dict.fromkeys(body.get("roles", [])))
+        missing = self._missing_roles(roles)
+        if missing:
+            raise bad_body(f"One or more of the specified roles do not exist: {', '.join(missing)}", raw=True)
+        login_uri = client.get("initiate_login_uri") or self.tenant.settings.get("default_redirection_uri")
+        if not isinstance(login_uri, str) or not login_uri:
+            raise bad_body(NO_LOGIN_ROUTE, raw=True)
+
+        ticket = generate_ticket()
+        now = self.tenant.now()
+        ttl = body.get("ttl_sec") or DEFAULT_TTL_SEC
+        query = urlencode(
+            {"invitation": ticket, "organization": organization["id"], "organization_name": organization["name"]}
+        )
+        record: Record = {
+            "id": generate_id("uinv_"),
+            "organization_id": organization["id"],
+            "inviter": {"name": body["inviter"]["name"]},
+            "invitee": {"email": body["invitee"]["email"]},
+            "invitation_url": f"{login_uri}{'&' if '?' in login_uri else '?'}{query}",
+            "created_at": iso8601(now),
+            "expires_at": iso8601(now + ttl),
+            "client_id": client["client_id"],
+            "connection_id": connection_id,
+            "app_metadata": body.get("app_metadata"),
+            "user_metadata": body.get("user_metadata"),
+            "roles": roles if "roles" in body else None,
+            "ticket_id": ticket,
+            "send_invitation_email": body.get("send_invitation_email", True),
+        }
+        # Auth0 revokes older invitations of the same email to the same organization.
+        revoked = self.store.delete_invitations_for_email(organization["id"], record["invitee"]["email"])
+        try:
+            stored = self.store.create_invitation(record)
+        except NotFoundError as exc:
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        log.info(
+            "invitation %s created in %s (ticket #%s, %d older revoked)",
+            stored["id"],
+            organization["id"],
+            _ticket_hash(ticket),
+            revoked,
+        )
+        return JSONResponse(_invitation_view(stored), status_code=200)
+
+    async def list_invitations(self, call: Call) -> Response:
+        org_id = self._organization(call.path["org_id"])["id"]
+        page = offset_from_query(call.query)
+        every = self._live_invitations(org_id)
+        if call.query.get("sort") == "created_at:1":
+            every.reverse()
+        items = [_select_fields(_invitation_view(item), call.query, INVITATION_FIELDS) for item in page.slice(every)]
+        # Auth0 gives start and limit but no total for invitations ("we do not yet support returning the total").
+        return JSONResponse(page.shape("invitations", items, None))
+
+    def _invitation(self, call: Call) -> Record:
+        org_id = self._organization(call.path["org_id"])["id"]
+        invitation = self.store.get_invitation(org_id, call.path["invitation_id"])
+        if invitation is None or self._expired(invitation):
+            raise not_found(NO_INVITATION, "inexistent_invitation")
+        return invitation
+
+    async def get_invitation(self, call: Call) -> Response:
+        invitation = self._invitation(call)
+        return JSONResponse(_select_fields(_invitation_view(invitation), call.query, INVITATION_FIELDS))
+
+    async def delete_invitation(self, call: Call) -> Response:
+        invitation = self._invitation(call)
+        self.store.delete_invitation(invitation["organization_id"], invitation["id"])
+        return Response(status_code=204)
+
+    # -- users --------------------------------------------------------------------------------------------------------
+    async def create_user(self, call: Call) -> Response:
+        body = await call.body(CREATE_USER)
+        connection = self.store.get_connection_by_name(body["connection"])
+        if connection is None:
+            raise bad_body("The connection does not exist.", raw=True)
+        if "email" not in body:
+            raise bad_body("Missing required property: email")
+        if connection.get("strategy", "auth0") == "auth0" and "password" not in body:
+            raise bad_body("Missing required property: password")
+        user_id = body.get("user_id")
+        try:
+            user = self.store.create_user(
+                email=body["email"],
+                password=body.get("password"),
+                name=body.get("name"),
+                user_metadata=body.get("user_metadata"),
+                app_metadata=body.get("app_metadata"),
+                user_id=f"auth0|{user_id}" if user_id else None,
+                connection=connection["name"],
+                email_verified=body.get("email_verified", False),
+            )
+        except ConflictError as exc:
+            raise conflict("The user already exists.", "auth0_idp_error") from exc
+        return JSONResponse(user, status_code=201)
+
+    async def get_user(self, call: Call) -> Response:
+        user = self._user(call.path["user_id"])
+        return JSONResponse(_select_fields(user, call.query, frozenset(user)))
+
+    async def list_user_organizations(self, call: Call) -> Response:
+        user_id = self._user(call.path["user_id"], USER_NOT_FOUND)["user_id"]
+        page = offset_from_query(call.query)
+        items, total = self.store.list_user_organizations(user_id, page.offset, page.per_page)
+        return JSONResponse(page.shape("organizations", items, total))
+
+    # -- roles --------------------------------------------------------------------------------------------------------
+    async def create_role(self, call: Call) -> Response:
+        body = await call.body(CREATE_ROLE)
+        try:
+            role = self.store.create_role(body["name"], body.get("description", ""))
+        except ConflictError as exc:
+            raise conflict("Role name already exists.", "role_conflict") from exc
+        return JSONResponse(role, status_code=200)
+
+    async def list_roles(self, call: Call) -> Response:
+        page = offset_from_query(call.query)
+        name_filter = call.query.get("name_filter")
+        if not name_filter:
+            items, total = self.store.list_roles(page.offset, page.per_page)
+            return JSONResponse(page.shape("roles", items, total))
+        _, total = self.store.list_roles(0, 1)
+        every, _ = self.store.list_roles(0, max(total, 1))
+        matching = [role for role in every if name_filter.lower() in str(role.get("name", "")).lower()]
+        return JSONResponse(page.shape("roles", page.slice(matching), len(matching)))
+
+    async def get_role(self, call: Call) -> Response:
+        role = self.store.get_role(call.path["role_id"])
+        if role is None:
+            raise not_found(NO_ROLE, "inexistent_role")
+        return JSONResponse(role)
+
+
+def routes(tenant: Tenant) -> list[BaseRoute]:
+    """Routes relative to /api/v2 (DevTenant mounts them)."""
+    return ManagementApi(tenant).routes()
