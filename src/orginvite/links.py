@@ -136,6 +136,25 @@ class LoginRequest:
         return self.organization is not None and self.organization.startswith("org_")
 
     @property
+    def authorize_params(self) -> dict[str, str]:
+        """The only link values that may reach ``/authorize``: ``organization`` and ``invitation`` when present.
+
+        ``organization_name`` is for routing and ``returnTo`` is ours; neither is ever forwarded (FACTS.md).
+        """
+        params = {"organization": self.organization, "invitation": self.invitation}
+        return {key: value for key, value in params.items() if value is not None}
+
+    def link_params(self) -> dict[str, str]:
+        """The validated link, re-encodable for a redirect to the organization's own host or path (issue 5)."""
+        params = {
+            "invitation": self.invitation,
+            "organization": self.organization,
+            "organization_name": self.organization_name,
+            "returnTo": self.return_to,
+        }
+        return {key: value for key, value in params.items() if value is not None}
+
+    @property
     def ticket_fingerprint(self) -> str:
         """What to log instead of the ticket."""
         return ticket_fingerprint(self.invitation)
@@ -175,7 +194,10 @@ def _split_query(query: str, rules: LinkRules) -> dict[str, str]:
         if not pair:
             continue
         raw_key, _, raw_value = pair.partition("=")
-        key = _decode_component(raw_key, None)
+        try:
+            key = _decode_component(raw_key, None)
+        except InvalidLinkError:
+            continue  # a key that does not decode cannot be one of ours (they are plain ASCII), under any decoder
         if key not in _FIELDS:
             continue  # unknown keys are never forwarded, so they need no validation
         if key in found:
