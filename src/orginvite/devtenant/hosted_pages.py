@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import jinja2
 from starlette.requests import Request
@@ -46,6 +46,7 @@ PASSWORD_MIN_LENGTH = 8
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _FORM_LIMIT = 4096  # longest single form field accepted
+_BODY_LIMIT = 16384
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -259,16 +260,24 @@ class _Context:
 
 
 async def _form(request: Request) -> dict[str, str] | None:
+    """A urlencoded form body, parsed strictly (no python-multipart needed): None when it is anything else."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _BODY_LIMIT:
+            return None
     try:
-        async with request.form(max_files=0, max_fields=20) as form:
-            values = {k: v for k, v in form.items() if isinstance(v, str)}
-    except Exception:  # malformed bodies are a 400, never a 500
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
         return None
-    if any(len(v) > _FORM_LIMIT for v in values.values()):
-        return None
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        if key in values or len(value) > _FORM_LIMIT:
+            return None  # a repeated or oversized field is not something our pages send
+        values[key] = value
     return values
 
 
