@@ -31,6 +31,7 @@ __all__ = [
     "TenancyRules",
     "canonical_login_url",
     "effective_host",
+    "effective_scheme",
     "host_allowed",
     "normalize_host",
     "placement",
@@ -58,7 +59,8 @@ class TenancyError(OrgInviteError, ValueError):
 
     Codes: ``missing_host``, ``multiple_hosts``, ``conflicting_forwarded_host``, ``invalid_host``,
     ``invalid_port``, ``non_ascii_host``, ``idna_host``, ``host_too_long``, ``unknown_host``,
-    ``invalid_organization_name``, ``reserved_organization_name``. The message never repeats the header value.
+    ``invalid_organization_name``, ``reserved_organization_name``, ``invalid_scheme``,
+    ``conflicting_forwarded_proto``. The message never repeats the header value.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -332,14 +334,14 @@ def _as_text(value: str | bytes) -> str:
     return value
 
 
-def _forwarded_hosts(values: list[str | bytes]) -> list[str]:
-    """The ``host=`` parameters of ``Forwarded`` headers (RFC 7239), quoted or not."""
+def _forwarded_params(values: list[str | bytes], wanted: str = "host") -> list[str]:
+    """The ``host=`` (or other) parameters of ``Forwarded`` headers (RFC 7239), quoted or not."""
     hosts = []
     for value in values:
         for element in _as_text(value).split(","):
             for pair in element.split(";"):
                 key, eq, raw = pair.strip().partition("=")
-                if eq and key.strip().lower() == "host":
+                if eq and key.strip().lower() == wanted:
                     raw = raw.strip()
                     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
                         raw = raw[1:-1]
@@ -365,7 +367,7 @@ def effective_host(
     the list, and the refusal shows it.
     """
     if rules.trusts(client_ip):
-        forwarded = _single(_forwarded_hosts(_header_values(headers, "forwarded")), "Forwarded")
+        forwarded = _single(_forwarded_params(_header_values(headers, "forwarded")), "Forwarded")
         x_forwarded = _single(
             [part for value in _header_values(headers, "x-forwarded-host") for part in _as_text(value).split(",")],
             "X-Forwarded-Host",
@@ -382,6 +384,38 @@ def effective_host(
     if len(values) > 1:
         raise TenancyError("multiple_hosts", "The request has more than one Host header.")
     return str(_parse_host(values[0]))
+
+
+def effective_scheme(
+    headers: Sequence[tuple[bytes, bytes]] | Mapping[str, str],
+    scheme: str,
+    client_ip: str | None,
+    rules: TenancyRules,
+) -> str:
+    """``http`` or ``https``: ``Forwarded: proto=`` / ``X-Forwarded-Proto`` from a trusted proxy, else ``scheme``
+    (the ASGI scope's). Same rules as :func:`effective_host`: untrusted peers are ignored, disagreement refused.
+    """
+    found: set[str] = set()
+    if rules.trusts(client_ip):
+        candidates = _forwarded_params(_header_values(headers, "forwarded"), "proto")
+        candidates += [
+            part for value in _header_values(headers, "x-forwarded-proto") for part in _as_text(value).split(",")
+        ]
+        for candidate in candidates:
+            value = candidate.strip().lower()
+            if value not in ("http", "https"):
+                raise TenancyError("invalid_scheme", "A forwarded protocol is neither http nor https.")
+            found.add(value)
+    if len(found) > 1:
+        raise TenancyError("conflicting_forwarded_proto", "The forwarded protocol headers disagree.")
+    if found:
+        return found.pop()
+    scheme = scheme.lower() if isinstance(scheme, str) else ""
+    if scheme in ("ws", "wss"):
+        scheme = "http" if scheme == "ws" else "https"
+    if scheme not in ("http", "https"):
+        raise TenancyError("invalid_scheme", "The request's scheme is neither http nor https.")
+    return scheme
 
 
 # --- routing -----------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from orginvite.tenancy import (
     TenancyRules,
     canonical_login_url,
     effective_host,
+    effective_scheme,
     host_allowed,
     normalize_host,
     placement,
@@ -223,6 +224,21 @@ def test_untrusted_peers_can_never_choose_the_host(forged: str, peer: str | None
         (b"forwarded", f"host={forged}".encode()),
     ]
     assert effective_host(headers, peer, HOSTS) == "myapp.com"
+
+
+def test_effective_scheme() -> None:
+    forwarded = asgi(("X-Forwarded-Proto", "HTTPS"))
+    assert effective_scheme(forwarded, "http", "10.0.0.1", HOSTS) == "https"
+    assert effective_scheme(forwarded, "http", "203.0.113.9", HOSTS) == "http"  # untrusted: ignored
+    assert effective_scheme(asgi(("Forwarded", "for=1.2.3.4;proto=https")), "http", "10.0.0.1", HOSTS) == "https"
+    assert effective_scheme([], "https", "10.0.0.1", HOSTS) == "https"
+    assert effective_scheme([], "wss", None, HOSTS) == "https"
+    assert code_of(effective_scheme, asgi(("X-Forwarded-Proto", "javascript")), "http", "10.0.0.1", HOSTS) == (
+        "invalid_scheme"
+    )
+    both = asgi(("X-Forwarded-Proto", "http"), ("Forwarded", "proto=https"))
+    assert code_of(effective_scheme, both, "http", "10.0.0.1", HOSTS) == "conflicting_forwarded_proto"
+    assert code_of(effective_scheme, [], "ftp", None, HOSTS) == "invalid_scheme"
 
 
 # --- route and host_allowed --------------------------------------------------------------------------------------
