@@ -1,0 +1,143 @@
+"""``orginvite tenant serve`` and ``orginvite tenant example-config``.
+
+    orginvite tenant serve                       # the seeded demo tenant on http://127.0.0.1:8765/
+    orginvite tenant serve --config tenant.toml --db ./tenant.sqlite3
+    orginvite tenant example-config > tenant.toml
+
+The start-up banner prints everything an app needs to point at the tenant (issuer, Management API audience,
+discovery URL) and the credentials of its applications and configured users, so nobody digs through a database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sqlite3
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import uvicorn
+
+from .app import DevTenant
+from .config import TenantConfigError, example_config_text
+
+__all__ = ["DEFAULT_DB", "DEFAULT_PORT", "banner", "build_parser", "main"]
+
+DEFAULT_PORT = 8765
+DEFAULT_DB = "./orginvite-tenant.sqlite3"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orginvite tenant", description="An embedded Auth0-compatible development tenant with Organizations."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the tenant (Ctrl-C stops it)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
+    )
+    serve.add_argument("--config", metavar="TOML", help="tenant config file (default: the seeded demo tenant)")
+    storage = serve.add_mutually_exclusive_group()
+    storage.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite file (default: {DEFAULT_DB})")
+    storage.add_argument("--ephemeral", action="store_true", help="keep everything in memory (lost on exit)")
+    serve.add_argument(
+        "--issuer", metavar="URL", help="fixed issuer URL (default: derived from each request's host, with a '/')"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn log level",
+    )
+
+    commands.add_parser("example-config", help="print a commented example tenant.toml")
+    return parser
+
+
+def banner(tenant: DevTenant, base_url: str, db: str) -> str:
+    """What the tenant prints on start: where it is, and the credentials to use it."""
+    issuer = tenant.configured_issuer or base_url.rstrip("/") + "/"
+    lines = [
+        f"{tenant.settings.get('friendly_name') or 'orginvite dev tenant'} (orginvite dev tenant)",
+        f"  listening on:            {base_url.rstrip('/')}/",
+        f"  issuer:                  {issuer}",
+        f"  Management API audience: {issuer}api/v2/",
+        f"  discovery:               {issuer}.well-known/openid-configuration",
+        f"  database:                {'in memory (--ephemeral)' if db == ':memory:' else db}",
+        "",
+        "applications:",
+    ]
+    for client in tenant.store.list_clients():
+        lines += [
+            f"  {client.get('name') or client['client_id']} ({client.get('app_type', 'regular_web')})",
+            f"    client_id:     {client['client_id']}",
+            f"    client_secret: {client.get('client_secret') or '(none)'}",
+        ]
+        if client.get("scopes"):
+            lines.append(f"    scopes:        {len(client['scopes'])} Management API scopes")
+    users = tenant.config.users_with_passwords()
+    if users:
+        lines += ["", "users:"]
+        lines += [f"  {user.email}  password: {user.password}" for user in users]
+    return "\n".join(lines)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    db = ":memory:" if args.ephemeral else args.db
+    try:
+        tenant = DevTenant(args.config, db=db, issuer=args.issuer)
+    except TenantConfigError as exc:
+        print(f"orginvite tenant: {exc}", file=err)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"orginvite tenant: --db {db}: cannot open the database ({exc})", file=err)
+        return 2
+    try:
+        try:
+            # Bind before printing, so the banner shows the real port (--port 0) and a taken port fails cleanly.
+            sock = _bind(args.host, args.port)
+        except OSError as exc:
+            print(f"orginvite tenant: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=err)
+            return 2
+        port = sock.getsockname()[1]
+        shown_host = f"[{args.host}]" if ":" in args.host else args.host
+        print(banner(tenant, f"http://{shown_host}:{port}/", db), file=out, flush=True)
+        # uvicorn re-raises the Ctrl-C it handled once it has shut down; stopping is the normal way out.
+        with contextlib.suppress(KeyboardInterrupt):
+            print("\nPress Ctrl-C to stop.", file=out, flush=True)
+            server = uvicorn.Server(uvicorn.Config(tenant.app, log_level=args.log_level, lifespan="auto"))
+            server.run(sockets=[sock])
+        return 0
+    finally:
+        tenant.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # --help, or a usage error argparse already explained
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    if args.command == "example-config":
+        sys.stdout.write(example_config_text())
+        return 0
+    if args.command == "serve":
+        return _serve(args, sys.stdout, sys.stderr)
+    parser.print_help(sys.stderr)
+    return 2

@@ -1,0 +1,190 @@
+"""`orginvite tenant ...`: the real command in a subprocess on a free loopback port, and its error exits."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orginvite.cli import main as orginvite_main
+from orginvite.devtenant import config as demo
+from orginvite.devtenant.cli import main
+
+
+class Running:
+    """A tenant subprocess whose output is read in the background, so a silent process cannot hang the test."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orginvite", "tenant", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {''.join(self.output)!r}") from None
+            self.output.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[Running, str]]:
+    running = Running("serve", "--port", "0", "--ephemeral", "--log-level", "warning", cwd=tmp_path)
+    try:
+        issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
+        running.wait_for("Press Ctrl-C")
+        yield running, issuer
+    finally:
+        running.stop()
+
+
+def test_serve_answers_on_loopback_and_prints_what_an_app_needs(demo_server: tuple[Running, str]) -> None:
+    running, issuer = demo_server
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", issuer)
+    assert httpx.get(issuer + "healthz").json() == {"status": "ok"}
+    banner = "".join(running.output)
+    assert f"Management API audience: {issuer}api/v2/" in banner
+    assert f"discovery:               {issuer}.well-known/openid-configuration" in banner
+    assert "in memory (--ephemeral)" in banner
+    for credential in (
+        demo.DEMO_WEB_CLIENT_ID,
+        demo.DEMO_WEB_CLIENT_SECRET,
+        demo.DEMO_M2M_CLIENT_ID,
+        demo.DEMO_M2M_CLIENT_SECRET,
+        f"{demo.DEMO_ADMIN_EMAIL}  password: {demo.DEMO_ADMIN_PASSWORD}",
+        f"{demo.DEMO_MEMBER_EMAIL}  password: {demo.DEMO_MEMBER_PASSWORD}",
+    ):
+        assert credential in banner
+
+
+def test_ctrl_c_stops_the_server_cleanly(demo_server: tuple[Running, str]) -> None:
+    running, issuer = demo_server
+    assert httpx.get(issuer + "healthz").status_code == 200
+    assert running.stop() == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(issuer + "healthz", timeout=2)
+
+
+def test_serve_with_a_config_file_and_a_database(tmp_path: Path) -> None:
+    config = tmp_path / "tenant.toml"
+    config.write_text(
+        '[tenant]\nfriendly_name = "Acme Dev"\n'
+        '[[clients]]\nclient_id = "acme-web"\nclient_secret = "s3cret"\n'
+        '[[users]]\nemail = "with@pw.test"\npassword = "pw-printed"\n'
+        '[[users]]\nemail = "without@pw.test"\n'
+    )
+    db = tmp_path / "data" / "tenant.sqlite3"
+    db.parent.mkdir()
+    running = Running(
+        "serve", "--port", "0", "--config", str(config), "--db", str(db), "--issuer", "https://tenant.test",
+        "--log-level", "warning", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        port = running.wait_for(r"listening on:\s+http://127\.0\.0\.1:(\d+)/").group(1)
+        running.wait_for("Press Ctrl-C")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        banner = "".join(running.output)
+        assert banner.startswith("Acme Dev (orginvite dev tenant)")
+        assert "issuer:                  https://tenant.test/" in banner
+        assert "client_id:     acme-web" in banner and "client_secret: s3cret" in banner
+        assert "with@pw.test  password: pw-printed" in banner
+        assert "without@pw.test" not in banner
+        assert str(db) in banner
+        assert demo.DEMO_WEB_CLIENT_ID not in banner
+    finally:
+        assert running.stop() == 0
+    assert db.exists()
+
+
+def test_a_bad_config_exits_2_naming_the_field_without_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "tenant.toml"
+    config.write_text('[[clients]]\nclient_id = "web"\norganization_usage = "maybe"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "orginvite", "tenant", "serve", "--ephemeral", "--port", "0", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "orginvite tenant: clients[0].organization_usage: must be one of deny, allow, require (got 'maybe')"
+    )
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_config_errors_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--ephemeral", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert f"{tmp_path / 'missing.toml'}: file not found" in capsys.readouterr().err
+    assert main(["serve", "--ephemeral", "--issuer", "not a url"]) == 2
+    assert "issuer: must be an absolute http(s) URL" in capsys.readouterr().err
+
+
+def test_a_taken_port_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--ephemeral", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_an_unopenable_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--db", str(tmp_path / "no" / "such" / "dir" / "t.sqlite3")]) == 2
+    assert "cannot open the database" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "serve" in capsys.readouterr().err
+    assert main(["serve", "--port", "eighty"]) == 2
+    assert "invalid int value" in capsys.readouterr().err
+    assert main(["serve", "--db", "x", "--ephemeral"]) == 2
+    assert main(["frobnicate"]) == 2
+    assert main(["serve", "--help"]) == 0
+    assert "--ephemeral" in capsys.readouterr().out
+
+
+def test_example_config_prints_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert orginvite_main(["tenant", "example-config"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == demo.example_config_text()
+    assert tomllib.loads(printed)["organizations"][0]["name"] == "acme"
