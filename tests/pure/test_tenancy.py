@@ -477,3 +477,24 @@ def test_from_env_errors_name_the_variable(environ: dict, variable: str) -> None
         TenancyRules.from_env(environ)
     assert info.value.setting == variable
     assert variable in str(info.value)
+
+
+_header_name = st.sampled_from([b"host", b"Host", b"x-forwarded-host", b"forwarded", b"x-forwarded-proto", b"x-other"])
+
+
+@settings(max_examples=500)
+@given(
+    headers=st.lists(st.tuples(_header_name, st.binary(max_size=40)), max_size=5),
+    peer=st.sampled_from(["10.0.0.1", "203.0.113.9", None]),
+    scheme=st.sampled_from(["http", "https"]),
+)
+def test_effective_host_and_scheme_never_crash(
+    headers: list[tuple[bytes, bytes]], peer: str | None, scheme: str
+) -> None:
+    for call, args in ((effective_host, (headers, peer, HOSTS)), (effective_scheme, (headers, scheme, peer, HOSTS))):
+        try:
+            result = call(*args)
+        except TenancyError as error:
+            assert error.code
+        else:
+            assert result.isascii() and result == result.lower()
