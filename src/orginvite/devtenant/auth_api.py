@@ -38,6 +38,7 @@ from orginvite.devtenant.authorize_rules import (
     valid_code_challenge,
 )
 from orginvite.devtenant.hosted_pages import (
+    available_locales,
     continue_flow,
     error_page,
     hosted_routes,
@@ -46,6 +47,7 @@ from orginvite.devtenant.hosted_pages import (
 )
 from orginvite.devtenant.token_endpoint import token_endpoint
 from orginvite.links import ticket_fingerprint
+from orginvite.locales import to_bcp47
 
 __all__ = ["routes"]
 
@@ -96,7 +98,7 @@ def _discovery(tenant: Tenant, request: Request) -> dict[str, Any]:
         "claims_supported": CLAIMS_SUPPORTED,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "request_parameter_supported": False,
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": [to_bcp47(locale) for locale in available_locales()],
     }
 
 

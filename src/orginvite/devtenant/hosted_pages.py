@@ -84,7 +84,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _available_locales() -> tuple[str, ...]:
+def available_locales() -> tuple[str, ...]:
     translations = _translations_module()
     return tuple(getattr(translations, "AVAILABLE_LOCALES", ("en",))) if translations else ("en",)
 
@@ -96,7 +96,7 @@ def page_locale(
     from orginvite.locales import negotiate
 
     resolution = negotiate(
-        available=_available_locales(),
+        available=available_locales(),
         ui_locales=ui_locales,
         accept_language=request.headers.get("accept-language"),
         organization_default=(organization or {}).get("metadata") if organization else None,

@@ -75,6 +75,8 @@ async def _parameters(request: Request) -> dict[str, str]:
             raise TokenError("invalid_request", "request body must be a JSON object")
         values: dict[str, str] = {}
         for key, value in data.items():
+            if value is None:
+                continue  # auth0-python sends unset options as null
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise TokenError("invalid_request", f"parameter {key} must be a string")
             values[key] = str(value)
