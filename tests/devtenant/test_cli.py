@@ -81,6 +81,7 @@ def test_serve_answers_on_loopback_and_prints_what_an_app_needs(demo_server: tup
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", issuer)
     assert httpx.get(issuer + "healthz").json() == {"status": "ok"}
     banner = "".join(running.output)
+    assert banner.startswith("orginvite dev tenant\n")
     assert f"Management API audience: {issuer}api/v2/" in banner
     assert f"discovery:               {issuer}.well-known/openid-configuration" in banner
     assert "in memory (--ephemeral)" in banner

@@ -21,7 +21,7 @@ from typing import TextIO
 import uvicorn
 
 from .app import DevTenant
-from .config import TenantConfigError, example_config_text
+from .config import DEMO_FRIENDLY_NAME, TenantConfigError, example_config_text
 
 __all__ = ["DEFAULT_DB", "DEFAULT_PORT", "banner", "build_parser", "main"]
 
@@ -61,10 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 def banner(tenant: DevTenant, base_url: str, db: str) -> str:
     """What the tenant prints on start: where it is, and the credentials to use it."""
     issuer = tenant.configured_issuer or base_url.rstrip("/") + "/"
+    name = str(tenant.settings.get("friendly_name") or DEMO_FRIENDLY_NAME)
     lines = [
-        f"{tenant.settings.get('friendly_name') or 'orginvite dev tenant'} (orginvite dev tenant)",
+        name if name == DEMO_FRIENDLY_NAME else f"{name} (orginvite dev tenant)",
         f"  listening on:            {base_url.rstrip('/')}/",
-        f"  issuer:                  {issuer}",
+        f"  issuer:                  {issuer}"
+        + ("" if tenant.configured_issuer else "  (from the request; --issuer pins it)"),
         f"  Management API audience: {issuer}api/v2/",
         f"  discovery:               {issuer}.well-known/openid-configuration",
         f"  database:                {'in memory (--ephemeral)' if db == ':memory:' else db}",
