@@ -191,3 +191,80 @@ def settings_kwargs(issuer: str, base_url: str, **kw: Any) -> dict[str, Any]:
 def decode_segment(token: str, index: int) -> dict[str, Any]:
     segment = token.split(".")[index]
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def import_example_app() -> Any:
+    """Import example_app.minimal (its module-level ``app`` reads the environment) with a throwaway environment."""
+    import importlib
+    import os
+    import sys
+
+    if "example_app.minimal" in sys.modules:
+        return sys.modules["example_app.minimal"]
+    env = {
+        "ORGINVITE_ISSUER": "http://127.0.0.1:9/",
+        "ORGINVITE_CLIENT_ID": "import-only",
+        "ORGINVITE_CLIENT_SECRET": "import-only",
+        "ORGINVITE_SECRET_KEYS": "i" * 32,
+        "ORGINVITE_BASE_URL": "http://127.0.0.1:9",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return importlib.import_module("example_app.minimal")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Browser:
+    """An httpx client that follows redirects by hand, so tests can assert each hop."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.client = httpx.Client(follow_redirects=False, timeout=10, **kw)
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.client.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        return self.client.post(url, **kw)
+
+    def follow(self, response: httpx.Response, limit: int = 10) -> list[httpx.Response]:
+        hops = [response]
+        while response.status_code in (301, 302, 303, 307) and limit:
+            location = response.headers["location"]
+            url = httpx.URL(str(response.url)).join(location)
+            response = self.client.get(url)
+            hops.append(response)
+            limit -= 1
+        return hops
+
+    def cookie_names(self) -> set[str]:
+        return {c.name for c in self.client.cookies.jar}
+
+    def cookie(self, prefix: str) -> dict[str, str]:
+        return {c.name: c.value for c in self.client.cookies.jar if c.name.startswith(prefix)}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class Holder:
+    """An ASGI app whose target is set after its server started (the app's settings need the server's URL)."""
+
+    def __init__(self) -> None:
+        self.inner: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await self.inner(scope, receive, send)

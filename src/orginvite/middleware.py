@@ -1,0 +1,522 @@
+"""The ASGI middleware: serves login, callback and logout; attaches the signed-in user to every other request.
+
+Pure ASGI in the style of ``starlette/middleware/sessions.py``: works around Starlette, FastAPI or any ASGI app.
+The three routes are matched on ``scope["path"]`` before the app sees the request; everything else passes through
+with ``scope["user"]`` and ``scope["auth"]`` set from the session cookie (one HMAC when the cookie is there,
+nothing else), so ``request.user`` and ``@requires("authenticated")`` work as with Starlette's
+``AuthenticationMiddleware``.
+
+Every URL the flow builds comes from configuration (``base_url``), never from ``Host`` or ``X-Forwarded-*``
+headers. Every response of the three routes carries ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``
+(the login URL may hold an invitation ticket).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from starlette.authentication import AuthCredentials
+from starlette.requests import Request, cookie_parser
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orginvite import locales
+from orginvite.claims import check_organization, organization_of
+from orginvite.config import Settings
+from orginvite.cookies import CookieSigner
+from orginvite.errors import (
+    CallbackError,
+    InvalidCookieError,
+    InvalidLinkError,
+    OrganizationClaimError,
+    OrgInviteError,
+    ProviderError,
+    TokenError,
+)
+from orginvite.links import LoginRequest, parse_login_query, safe_return_path
+from orginvite.oidc import OIDCClient
+from orginvite.pages import Pages, classify_callback_error, wants_json
+from orginvite.session import ANONYMOUS, OrgUser, SessionCookie, credentials_for, set_cookie_header, user_from_claims
+from orginvite.transactions import Transaction, TransactionCookies
+
+__all__ = ["AcceptanceVetoed", "OrgInviteMiddleware"]
+
+logger = logging.getLogger("orginvite.login")
+
+_ANONYMOUS_AUTH = AuthCredentials()
+_PENDING_TTL = 600
+_MAX_FORM_BYTES = 4096
+_CALLBACK_STATUS = {
+    "invitation_invalid": 400,
+    "wrong_account": 403,
+    "not_a_member": 403,
+    "organization_required": 400,
+    "organization_invalid": 400,
+    "access_denied": 403,
+    "other": 400,
+}
+
+
+class AcceptanceVetoed(CallbackError):
+    """The host app's ``on_accept`` hook refused the session (a 403 page; kind ``access_denied``)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__("access_denied", "vetoed", reason)
+
+
+class OrgInviteMiddleware:
+    """Mount once around the app: ``OrgInviteMiddleware(app, Settings.from_env())``.
+
+    ``settings=None`` reads the environment (:meth:`Settings.from_env`), so a misconfiguration stops the app at
+    start-up with the name of the variable. ``http_client`` is reused for every call to the provider (one
+    connection pool for the app's life); ``templates_dir`` overrides pages by file name.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        templates_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.settings = settings = settings if settings is not None else Settings.from_env()
+        self.oidc = OIDCClient(settings, http_client, clock=clock)
+        self.transactions = TransactionCookies(settings, clock=clock)
+        self.sessions = SessionCookie(settings, clock=clock)
+        self.pages = Pages(templates_dir)
+        self._clock = clock
+        self._pending = CookieSigner(settings.secret_keys, "orginvite.pending", clock=clock)
+        self._pending_name = ("__Host-" if settings.secure else "") + settings.pending_cookie
+        self._session_marker = self.sessions.name.encode("latin-1") + b"="
+        self._routes: dict[str, Callable[[Request], Any]] = {
+            settings.login_path: self._login,
+            settings.callback_path: self._callback,
+            settings.logout_path: self._logout,
+        }
+        origin = urlsplit(settings.base_url)
+        self._origin = f"{origin.scheme}://{origin.netloc}"
+
+    # -- ASGI ------------------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            handler = self._routes.get(scope["path"])
+            if handler is not None:
+                response = await handler(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        elif kind != "websocket":
+            if kind == "lifespan":
+                receive = self._closing_receive(receive)
+            await self.app(scope, receive, send)
+            return
+
+        user, resign = self._user_from_headers(scope["headers"])
+        if user is None:
+            scope["user"], scope["auth"] = ANONYMOUS, _ANONYMOUS_AUTH
+            await self.app(scope, receive, send)
+            return
+        scope["user"], scope["auth"] = user, credentials_for(user)
+        if not resign or kind != "http":
+            await self.app(scope, receive, send)
+            return
+        header = self.sessions.issue_header(user)  # signed with a retired key: re-sign with the newest
+
+        async def send_resigned(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], header]
+            await send(message)
+
+        await self.app(scope, receive, send_resigned)
+
+    def _closing_receive(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.oidc.aclose()
+            return message
+
+        return wrapped
+
+    def _user_from_headers(self, headers: list[tuple[bytes, bytes]]) -> tuple[OrgUser | None, bool]:
+        """The session user, if a valid session cookie is present; the hot path, so no work without the cookie."""
+        raw = None
+        for name, value in headers:
+            if name == b"cookie" and self._session_marker in value:
+                raw = value
+                break
+        if raw is None:
+            return None, False
+        value = cookie_parser(raw.decode("latin-1")).get(self.sessions.name)
+        if not value:
+            return None, False
+        try:
+            return self.sessions.read(value)
+        except InvalidCookieError:
+            return None, False
+
+    def _current_user(self, request: Request) -> OrgUser | None:
+        return self._user_from_headers(request.scope["headers"])[0]
+
+    # -- responses -------------------------------------------------------------------------------------------
+
+    def _locale(self, request: Request) -> str:
+        return self.pages.locale_for(request.headers.get("accept-language"))
+
+    def _page(
+        self,
+        request: Request,
+        template: str,
+        status: int,
+        payload: Mapping[str, Any],
+        cookies: list[tuple[bytes, bytes]] | None = None,
+        **context: Any,
+    ) -> Response:
+        locale = self._locale(request)
+        headers = self.pages.headers(locale)
+        response: Response
+        if wants_json(request.headers.get("accept")):
+            response = JSONResponse(dict(payload), status_code=status, headers=headers)
+        else:
+            s = self.settings
+            context.setdefault("home_url", s.default_return_to)
+            context.setdefault("login_url", s.login_path)
+            html = self.pages.render(template, locale, **context)
+            response = HTMLResponse(html, status_code=status, headers=headers)
+        response.raw_headers.extend(cookies or ())
+        return response
+
+    def _redirect(self, url: str, cookies: list[tuple[bytes, bytes]] | None = None, status: int = 303) -> Response:
+        response = RedirectResponse(url, status_code=status, headers={"cache-control": "no-store",
+                                                                       "referrer-policy": "no-referrer"})
+        response.raw_headers.extend(cookies or ())
+        return response
+
+    @staticmethod
+    def _method_not_allowed(allowed: str) -> Response:
+        return PlainTextResponse("Method Not Allowed", status_code=405, headers={"allow": allowed})
+
+    def _provider_unavailable(self, request: Request, exc: ProviderError, cookies: list[tuple[bytes, bytes]],
+                              retry_url: str) -> Response:
+        logger.warning("identity provider unavailable: %s", exc)
+        return self._page(
+            request, "provider_unavailable.html", 502,
+            {"error": "provider_unavailable", "message": "The identity provider is unavailable; try again later."},
+            cookies, retry_url=retry_url,
+        )
+
+    # -- /login ----------------------------------------------------------------------------------------------
+
+    async def _login(self, request: Request) -> Response:
+        method = request.method
+        if method == "POST":
+            return await self._interstitial_post(request)
+        if method not in ("GET", "HEAD"):
+            return self._method_not_allowed("GET, HEAD, POST")
+        try:
+            link = parse_login_query(
+                request.scope["query_string"], self.settings.link_rules,
+                default_return_to=self.settings.default_return_to,
+            )
+        except InvalidLinkError as exc:
+            logger.info("invalid login link: %s (field %s)", exc.code, exc.field)
+            return self._page(
+                request, "invalid_link.html", 400,
+                {"error": "invalid_link", "code": exc.code, "field": exc.field, "message": str(exc)},
+                code=exc.code, field=exc.field, message=str(exc),
+            )
+        if link.is_invitation:
+            user = self._current_user(request)
+            if user is not None:
+                return self._interstitial(request, link, user)
+        return await self._start(request, link)
+
+    def _ui_locales(self, request: Request) -> str | None:
+        header = request.headers.get("accept-language")
+        if not header:
+            return None
+        resolution = locales.negotiate(available=self.pages.available, accept_language=header)
+        return locales.to_bcp47(resolution.locale) if resolution.source == "accept_language" else None
+
+    async def _start(
+        self,
+        request: Request,
+        link: LoginRequest,
+        *,
+        prompt: str | None = None,
+        cookies: list[tuple[bytes, bytes]] | None = None,
+    ) -> Response:
+        cookies = list(cookies or ())
+        try:
+            auth = await self.oidc.authorization_request(
+                organization=link.organization,
+                invitation=link.invitation,
+                ui_locales=self._ui_locales(request),
+                prompt=prompt,
+            )
+        except ProviderError as exc:
+            return self._provider_unavailable(request, exc, cookies, retry_url="")
+        transaction = Transaction(
+            state=auth.state,
+            nonce=auth.nonce,
+            code_verifier=auth.code_verifier,
+            organization=link.organization,
+            invitation=link.is_invitation,
+            return_to=link.return_to,
+            created_at=float(int(self._clock())),
+            redirect_uri=auth.redirect_uri,
+        )
+        cookies.extend(self.transactions.start(transaction, request.cookies))
+        logger.info(
+            "login started: organization=%s invitation=%s prompt=%s",
+            link.organization, link.ticket_fingerprint, prompt or "-",
+        )
+        return self._redirect(auth.url, cookies, status=303 if request.method == "POST" else 302)
+
+    # -- the wrong-account interstitial ----------------------------------------------------------------------
+
+    def _pending_header(self, value: str, max_age: int) -> tuple[bytes, bytes]:
+        return set_cookie_header(self._pending_name, value, max_age=max_age, secure=self.settings.secure,
+                                 same_site="Strict")
+
+    def _interstitial(self, request: Request, link: LoginRequest, user: OrgUser) -> Response:
+        """Signed in, and an invitation arrives: ask before the provider consumes it with the wrong account.
+
+        The link survives the page in a signed, short-lived, HttpOnly cookie (never in the HTML, so the ticket is
+        not echoed); the POST that continues carries a CSRF token bound to that cookie.
+        """
+        csrf = secrets.token_urlsafe(24)
+        value = self._pending.sign({
+            "invitation": link.invitation,
+            "organization": link.organization,
+            "organization_name": link.organization_name,
+            "return_to": link.return_to,
+            "csrf": csrf,
+        })
+        logger.info("invitation %s arrived while signed in; interstitial shown", link.ticket_fingerprint)
+        return self._page(
+            request, "interstitial.html", 409 if wants_json(request.headers.get("accept")) else 200,
+            {"error": "already_signed_in", "message": "Signed in as another account; confirm to continue.",
+             "signed_in_as": user.email or user.display_name},
+            [self._pending_header(value, _PENDING_TTL)],
+            user_label=user.email or user.display_name, csrf_token=csrf, action_url=self.settings.login_path,
+        )
+
+    async def _read_form(self, request: Request) -> dict[str, str] | None:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _MAX_FORM_BYTES:
+                return None
+        try:
+            pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=False, max_num_fields=10)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        form: dict[str, str] = {}
+        for key, value in pairs:
+            if key in form:
+                return None
+            form[key] = value
+        return form
+
+    async def _interstitial_post(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and origin != self._origin:
+            logger.warning("interstitial POST from a foreign origin refused")
+            return self._forbidden(request, "token", [])
+        form = await self._read_form(request)
+        clear_pending = [self._pending_header("", 0)]
+        raw = request.cookies.get(self._pending_name)
+        try:
+            if raw is None:
+                raise InvalidCookieError("missing")
+            pending = self._pending.unsign(raw, max_age=_PENDING_TTL)
+        except InvalidCookieError as exc:
+            logger.info("interstitial POST without a valid pending link (%s)", exc.reason)
+            return self._transaction_expired(request, clear_pending)
+        expected = pending.get("csrf")
+        token = (form or {}).get("csrf_token", "")
+        if form is None or not isinstance(expected, str) or not hmac.compare_digest(token.encode(), expected.encode()):
+            logger.warning("interstitial POST with a bad CSRF token refused")
+            return self._forbidden(request, "token", clear_pending)
+        action = form.get("action")
+        if action == "cancel":
+            return self._redirect(self.settings.default_return_to, clear_pending)
+        if action != "continue":
+            return self._forbidden(request, "token", clear_pending)
+        try:
+            link = LoginRequest(
+                invitation=_text_or_none(pending.get("invitation")),
+                organization=_text_or_none(pending.get("organization")),
+                organization_name=_text_or_none(pending.get("organization_name")),
+                return_to=safe_return_path(_text_or_none(pending.get("return_to")), self.settings.default_return_to),
+            )
+        except TypeError:
+            return self._transaction_expired(request, clear_pending)
+        if link.invitation is not None and link.organization is None:
+            return self._transaction_expired(request, clear_pending)
+        # Sign out here, then make the provider ask for credentials again instead of reusing its SSO session.
+        logger.info("interstitial: signing out and continuing with invitation %s", link.ticket_fingerprint)
+        return await self._start(request, link, prompt="login",
+                                 cookies=[*clear_pending, self.sessions.delete_header()])
+
+    # -- /callback -------------------------------------------------------------------------------------------
+
+    def _transaction_expired(self, request: Request, cookies: list[tuple[bytes, bytes]]) -> Response:
+        return self._page(
+            request, "transaction_expired.html", 400,
+            {"error": "transaction_expired", "message": "The sign-in expired or was already used; start again."},
+            cookies,
+        )
+
+    def _forbidden(self, request: Request, reason: str, cookies: list[tuple[bytes, bytes]]) -> Response:
+        messages = {
+            "organization": "The ID token does not belong to the requested organization.",
+            "vetoed": "The application refused this sign-in.",
+            "token": "The sign-in could not be verified.",
+        }
+        return self._page(request, "forbidden.html", 403, {"error": f"forbidden_{reason}",
+                                                           "message": messages[reason]}, cookies, reason=reason)
+
+    async def _callback(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._method_not_allowed("GET, HEAD")
+        params: dict[str, str] = {}
+        repeated = False
+        try:
+            for key, value in parse_qsl(
+                request.scope["query_string"].decode("latin-1"), keep_blank_values=True, max_num_fields=32
+            ):
+                if key in params:
+                    repeated = True
+                params[key] = value
+        except ValueError:
+            repeated = True
+        state = None if repeated else params.get("state")
+        cookies = request.cookies
+        try:
+            transaction = self.transactions.load(state, cookies)
+        except InvalidCookieError as exc:
+            logger.info("callback without a valid transaction (%s)", exc.reason)
+            cleanup = []
+            if state and self.transactions.cookie_name(state) in cookies:
+                cleanup.append(self.transactions.delete_header(state))
+            if self._current_user(request) is not None:
+                return self._redirect(self.settings.default_return_to, cleanup)
+            return self._transaction_expired(request, cleanup)
+
+        done = [self.transactions.delete_header(transaction.state)]  # whatever happens next, this login is over
+        error = params.get("error")
+        if error is not None:
+            exc = classify_callback_error(error[:100], params.get("error_description", "")[:500],
+                                          invitation=transaction.invitation)
+            logger.warning(
+                "provider returned error=%r kind=%s organization=%s description=%r",
+                exc.error, exc.kind, transaction.organization, exc.description,
+            )
+            return self._callback_error_page(request, exc, done)
+        code = params.get("code")
+        if not code or len(code) > 2048:
+            return self._callback_error_page(request, CallbackError("other", "missing_code"), done)
+        try:
+            tokens = await self.oidc.exchange_code(code, transaction.code_verifier, transaction.redirect_uri)
+            claims = await self.oidc.verify_id_token(tokens["id_token"], nonce=transaction.nonce)
+            check_organization(claims, transaction.organization, require=self.settings.require_organization)
+            org_id, org_name = organization_of(claims)
+            allowed = self.settings.allowed_organizations
+            if allowed is not None and not allowed(org_id, org_name):
+                raise OrganizationClaimError(transaction.organization, org_id, "organization not allowed here")
+            user = user_from_claims(claims, self.settings, self._clock())
+            await self._accept(user, claims)
+        except ProviderError as exc:
+            return self._provider_unavailable(request, exc, done, retry_url=self.settings.login_path)
+        except OrganizationClaimError as exc:
+            logger.warning("organization check failed: expected=%r actual=%r: %s", exc.expected, exc.actual, exc)
+            return self._forbidden(request, "organization", done)
+        except AcceptanceVetoed as exc:
+            logger.info("on_accept vetoed the session: %r", exc.description[:200])
+            return self._forbidden(request, "vetoed", done)
+        except TokenError as exc:
+            logger.warning("ID token rejected: %s", exc)
+            return self._forbidden(request, "token", done)
+        logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
+        done.append(self.sessions.issue_header(user))
+        done.append(self._pending_header("", 0))
+        return self._redirect(transaction.return_to, done)
+
+    async def _accept(self, user: OrgUser, claims: Mapping[str, Any]) -> None:
+        hook = self.settings.on_accept
+        if hook is None:
+            return
+        try:
+            verdict = await hook(user, claims)
+        except AcceptanceVetoed:
+            raise
+        except OrgInviteError as exc:
+            raise AcceptanceVetoed(str(exc)) from exc
+        if verdict is False:
+            raise AcceptanceVetoed("on_accept returned False")
+
+    def _callback_error_page(
+        self, request: Request, exc: CallbackError, cookies: list[tuple[bytes, bytes]]
+    ) -> Response:
+        return self._page(
+            request, f"callback_{exc.kind}.html", _CALLBACK_STATUS[exc.kind],
+            {"error": exc.kind, "provider_error": exc.error if exc.error.isascii() else "other"},
+            cookies, kind=exc.kind,
+        )
+
+    # -- /logout ---------------------------------------------------------------------------------------------
+
+    def logout_return_url(self, value: str | None) -> str:
+        """An absolute URL to come back to after logout: a safe path on our origin, an allow-listed URL, else the
+        configured default. Never None, never an open redirect."""
+        s = self.settings
+        default = s.default_logout_return_url
+        if not value or len(value) > 2048:
+            return default
+        if value.startswith("/"):
+            path = safe_return_path(value, "/")
+            return s.base_url.rstrip("/") + path if path == value else default
+        if value in s.allowed_logout_urls:
+            return value
+        return default
+
+    async def _logout(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD", "POST"):
+            return self._method_not_allowed("GET, HEAD, POST")
+        return_to = None
+        raw = request.scope["query_string"]
+        if raw:
+            try:
+                pairs = parse_qsl(raw.decode("ascii"), max_num_fields=16)
+            except (UnicodeDecodeError, ValueError):
+                pairs = []
+            values = [v for k, v in pairs if k == "returnTo"]
+            return_to = values[0] if len(values) == 1 else None
+        target = self.logout_return_url(return_to)
+        provider = await self.oidc.end_session_url(target)
+        user = self._current_user(request)
+        logger.info("logout: sub=%r provider_logout=%s", user.sub if user else None, provider is not None)
+        return self._redirect(provider or target, [self.sessions.delete_header(), self._pending_header("", 0)])
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("pending link field is not a string")
+    return value

@@ -1,0 +1,127 @@
+"""The pages an invitee sees when the login flow cannot simply redirect: Jinja templates the host app can override.
+
+Raw exceptions, JSON 400s and plain 500s leave an invitee stuck (FACTS.md); every outcome here is a page that says
+what happened and what to do next, in the invitee's language. Templates live in ``orginvite/templates/pages``;
+a host app passes ``templates_dir`` and any file of the same name there wins (``base.html`` included), through a
+``ChoiceLoader``. Rendering goes through :func:`orginvite.translations.create_environment`, so ``{% trans %}`` follows
+the locale set for each render (a ContextVar, safe under concurrency) and everything is autoescaped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from orginvite import locales, translations
+from orginvite.errors import CallbackError
+
+__all__ = ["CALLBACK_ERROR_KINDS", "PAGES_DIR", "Pages", "classify_callback_error", "wants_json"]
+
+PAGES_DIR = Path(__file__).parent / "templates" / "pages"
+CALLBACK_ERROR_KINDS = (
+    "invitation_invalid",
+    "wrong_account",
+    "not_a_member",
+    "organization_required",
+    "organization_invalid",
+    "access_denied",
+    "other",
+)
+
+_SECURITY_HEADERS = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+class Pages:
+    """Renders the login flow's pages; create once (templates are compiled and cached)."""
+
+    def __init__(self, templates_dir: str | Path | Sequence[str | Path] | None = None) -> None:
+        dirs: list[str | Path] = []
+        if isinstance(templates_dir, str | Path):
+            dirs.append(templates_dir)
+        elif templates_dir is not None:
+            dirs.extend(templates_dir)
+        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(d) for d in dirs]
+        loaders.append(jinja2.FileSystemLoader(PAGES_DIR))
+        self.env = translations.create_environment(jinja2.ChoiceLoader(loaders))
+        self.available = translations.AVAILABLE_LOCALES
+
+    def locale_for(self, accept_language: str | None) -> str:
+        return locales.negotiate(available=self.available, accept_language=accept_language).locale
+
+    def render(self, name: str, locale: str, **context: Any) -> str:
+        with translations.use_locale(locale):
+            return self.env.get_template(name).render(**context)
+
+    @staticmethod
+    def headers(locale: str) -> dict[str, str]:
+        """Headers every page carries: never cached, never a Referer (the URL may hold a ticket), never framed."""
+        return {**_SECURITY_HEADERS, "content-language": locales.to_bcp47(locale)}
+
+
+def wants_json(accept: str | None) -> bool:
+    """Whether the client prefers ``application/json`` over HTML (an API client, a fetch() call)."""
+    if not accept:
+        return False
+    best_json = best_html = 0.0
+    for part in accept[:1024].split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media == "application/json" or media.endswith("+json"):
+            best_json = max(best_json, q)
+        elif media in ("text/html", "application/xhtml+xml", "*/*", "text/*"):
+            best_html = max(best_html, q if media.startswith("text/html") or "xhtml" in media else q * 0.99)
+    return best_json > 0 and best_json >= best_html
+
+
+def json_body(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(dict(data), ensure_ascii=True, separators=(",", ":")).encode()
+
+
+# What comes back to the callback (FACTS.md, "What comes back to the callback"), matched on lowercase text.
+_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("wrong_account", ("not allowed to accept", "another account", "different account")),
+    ("organization_required", ("organization is required", "parameter organization is required")),
+    ("organization_invalid", ("must be an organization id", "organization not found", "invalid organization",
+                              "organization does not exist", "no organization")),
+    ("invitation_invalid", ("invitation not found", "already used", "invitation expired", "invitation has expired",
+                            "invalid invitation", "invitation is invalid", "invitation was not found")),
+    ("not_a_member", ("is not part of", "not a member", "not enabled for", "connection is not enabled")),
+)
+
+
+def classify_callback_error(error: str, description: str, *, invitation: bool) -> CallbackError:
+    """Turn ``error=``/``error_description=`` into a :class:`CallbackError` whose ``kind`` picks the page.
+
+    Auth0 reports these cases with only two error codes, so the description decides; it is untrusted text used for
+    matching and logs only, never shown.
+    """
+    text = description.lower()
+    for kind, needles in _RULES:
+        if any(needle in text for needle in needles):
+            return CallbackError(kind, error, description)
+    if invitation and "invitation" in text and error in ("invalid_request", "access_denied"):
+        return CallbackError("invitation_invalid", error, description)
+    if error == "access_denied":
+        return CallbackError("access_denied", error, description)
+    return CallbackError("other", error, description)
