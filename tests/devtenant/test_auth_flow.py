@@ -454,3 +454,17 @@ def test_bad_form_bodies_are_refused_cleanly(browser) -> None:
     assert huge.status_code == 403
     assert browser.http.get("/authorize?client_id=%ff").status_code == 400
     assert browser.http.get("/authorize").status_code == 400
+
+
+def test_prompt_none_and_max_age(live, browser, clock) -> None:
+    _, base = live
+    sign_in(base, browser)
+    silent = callback_params(browser.authorize(prompt="none", state="p"))
+    assert "code" in silent and silent["state"] == "p"
+    needs_page = callback_params(browser.authorize(client_id="picker", prompt="none", state="p"))
+    assert needs_page["error"] == "interaction_required"
+    clock.now += 120
+    assert "code" in callback_params(browser.authorize(max_age="600"))
+    stale = browser.authorize(max_age="60")
+    assert stale.status_code == 200 and stale.url.path == "/u/login"  # the session is older than max_age
+    assert callback_params(browser.authorize(max_age="soon"))["error"] == "invalid_request"

@@ -134,6 +134,9 @@ def _validate_request(
     audience = values.get("audience")
     if audience and audience not in (tenant.management_audience_for(request), tenant.issuer_for(request) + "userinfo"):
         raise AuthorizeError("access_denied", f"Service not found: {audience[:200]}")
+    max_age = values.get("max_age")
+    if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
+        raise AuthorizeError("invalid_request", "max_age must be a number of seconds")
     screen_hint = values.get("screen_hint")
     if screen_hint not in (None, "", "login", "signup"):
         raise AuthorizeError("invalid_request", "screen_hint must be login or signup")
@@ -176,6 +179,7 @@ def _validate_request(
         "login_hint": (values.get("login_hint") or "")[:320] or None,
         "prompt": "login" if "login" in prompt.split() else ("none" if prompt == "none" else None),
         "screen": "signup" if screen_hint == "signup" else "login",
+        "max_age": int(max_age) if max_age is not None else None,
         "csrf": secrets.token_urlsafe(32),
     }
     if invitation is not None:
@@ -196,11 +200,11 @@ def _authorize(tenant: Tenant):  # type: ignore[no-untyped-def]
     async def authorize(request: Request) -> Response:
         raw = request.scope.get("query_string", b"")
         if len(raw) > _QUERY_LIMIT:
-            return error_page(tenant, request, "invalid_request", 414, detail="The request is too long.")
+            return error_page(tenant, request, "request_too_long", 414)
         try:
             pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict")
         except (UnicodeDecodeError, ValueError):
-            return error_page(tenant, request, "invalid_request", 400, detail="The query string is not valid UTF-8.")
+            return error_page(tenant, request, "invalid_query", 400)
         values, repeated = parse_single_valued(pairs, AUTHORIZE_PARAMETERS)
         if "client_id" in repeated or "redirect_uri" in repeated:
             return error_page(tenant, request, "invalid_request", 400)
@@ -283,15 +287,13 @@ def _logout(tenant: Tenant, *, oidc: bool):  # type: ignore[no-untyped-def]
                 try:
                     claims = tenant.keys.verify(hint)
                 except Exception:
-                    return error_page(tenant, request, "invalid_request", 400, detail="id_token_hint is not valid.")
+                    return error_page(tenant, request, "invalid_id_token_hint", 400)
                 aud = claims.get("aud")
                 hinted = (
                     aud if isinstance(aud, str) else (claims.get("azp") if isinstance(claims.get("azp"), str) else None)
                 )
                 if client_id and hinted and client_id != hinted:
-                    return error_page(
-                        tenant, request, "invalid_request", 400, detail="client_id does not match id_token_hint."
-                    )
+                    return error_page(tenant, request, "client_mismatch", 400)
                 client_id = client_id or hinted
         else:
             target = query.get("returnTo")

@@ -155,7 +155,6 @@ def render_page(
 
 def error_page(tenant: Tenant, request: Request, kind: str, status_code: int = 400, **context: Any) -> HTMLResponse:
     """A tenant error page (for what must not be redirected: unknown client, bad redirect URI, ...)."""
-    context.setdefault("detail", None)
     return render_page(tenant, request, "error.html", status_code=status_code, kind=kind, **context)
 
 
@@ -229,17 +228,26 @@ def _after_authentication(
 
 def continue_flow(tenant: Tenant, request: Request, pending_id: str, pending: dict[str, Any]) -> Response:
     """Where a ready pending request goes next: the organization prompt, SSO, or the login/signup form."""
-    if not pending.get("organization_id") and pending.get("organization_prompt") == "pre_login_prompt":
-        return RedirectResponse(_page_url("/u/login/organization", pending_id), status_code=302)
     prompt = pending.get("prompt") or ""
+    ask_organization = not pending.get("organization_id") and pending.get("organization_prompt") == "pre_login_prompt"
     session = read_session(tenant, request.cookies.get(SESSION_COOKIE))
-    if session is not None and prompt != "login":
-        user = tenant.store.get_user(session["user_id"])
-        if user is not None:
-            return _after_authentication(tenant, request, pending_id, pending, user, None, session)
-    if prompt == "none":
+    max_age = pending.get("max_age")
+    if session is not None and max_age is not None and tenant.now() - float(session["auth_time"]) > max_age:
+        session = None  # too old for this request: authenticate again
+    user = tenant.store.get_user(session["user_id"]) if session is not None else None
+    # prompt=none: no page may be shown, so anything that needs one is answered at once (OIDC Core 3.1.2.6).
+    if prompt == "none" and (user is None or ask_organization or _needs_picker(pending)):
         tenant.store.delete_transient("authorize", pending_id)
-        return RedirectResponse(error_redirect(pending, "login_required", "Login required"), status_code=302)
+        error = (
+            ("login_required", "Login required")
+            if user is None
+            else ("interaction_required", "Organization selection required")
+        )
+        return RedirectResponse(error_redirect(pending, *error), status_code=302)
+    if ask_organization:
+        return RedirectResponse(_page_url("/u/login/organization", pending_id), status_code=302)
+    if user is not None and session is not None and prompt != "login":
+        return _after_authentication(tenant, request, pending_id, pending, user, None, session)
     screen = "signup" if pending.get("screen") == "signup" else "login"
     return RedirectResponse(_page_url(f"/u/{screen}", pending_id), status_code=302)
 
