@@ -403,3 +403,33 @@ def _iso(timestamp: float) -> str:
 
 def make_client(base_url: str, clock: FakeClock, **options: Any) -> ManagementClient:
     return ManagementClient(base_url, M2M_ID, M2M_SECRET, clock=clock.time, sleep=clock.sleep, **options)
+
+
+class RecordingSender:
+    """An InvitationSender that renders with the real EmailRenderer and keeps the result instead of mailing it.
+
+    ``fail_for`` makes it raise for those emails (an SMTP outage for one recipient); ``interrupt_for`` raises
+    KeyboardInterrupt (Ctrl-C in the middle of a run).
+    """
+
+    def __init__(self, fail_for: set[str] | None = None, interrupt_for: set[str] | None = None) -> None:
+        from orginvite.emails import EmailRenderer
+
+        self.renderer = EmailRenderer()
+        self.sent: list[dict[str, Any]] = []
+        self.fail_for = fail_for or set()
+        self.interrupt_for = interrupt_for or set()
+
+    async def send_invitation(self, invitation: Any, *, to_name: str | None = None) -> Any:
+        from orginvite.management_invite import SentEmail
+
+        if invitation.invitee_email in self.interrupt_for:
+            raise KeyboardInterrupt
+        if invitation.invitee_email in self.fail_for:
+            raise ConnectionRefusedError("SMTP server refused the connection")
+        rendered = self.renderer.render(invitation)
+        message_id = f"<{len(self.sent) + 1}.test@orginvite>"
+        self.sent.append({"to": invitation.invitee_email, "to_name": to_name, "subject": rendered.subject,
+                          "text": rendered.text, "locale": rendered.locale, "url": invitation.url,
+                          "roles": [r["name"] for r in invitation.roles], "message_id": message_id})
+        return SentEmail(message_id, rendered.locale)
