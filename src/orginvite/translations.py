@@ -52,6 +52,7 @@ __all__ = [
     "default_catalogs",
     "format_date",
     "format_datetime",
+    "format_datetime_tz",
     "format_list",
     "get_translations",
     "gettext",
@@ -389,6 +390,27 @@ def format_datetime(
     return babel_dates.format_datetime(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
 
 
+def format_datetime_tz(
+    value: dt.datetime | str,
+    *,
+    locale: str | None = None,
+    tzinfo: str | dt.tzinfo | None = None,
+) -> str:
+    """Long date, short time and the zone's name, in the locale's own order: what an expiry line needs.
+
+    ``"December 1, 2026, 10:30 AM Central European Standard Time"``, ``"2026年12月1日 10:30 中央ヨーロッパ標準時"``.
+    (Babel's ``long`` format shows seconds and, in many locales, only ``+0100`` as the zone.)
+    """
+    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
+    where = babel_locale(locale)
+    local = _as_datetime(value).astimezone(zone)
+    date_text = babel_dates.format_date(local, "long", locale=where)
+    time_text = babel_dates.format_time(local, "short", tzinfo=zone, locale=where)
+    zone_name = babel_dates.get_timezone_name(local, "long", locale=where)
+    pattern = str(where.datetime_formats.get("long", "{1}, {0}")).replace("'", "")
+    return pattern.format(f"{time_text} {zone_name}", date_text)
+
+
 def format_date(
     value: dt.date | dt.datetime | str,
     format: str = "long",
@@ -467,6 +489,7 @@ def create_environment(
     )
     env.filters.update(
         format_datetime=format_datetime,
+        format_datetime_tz=format_datetime_tz,
         format_date=format_date,
         format_time=format_time,
         format_list=format_list,
@@ -477,5 +500,7 @@ def create_environment(
         text_direction=lambda: locales.direction(catalogs.resolve(current_locale())),
         html_lang=lambda: locales.to_bcp47(catalogs.resolve(current_locale())),
     )
+    # {% trans %} blocks are whitespace-normalized at run time exactly as babel.cfg's "trimmed = true" extracts them.
+    env.policies["ext.i18n.trimmed"] = True
     env.orginvite_catalogs = catalogs  # type: ignore[attr-defined]
     return env

@@ -1,0 +1,140 @@
+"""The MIME message: part order, Content-Language, encoded headers, neutralized header injection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from email import policy
+from email.headerregistry import Address
+
+import pytest
+
+from orginvite.emails import EmailRenderer, sample_invitation
+from orginvite.emails.message import MessageError, build_message, mailbox
+from orginvite.errors import OrgInviteError
+
+NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> EmailRenderer:
+    return EmailRenderer(clock=lambda: NOW)
+
+
+def reparse(message) -> email.message.EmailMessage:
+    return email.message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.default)
+
+
+def test_multipart_alternative_with_text_first_and_html_last(renderer):
+    rendered = renderer.render(sample_invitation(), locale="ja")
+    parsed = reparse(build_message(rendered, sender="no-reply@acme.test", to="zoe@example.com"))
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = list(parsed.iter_parts())
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    # SMTP line endings are CRLF on the wire
+    assert parts[0].get_content().replace("\r\n", "\n") == rendered.text
+    assert parts[1].get_content().replace("\r\n", "\n").rstrip("\n") == rendered.html.rstrip("\n")
+    assert parsed["Content-Language"] == "ja"
+    assert [part["Content-Language"] for part in parts] == ["ja", "ja"]
+    assert parsed["Subject"] == rendered.subject
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Message-ID"].endswith("@acme.test>")
+
+
+def test_raw_message_is_7bit_and_headers_are_encoded(renderer):
+    rendered = renderer.render(sample_invitation(), locale="ar")
+    raw = build_message(rendered, sender=("دعوات Acme", "no-reply@acme.test"), to="zoe@example.com").as_bytes()
+    assert all(byte < 128 for byte in raw)
+    assert b"=?utf-8?" in raw  # RFC 2047 encoded words for the Arabic subject and display name
+    assert b"Content-Language: ar" in raw
+    assert b"Content-Transfer-Encoding: quoted-printable" in raw
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == "دعوات Acme"
+    assert parsed["Subject"] == rendered.subject
+
+
+@pytest.mark.parametrize(
+    ("display_name", "expected"),
+    [
+        ("Acme, Inc.", "Acme, Inc."),
+        ('The "Best" Team', 'The "Best" Team'),
+        ("Zoé Müller-Łukasz", "Zoé Müller-Łukasz"),
+        ("ليلى حداد", "ليلى حداد"),
+        ("Eve\r\nBcc: victim@example.com", "Eve Bcc: victim@example.com"),
+        ("Eve\nTo: x@y.z\n\nbody", "Eve To: x@y.z body"),
+        ("tab\there\x00nul", "tab herenul"),
+    ],
+)
+def test_display_names_survive_a_round_trip_and_cannot_inject_headers(renderer, display_name, expected):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    message = build_message(rendered, sender=(display_name, "no-reply@acme.test"), to=(display_name, "zoe@example.com"))
+    raw = message.as_bytes()
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == expected
+    assert parsed["To"].addresses[0].display_name == expected
+    assert parsed.get_all("Bcc") is None
+    assert len(parsed["To"].addresses) == 1
+    header_block = raw.split(b"\n\n", 1)[0]
+    assert not any(line.startswith((b"Bcc:", b"To: x@y.z")) for line in header_block.splitlines())
+
+
+def test_hostile_subject_text_cannot_inject_headers(renderer):
+    rendered = renderer.render(sample_invitation(inviter_name="x\r\nBcc: victim@example.com\r\n"), locale="en")
+    raw = build_message(rendered, sender="no-reply@acme.test", to="zoe@example.com").as_bytes()
+    header_block = raw.split(b"\n\n", 1)[0]
+    assert not any(line.startswith(b"Bcc:") for line in header_block.splitlines())
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "not-an-address",
+        "a@b",
+        "zoe@example.com\r\nBcc: victim@example.com",
+        "zoe@exa mple.com",
+        "zo e@example.com",
+        "<zoe@example.com>",
+        "zoe@@example.com",
+        ".zoe@example.com",
+        "zoé@example.com",
+        "",
+    ],
+)
+def test_invalid_addresses_are_rejected_with_the_field_named(renderer, address):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    with pytest.raises(MessageError) as info:
+        build_message(rendered, sender="no-reply@acme.test", to=address)
+    assert info.value.field == "to"
+    assert isinstance(info.value, OrgInviteError)
+
+
+def test_international_domains_are_idna_encoded():
+    assert mailbox(("Zoé", "zoe@exämple.com")).addr_spec == "zoe@xn--exmple-cua.com"
+    assert mailbox(Address("A", "a", "example.com")).addr_spec == "a@example.com"
+
+
+def test_extra_headers_are_checked(renderer):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    message = build_message(
+        rendered, sender="no-reply@acme.test", to="zoe@example.com", headers={"X-Invitation-ID": "uinv_1\r\nBcc: x@y.z"}
+    )
+    assert message["X-Invitation-ID"] == "uinv_1 Bcc: x@y.z"
+    with pytest.raises(MessageError, match="set by build_message"):
+        build_message(rendered, sender="no-reply@acme.test", to="zoe@example.com", headers={"Bcc": "x@y.z"})
+    with pytest.raises(MessageError, match="invalid header name"):
+        build_message(rendered, sender="no-reply@acme.test", to="zoe@example.com", headers={"X Bad:": "1"})
+
+
+def test_several_recipients_and_reply_to(renderer):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    message = build_message(
+        rendered,
+        sender="no-reply@acme.test",
+        to=["a@example.com", ("B, Jr.", "b@example.com")],
+        reply_to=("Support", "support@acme.test"),
+    )
+    parsed = reparse(message)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["a@example.com", "b@example.com"]
+    assert parsed["Reply-To"].addresses[0].addr_spec == "support@acme.test"
+    with pytest.raises(MessageError):
+        build_message(rendered, sender="no-reply@acme.test", to=[])
