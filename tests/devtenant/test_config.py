@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orginvite.devtenant import config as cfg
 from orginvite.devtenant.config import (
@@ -387,3 +389,50 @@ def test_an_id_clash_with_the_database_names_the_entry() -> None:
         store.put_connection({"id": "con_BBBBBBBBBBBBBBBB", "name": "db"})
         with pytest.raises(TenantConfigError, match=r"connections\[0\]\.name"):
             seed(store, load_config({"connections": [{"name": "db", "id": "con_AAAAAAAAAAAAAAAA"}]}))
+
+
+# -- whatever the input, a TenantConfigError or a config: never a crash
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), st.sampled_from(
+        ["", "acme", "org_AAAAAAAAAAAAAAAA", "http://*.x.test/cb", "a@x.test", "allow", "admin", "rol_AAAAAAAAAAAAAAAA"]
+    ), st.text(max_size=8)
+)  # fmt: skip
+_values = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["name", "id", "connection", "colors", "primary", "x"]), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_fields = st.sampled_from(
+    ["client_id", "name", "id", "email", "callbacks", "organization_usage", "scopes", "grant_types", "app_type",
+     "branding", "metadata", "enabled_connections", "organization", "user", "roles", "password", "user_id",
+     "friendly_name", "management_api_rate_limit", "strategy", "typo"]
+)  # fmt: skip
+_entry = st.dictionaries(_fields, _values, max_size=5)
+_document = st.fixed_dictionaries(
+    {},
+    optional={
+        "tenant": st.one_of(_entry, _values),
+        "clients": st.one_of(st.lists(_entry, max_size=3), _values),
+        "connections": st.lists(_entry, max_size=2),
+        "organizations": st.lists(_entry, max_size=3),
+        "roles": st.lists(_entry, max_size=2),
+        "users": st.lists(_entry, max_size=2),
+        "members": st.lists(_entry, max_size=2),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_document)
+def test_any_document_validates_or_fails_with_a_named_field(document: dict[str, Any]) -> None:
+    try:
+        config = load_config(document)
+    except TenantConfigError as error:
+        assert error.setting and error.problem
+        return
+    with Store() as store:  # what validates also seeds
+        seed(store, config)

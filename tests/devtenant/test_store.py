@@ -611,3 +611,29 @@ def test_file_database_survives_a_reopen(tmp_path: Path) -> None:
         assert reopened.get_transient("refresh_token", "rt") == {"user_id": user["user_id"]}
         assert reopened.load_signing_keys() == [{"kid": "k1"}]
         assert reopened._one("PRAGMA foreign_keys")[0] == 1
+
+
+def test_two_connections_to_one_file_still_have_one_winner(tmp_path: Path) -> None:
+    # Two Store objects are two SQLite connections (as two processes would be): the Python lock does not
+    # serialize them, so this checks the SQL transaction itself (BEGIN IMMEDIATE + DELETE ... RETURNING).
+    path = tmp_path / "tenant.sqlite3"
+    with Store(path) as first, Store(path) as second:
+        org = first.create_organization("acme")
+        invitations = [_invitation(first, org["id"], f"u{i}@acme.test")["id"] for i in range(10)]
+        user = first.create_user("winner@acme.test")
+        results: list[bool] = []
+
+        def accept(store: Store, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            for invitation_id in invitations:
+                results.append(store.accept_invitation(invitation_id, user["user_id"]))
+
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=accept, args=(s, barrier)) for s in (first, second, first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results.count(True) == 10 and results.count(False) == 30
+        assert second.list_invitations(org["id"]) == ([], 0)
+        assert first.is_member(org["id"], user["user_id"])
