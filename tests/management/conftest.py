@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from mgmt_fake import FakeAuth0, FakeClock
@@ -20,3 +24,38 @@ def fake_auth0(fake_clock: FakeClock) -> Iterator[tuple[FakeAuth0, str]]:
     fake = FakeAuth0(fake_clock)
     with LiveServer(fake.app) as server:
         yield fake, server.url
+
+
+class _Inbox:
+    """aiosmtpd handler keeping every message; refuses recipients listed in ``refuse``."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[_Inbox, str]]:
+    """A real SMTP server (aiosmtpd) on loopback; yields the inbox and its ORGINVITE_SMTP_URL."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, f"smtp://127.0.0.1:{port}?starttls=off"
+    finally:
+        controller.stop()

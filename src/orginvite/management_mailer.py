@@ -1,0 +1,84 @@
+"""The SMTP :class:`~orginvite.management_invite.InvitationSender`: orginvite.emails' renderer, builder and sender.
+
+One object per process: the renderer loads templates and catalogs once, and each invitation is one SMTP
+connection (invitations are rare). Configuration from the environment:
+
+- ``ORGINVITE_SMTP_URL``: ``smtp://host:port``, ``smtp://user:pass@host:587``, ``smtps://...`` (see
+  :mod:`orginvite.emails.sender`).
+- ``ORGINVITE_EMAIL_FROM``: the From mailbox, ``"Acme <no-reply@acme.example>"`` or a bare address.
+- ``ORGINVITE_EMAIL_REPLY_TO`` (optional): where replies go (the inviter's team, support).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.headerregistry import Address
+from email.utils import parseaddr
+from typing import TYPE_CHECKING
+
+from orginvite.emails.message import MailboxLike, MessageError, build_message, mailbox
+from orginvite.emails.renderer import EmailRenderer
+from orginvite.emails.sender import SMTPSender, SMTPSettings
+from orginvite.errors import ConfigurationError
+from orginvite.management_invite import SentEmail
+
+if TYPE_CHECKING:
+    from orginvite.emails.model import Invitation
+
+__all__ = ["SmtpInvitationSender", "parse_mailbox", "sender_from_env"]
+
+
+def parse_mailbox(value: str, setting: str) -> Address:
+    """``"Acme <no-reply@acme.example>"`` or ``"no-reply@acme.example"`` -> a checked Address."""
+    name, address = parseaddr(value)
+    if not address:
+        raise ConfigurationError(setting, f"not a mailbox: {value[:80]!r}")
+    try:
+        return mailbox((name, address), field=setting)
+    except MessageError as exc:
+        raise ConfigurationError(setting, exc.args[0] if exc.args else "not a valid address") from exc
+
+
+class SmtpInvitationSender:
+    """Renders an invitation in the invitee's language, builds the MIME message and sends it over SMTP."""
+
+    def __init__(
+        self,
+        smtp: SMTPSettings | SMTPSender,
+        *,
+        from_address: MailboxLike,
+        reply_to: MailboxLike | None = None,
+        renderer: EmailRenderer | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.smtp = smtp if isinstance(smtp, SMTPSender) else SMTPSender(smtp)
+        self.from_address = mailbox(from_address, field="from_address")  # fail at start-up, not at the 1st email
+        self.reply_to = mailbox(reply_to, field="reply_to") if reply_to is not None else None
+        self.renderer = renderer or EmailRenderer()
+        self.headers = dict(headers or {})
+
+    async def send_invitation(self, invitation: Invitation, *, to_name: str | None = None) -> SentEmail:
+        rendered = self.renderer.render(invitation)
+        to: MailboxLike = (to_name, invitation.invitee_email) if to_name else invitation.invitee_email
+        message = build_message(
+            rendered, sender=self.from_address, to=to, reply_to=self.reply_to, headers=self.headers
+        )
+        result = await self.smtp.send(message)
+        return SentEmail(message_id=result.message_id or str(message["Message-ID"]), locale=rendered.locale)
+
+
+def sender_from_env(environ: Mapping[str, str], *, renderer: EmailRenderer | None = None) -> SmtpInvitationSender:
+    """The sender configured by ``ORGINVITE_SMTP_URL``, ``ORGINVITE_EMAIL_FROM`` and ``ORGINVITE_EMAIL_REPLY_TO``."""
+    settings = SMTPSettings.from_env(environ)
+    if settings is None:
+        raise ConfigurationError("ORGINVITE_SMTP_URL", "not set: orginvite needs an SMTP server to send invitations")
+    from_value = environ.get("ORGINVITE_EMAIL_FROM", "").strip()
+    if not from_value:
+        raise ConfigurationError("ORGINVITE_EMAIL_FROM", "not set: the From address of invitation emails")
+    reply_value = environ.get("ORGINVITE_EMAIL_REPLY_TO", "").strip()
+    return SmtpInvitationSender(
+        settings,
+        from_address=parse_mailbox(from_value, "ORGINVITE_EMAIL_FROM"),
+        reply_to=parse_mailbox(reply_value, "ORGINVITE_EMAIL_REPLY_TO") if reply_value else None,
+        renderer=renderer,
+    )
