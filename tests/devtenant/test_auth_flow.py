@@ -86,6 +86,8 @@ def test_invitation_acceptance_end_to_end(live, browser) -> None:
     )
     assert page.status_code == 200 and page.url.path == "/u/signup"
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    assert "form-action 'self' http://127.0.0.1:8000;" in page.headers["content-security-policy"] + ";"
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script at all
     assert invitation["ticket_id"] not in page.text  # the ticket never reaches a page
     form = browser.form()
     assert form.fields["email"] == "Newbie@Acme.test" and "email" in form.readonly  # login_hint ignored

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import jinja2
 from starlette.requests import Request
@@ -45,6 +45,7 @@ Tenant = Any
 PASSWORD_MIN_LENGTH = 8
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_SAFE_ORIGIN = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
 _FORM_LIMIT = 4096  # longest single form field accepted
 _BODY_LIMIT = 16384
 
@@ -53,11 +54,22 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
 }
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _security_headers(form_target: str | None) -> dict[str, str]:
+    """The page headers; a form's CSP ``form-action`` also allows the client's callback origin, because Chromium
+    applies form-action to the redirect that follows the POST."""
+    csp = _CSP
+    if form_target:
+        parts = urlsplit(form_target)
+        if parts.scheme in ("http", "https") and parts.netloc and _SAFE_ORIGIN.match(parts.netloc):
+            csp += f" {parts.scheme}://{parts.netloc}"
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
 
 # -- rendering ----------------------------------------------------------------------------------------------------
@@ -134,6 +146,7 @@ def render_page(
     status_code: int = 200,
     ui_locales: str | None = None,
     organization: Mapping[str, Any] | None = None,
+    form_target: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
     locale, lang, direction = page_locale(tenant, request, ui_locales, organization)
@@ -150,7 +163,7 @@ def render_page(
                 **context,
             )
         )
-    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers=_security_headers(form_target))
 
 
 def error_page(tenant: Tenant, request: Request, kind: str, status_code: int = 400, **context: Any) -> HTMLResponse:
@@ -319,6 +332,7 @@ def _form_page(
         status_code=status_code,
         ui_locales=ctx.pending.get("ui_locales"),
         organization=ctx.organization,
+        form_target=ctx.pending.get("redirect_uri"),
         state=ctx.pending_id,
         csrf=ctx.pending["csrf"],
         invitation=bool(ctx.pending.get("invitation_id")),
