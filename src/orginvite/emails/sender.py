@@ -299,6 +299,13 @@ class SMTPSender:
                 f"SMTP server {target} refused the recipient(s) {', '.join(refused)}", refused
             ) from exc
         except aiosmtplib.SMTPSenderRefused as exc:
+            if exc.code == 530:  # "Authentication required", answered to MAIL FROM
+                raise SMTPAuthenticationError(
+                    f"SMTP server {target} requires authentication"
+                    + ("; set a username and password" if settings.username is None else ""),
+                    code=exc.code,
+                    server_message=exc.message,
+                ) from exc
             raise SMTPSenderRefusedError(
                 f"SMTP server {target} refused the sender {exc.sender!r}", code=exc.code, server_message=exc.message
             ) from exc
@@ -312,13 +319,6 @@ class SMTPSender:
             raise SMTPServerError(
                 f"SMTP server {target} answered {exc.code}: {exc.message}", code=exc.code, server_message=exc.message
             ) from exc
-        except aiosmtplib.SMTPNotSupported as exc:
-            text = str(exc)
-            if "STARTTLS" in text.upper():
-                raise SMTPTLSError(f"SMTP server {target} does not offer STARTTLS, which is required") from exc
-            if "AUTH" in text.upper() or "authentication" in text.lower():
-                raise SMTPAuthenticationError(f"SMTP server {target} does not support authentication: {text}") from exc
-            raise SMTPServerError(f"SMTP server {target}: {text}") from exc
         except ssl.SSLError as exc:
             raise SMTPTLSError(f"TLS with SMTP server {target} failed: {exc}") from exc
         except aiosmtplib.SMTPConnectError as exc:
@@ -327,8 +327,13 @@ class SMTPSender:
             raise SMTPConnectionError(f"cannot connect to SMTP server {target}: {exc}") from exc
         except aiosmtplib.SMTPServerDisconnected as exc:
             raise SMTPConnectionError(f"SMTP server {target} closed the connection: {exc}") from exc
-        except aiosmtplib.SMTPException as exc:
-            raise SMTPServerError(f"SMTP exchange with {target} failed: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:  # SMTPNotSupported and other protocol-level refusals
+            text = str(exc)
+            if "STARTTLS" in text.upper():
+                raise SMTPTLSError(f"SMTP server {target} does not offer STARTTLS, which is required") from exc
+            if "AUTH" in text.upper():
+                raise SMTPAuthenticationError(f"SMTP server {target} cannot authenticate: {text}") from exc
+            raise SMTPServerError(f"SMTP exchange with {target} failed: {text}") from exc
         except OSError as exc:
             raise SMTPConnectionError(f"cannot connect to SMTP server {target}: {exc}") from exc
         if errors:
