@@ -29,7 +29,7 @@ from orginvite.bulk_invite import write_json_atomic as _write_json
 from orginvite.bulk_invite_runner import BulkOptions, BulkOutcome, Outcome, invite_rows, pending_invitations
 from orginvite.errors import ConfigurationError
 from orginvite.management import ManagementClient
-from orginvite.management_errors import ManagementAPIError, NotFoundError
+from orginvite.management_errors import ForbiddenError, ManagementAPIError, NotFoundError
 from orginvite.management_invite import InvitationSender
 
 __all__ = ["build_parser", "main"]
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV file with a header row")
     parser.add_argument("--inviter", help="inviter name shown in the email (default: the organization's name)")
     parser.add_argument("--client-id", help="application the invitees sign in to (env ORGINVITE_CLIENT_ID)")
+    parser.add_argument("--app-name", help="application name shown in the email (\"... to join Acme on NAME\")")
     parser.add_argument("--connection-id", help="connection the invitees must use (con_...)")
     parser.add_argument("--roles-by-name", action="store_true", help="the roles column holds role names, not IDs")
     parser.add_argument("--ttl", type=int, default=0, metavar="SECONDS",
@@ -63,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="let Auth0 send its own email instead of orginvite's localized one (no SMTP)")
     parser.add_argument("--dry-run", action="store_true", help="check everything, send nothing")
     parser.add_argument("--max-rps", type=float, default=2.0,
-                        help="Management API requests per second at most (0: only the API's own limits; "
-                        "default 2, Auth0's lowest tier)")
+                        help="Management API requests per second at most (default 2, a conservative pace; 0: "
+                        "only the X-RateLimit-* headers and 429s pace the run)")
     parser.add_argument("--domain", help="Auth0 domain or base URL (env ORGINVITE_MANAGEMENT_DOMAIN)")
     return parser
 
@@ -221,7 +222,11 @@ async def _run(
             state = InviteState.load(state_path, str(organization["id"]))
         except StateFileError as exc:
             raise UsageError(str(exc)) from exc
-        pending = await pending_invitations(client, str(organization["id"]))
+        try:
+            pending = await pending_invitations(client, str(organization["id"]))
+        except ForbiddenError as exc:
+            err.write(f"warning: cannot list pending invitations ({exc.message}); relying on the state file only\n")
+            pending = {}
         options = BulkOptions(
             client_id=client_id,
             inviter_name=args.inviter or str(organization.get("display_name") or organization.get("name")),
@@ -229,6 +234,7 @@ async def _run(
             ttl_sec=args.ttl,
             reinvite_pending=args.reinvite_pending,
             auth0_sends_email=args.auth0_email,
+            application={"name": args.app_name, "client_id": client_id} if args.app_name else None,
         )
         out.write(f"{len(rows)} people to invite to {organization.get('display_name') or organization['name']} "
                   f"({organization['id']}); state file {state_path}\n")

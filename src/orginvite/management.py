@@ -419,9 +419,10 @@ class ManagementClient:
             try:
                 return _loads(response.content)
             except ValueError as exc:
-                snippet = response.content[:80].decode("utf-8", "replace")
+                # No excerpt of a success body: it may be a truncated invitation, ticket included.
+                kind = response.headers.get("content-type", "no content-type").split(";")[0]
                 raise InvalidResponseError(
-                    f"the answer is not JSON (starts with {snippet!r})",
+                    f"the answer is not JSON ({kind}, {len(response.content)} bytes)",
                     status_code=response.status_code,
                     method=method,
                     path=display,

@@ -296,3 +296,20 @@ def test_credentials_come_from_the_environment(
     [invitation] = fake.invitations.values()
     assert invitation["send_invitation_email"] is True
     assert M2M_SECRET not in capsys.readouterr().out
+
+
+def test_without_read_invitations_scope_the_state_file_alone_guards(
+    fake_auth0: Fake, fake_clock: FakeClock, acme: dict, tmp_path: Path
+) -> None:
+    fake, _ = fake_auth0
+    fake.scopes.discard("read:organization_invitations")
+    csv_path = write(tmp_path, "email\nana@example.com\n")
+    sender = RecordingSender()
+    code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path), "--app-name", "Acme Cloud"],
+                       sender=sender)
+    assert code == 0
+    assert "warning: cannot list pending invitations" in err
+    assert "Acme Cloud" in sender.sent[0]["text"]  # "... has invited you to join Acme Inc. on Acme Cloud."
+    code, out, _ = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path)], sender=sender)
+    assert code == 0 and "done: 0 invited, 1 skipped" in out
+    assert len(fake.invitations) == 1

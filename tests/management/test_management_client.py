@@ -267,12 +267,14 @@ async def test_an_html_error_page_is_a_readable_error(fake_auth0: Fake, fake_clo
 async def test_a_garbage_success_body_is_an_invalid_response(fake_auth0: Fake, fake_clock: FakeClock) -> None:
     fake, url = fake_auth0
     org = fake.add_org("acme")
-    fake.script(200, b"\xff\xfe not json")
+    truncated = b'{"id": "uinv_x", "ticket_id": "s3cr3tT1ck3t", "invitation_url": "http'
+    fake.script(200, truncated, {"content-type": "text/x"})
     fake.script(200, "[1, 2]")
     fake.script(200, {"organizations": "nope"})
     async with make_client(url, fake_clock) as client:
-        with pytest.raises(InvalidResponseError, match="not JSON"):
+        with pytest.raises(InvalidResponseError, match=r"not JSON \(text/x, \d+ bytes\)") as info:
             await client.get_organization(org["id"])
+        assert "s3cr3tT1ck3t" not in str(info.value)  # a truncated invitation must not leak its ticket
         with pytest.raises(InvalidResponseError, match="JSON object"):
             await client.get_organization(org["id"])
         with pytest.raises(InvalidResponseError, match="list under 'organizations'"):
