@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -470,3 +470,45 @@ def test_prompt_none_and_max_age(live, browser, clock) -> None:
     stale = browser.authorize(max_age="60")
     assert stale.status_code == 200 and stale.url.path == "/u/login"  # the session is older than max_age
     assert callback_params(browser.authorize(max_age="soon"))["error"] == "invalid_request"
+
+
+def test_invitation_created_through_the_management_api(live, browser) -> None:
+    """The whole loop over HTTP: M2M token, create the invitation, follow its URL's parameters, sign up."""
+    _, base = live
+    token = httpx.post(
+        base + "/oauth/token",
+        data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
+        auth=("m2m", "m2m-secret"),
+    ).json()["access_token"]
+    api = httpx.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"})
+    created = api.post(
+        f"/organizations/{ACME}/invitations",
+        json={
+            "inviter": {"name": "Ann Admin"},
+            "invitee": {"email": "api.invitee@new.test"},
+            "client_id": "webapp",
+            "roles": ["rol_membr00000000001"],
+            "send_invitation_email": False,
+        },
+    )
+    assert created.status_code == 200, created.text  # as the seeds document it
+    link = parse_qs(urlsplit(created.json()["invitation_url"]).query)
+    assert link["organization_name"] == ["acme"]
+    # Forward invitation and organization only (organization_name is the app's routing hint, FACTS.md).
+    verifier, challenge = pkce_pair()
+    page = browser.authorize(
+        invitation=link["invitation"][0],
+        organization=link["organization"][0],
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    assert page.url.path == "/u/signup"
+    params = callback_params(browser.submit({"password": "a good password"}))
+    claims = verify_jwt(base, exchange(base, params["code"], verifier).json()["id_token"])
+    assert claims["org_id"] == ACME and claims[ROLES_CLAIM] == ["member"]
+    members = api.get(f"/organizations/{ACME}/members").json()
+    assert claims["sub"] in [m["user_id"] for m in members]
+    roles = api.get(f"/organizations/{ACME}/members/{claims['sub']}/roles").json()
+    assert [r["name"] for r in roles] == ["member"]
+    assert api.get(f"/organizations/{ACME}/invitations/{created.json()['id']}").status_code == 404
+    api.close()

@@ -27,6 +27,13 @@ OPEN = "org_open000000000001"
 CLOSED = "org_clos000000000001"
 ROLES_CLAIM = "https://orginvite.dev/roles"
 PASSWORD = "correct horse battery"
+M2M_SCOPES = [
+    "read:organizations",
+    "create:organization_invitations",
+    "read:organization_invitations",
+    "read:organization_members",
+    "read:organization_member_roles",
+]
 
 
 def _web(client_id: str, **extra: Any) -> dict[str, Any]:
@@ -67,7 +74,7 @@ def tenant_config(*, names: bool = True, acme_display: str = "Acme Inc.", acme_p
                 "callbacks": [],
                 "allowed_logout_urls": [],
                 "grant_types": ["client_credentials"],
-                "scopes": ["read:organizations", "create:organization_invitations"],
+                "scopes": M2M_SCOPES,
             },
         ],
         "connections": [
