@@ -171,7 +171,10 @@ def _report(
         "failures": [f.as_dict() for f in outcome.failures] if outcome else [],
         "skipped": [s.as_dict() for s in outcome.skipped] if outcome else [],
     }
-    _write_json(path, payload)
+    try:
+        _write_json(path, payload)
+    except OSError as exc:
+        sys.stderr.write(f"orginvite invite: cannot write the report {path}: {exc.strerror or exc}\n")
 
 
 async def _run(
@@ -243,6 +246,10 @@ async def _run(
                     and (r.key not in pending or args.reinvite_pending or state.created_invitation(r))]
             out.write(f"dry run: {len(todo)} would be invited, {len(rows) - len(todo)} skipped; nothing sent\n")
             return EXIT_OK
+        try:
+            state.save()  # a state file that cannot be written must stop us before the first invitation
+        except OSError as exc:
+            raise UsageError(f"cannot write the state file {state_path}: {exc.strerror or exc}") from exc
         outcome = BulkOutcome(total=len(rows))
         holder["outcome"] = outcome
         progress = _Progress(out, len(rows))

@@ -313,3 +313,15 @@ def test_without_read_invitations_scope_the_state_file_alone_guards(
     code, out, _ = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path)], sender=sender)
     assert code == 0 and "done: 0 invited, 1 skipped" in out
     assert len(fake.invitations) == 1
+
+
+def test_an_unwritable_state_file_stops_before_the_first_invitation(
+    fake_auth0: Fake, fake_clock: FakeClock, acme: dict, tmp_path: Path
+) -> None:
+    fake, _ = fake_auth0
+    csv_path = write(tmp_path, "email\nana@example.com\n")
+    code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path), "--state",
+                                                str(tmp_path / "no-such-dir" / "state.json")], sender=RecordingSender())
+    assert code == 2
+    assert "cannot write the state file" in err
+    assert fake.invitations == {}
