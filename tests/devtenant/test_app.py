@@ -147,6 +147,10 @@ def test_the_management_api_is_mounted_under_api_v2() -> None:
     with DevTenant() as tenant:
         mounts = [route for route in tenant.app.routes if getattr(route, "path", None) == "/api/v2"]
         assert len(mounts) == 1
+        with tenant.serve() as server:
+            response = httpx.get(server.url + "/api/v2/organizations")
+    assert response.status_code == 401  # answered by the Management API (no bearer token), not a 404
+    assert response.json()["statusCode"] == 401
 
 
 def test_a_file_database_keeps_keys_and_data_across_restarts(tmp_path: Path) -> None:
