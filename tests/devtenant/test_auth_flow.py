@@ -441,6 +441,10 @@ def test_pages_are_localized_from_ui_locales_then_accept_language(browser) -> No
     assert '<html lang="de"' in page.text
     page = browser.authorize(ui_locales="ar")
     assert 'dir="rtl"' in page.text
+    # The organization's metadata.lang comes last, after what the browser asks for.
+    assert '<html lang="de"' in browser.authorize(organization=OPEN).text
+    del browser.http.headers["accept-language"]
+    assert '<html lang="ja"' in browser.authorize(organization=OPEN).text
 
 
 def test_bad_form_bodies_are_refused_cleanly(browser) -> None:

@@ -97,6 +97,7 @@ def tenant_config(*, names: bool = True, acme_display: str = "Acme Inc.", acme_p
                 "id": OPEN,
                 "name": "open",
                 "display_name": "Open Co",
+                "metadata": {"lang": "ja"},
                 "enabled_connections": [
                     {"connection": "Username-Password-Authentication", "assign_membership_on_login": True}
                 ],
