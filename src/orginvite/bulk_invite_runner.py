@@ -213,13 +213,15 @@ async def _invite_one(
 ) -> Outcome:
     org_id = str(organization["id"])
     invitation: dict[str, Any] | None = None
-    detail = "invited"
+    detail = "email sent" if not options.auth0_sends_email else "Auth0 sends the email"
     if existing_id is not None:  # created by an earlier run whose email did not go out
         try:
             invitation = await client.get_invitation(org_id, existing_id)
             detail = "email re-sent for the invitation created by an earlier run"
         except NotFoundError:
             invitation = None  # expired or revoked since: create a fresh one
+        if invitation is not None and options.auth0_sends_email:
+            detail = "invitation created by an earlier run"
     if invitation is None:
         invitation = await create_invitation(
             client,
