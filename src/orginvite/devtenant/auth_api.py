@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -45,6 +45,7 @@ from orginvite.devtenant.hosted_pages import (
     render_page,
     set_cookie,
 )
+from orginvite.devtenant.keys import InvalidSignatureError
 from orginvite.devtenant.token_endpoint import token_endpoint
 from orginvite.links import ticket_fingerprint
 from orginvite.locales import to_bcp47
@@ -54,6 +55,7 @@ __all__ = ["routes"]
 log = logging.getLogger("orginvite.devtenant")
 
 Tenant = Any
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
 CLAIMS_SUPPORTED = [
@@ -196,7 +198,7 @@ def _validate_request(
     return pending
 
 
-def _authorize(tenant: Tenant):  # type: ignore[no-untyped-def]
+def _authorize(tenant: Tenant) -> Endpoint:
     async def authorize(request: Request) -> Response:
         raw = request.scope.get("query_string", b"")
         if len(raw) > _QUERY_LIMIT:
@@ -243,7 +245,7 @@ def _bearer_claims(tenant: Tenant, request: Request) -> dict[str, Any] | None:
         return None
     try:
         claims = tenant.keys.verify(token.strip())
-    except Exception:  # any malformed or wrongly signed token is simply not a valid token
+    except InvalidSignatureError:
         return None
     issuer = tenant.issuer_for(request)
     audience = claims.get("aud")
@@ -256,7 +258,7 @@ def _bearer_claims(tenant: Tenant, request: Request) -> dict[str, Any] | None:
     return claims
 
 
-def _userinfo(tenant: Tenant):  # type: ignore[no-untyped-def]
+def _userinfo(tenant: Tenant) -> Endpoint:
     from orginvite.devtenant.token_claims import userinfo_claims
 
     async def userinfo(request: Request) -> Response:
@@ -276,7 +278,7 @@ def _userinfo(tenant: Tenant):  # type: ignore[no-untyped-def]
     return userinfo
 
 
-def _logout(tenant: Tenant, *, oidc: bool):  # type: ignore[no-untyped-def]
+def _logout(tenant: Tenant, *, oidc: bool) -> Endpoint:
     async def logout(request: Request) -> Response:
         query = request.query_params
         client_id = query.get("client_id")
@@ -286,7 +288,7 @@ def _logout(tenant: Tenant, *, oidc: bool):  # type: ignore[no-untyped-def]
             if hint:
                 try:
                     claims = tenant.keys.verify(hint)
-                except Exception:
+                except InvalidSignatureError:
                     return error_page(tenant, request, "invalid_id_token_hint", 400)
                 aud = claims.get("aud")
                 hinted = (

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -289,7 +289,7 @@ _GRANTS = {
 }
 
 
-def token_endpoint(tenant: Tenant):  # type: ignore[no-untyped-def]
+def token_endpoint(tenant: Tenant) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         basic = request.headers.get("authorization", "").lower().startswith("basic ")
         try:
