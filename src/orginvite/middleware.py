@@ -186,7 +186,7 @@ class OrgInviteMiddleware:
         **context: Any,
     ) -> Response:
         locale = self._locale(request)
-        headers = self.pages.headers(locale)
+        headers = self.pages.headers(locale, self.oidc.authorization_origins())
         response: Response
         if wants_json(request.headers.get("accept")):
             response = JSONResponse(dict(payload), status_code=status, headers=headers)
@@ -333,8 +333,11 @@ class OrgInviteMiddleware:
         return form
 
     async def _interstitial_post(self, request: Request) -> Response:
+        # Browsers send "Origin: null" under Referrer-Policy: no-referrer; the CSRF token bound to the SameSite=Strict
+        # pending cookie is the real check, Origin and Sec-Fetch-Site only refuse what is visibly cross-site.
         origin = request.headers.get("origin")
-        if origin is not None and origin != self._origin:
+        fetch_site = request.headers.get("sec-fetch-site")
+        if (origin not in (None, "null", self._origin)) or fetch_site in ("cross-site", "same-site"):
             logger.warning("interstitial POST from a foreign origin refused")
             return self._forbidden(request, "token", [])
         form = await self._read_form(request)

@@ -71,6 +71,11 @@ def _b64_json(segment: str) -> Any:
     return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -180,6 +185,13 @@ class OIDCClient:
         if self.settings.allow_symmetric_id_tokens:
             allowed += ("HS256", "HS384", "HS512")
         return tuple(alg for alg in listed if alg in allowed)
+
+    def authorization_origins(self) -> str:
+        """The origins the browser is sent to for ``/authorize`` (for CSP ``form-action``), space-separated."""
+        origins = {_origin(self.settings.issuer)}
+        if self._discovery is not None:
+            origins.add(_origin(self._discovery["authorization_endpoint"]))
+        return " ".join(sorted(origins))
 
     # -- /authorize --------------------------------------------------------------------------------------------
 

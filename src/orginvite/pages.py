@@ -42,6 +42,10 @@ _SECURITY_HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
+_CSP_TEMPLATE = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self' {form_action}; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class Pages:
@@ -66,9 +70,17 @@ class Pages:
             return self.env.get_template(name).render(**context)
 
     @staticmethod
-    def headers(locale: str) -> dict[str, str]:
-        """Headers every page carries: never cached, never a Referer (the URL may hold a ticket), never framed."""
-        return {**_SECURITY_HEADERS, "content-language": locales.to_bcp47(locale)}
+    def headers(locale: str, form_action: str = "") -> dict[str, str]:
+        """Headers every page carries: never cached, never a Referer (the URL may hold a ticket), never framed.
+
+        ``form_action`` lists the origins a form may end up on: browsers apply CSP ``form-action`` to the redirects
+        after a submission too, so the interstitial's POST (answered with a redirect to ``/authorize``) needs the
+        provider's origin there.
+        """
+        headers = {**_SECURITY_HEADERS, "content-language": locales.to_bcp47(locale)}
+        if form_action:
+            headers["content-security-policy"] = _CSP_TEMPLATE.format(form_action=form_action)
+        return headers
 
 
 def wants_json(accept: str | None) -> bool:

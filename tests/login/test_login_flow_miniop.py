@@ -323,7 +323,10 @@ def test_wrong_account_interstitial(env):
     page = env.start(f"?invitation={TICKET}&organization={ORG}")
     assert page.status_code == 200 and 'data-page="interstitial"' in page.text
     assert "alice@acme.test" in page.text and TICKET not in page.text
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    # the form's POST is answered with a redirect to /authorize: form-action must allow the provider's origin
+    assert f"form-action 'self' {env.op_url.rstrip('/')}" in csp
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     # a forged POST (wrong token) changes nothing
     bad = env.browser.post(env.url + "/login", data={"csrf_token": "x", "action": "continue"})
@@ -336,8 +339,9 @@ def test_wrong_account_interstitial(env):
     # continue: signed out locally, provider asked to prompt for credentials, invitation kept
     page = env.start(f"?invitation={TICKET}&organization={ORG}&returnTo=/welcome")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    # "Origin: null" is what browsers send from a no-referrer page: the CSRF token decides
     go = env.browser.post(env.url + "/login", data={"csrf_token": csrf, "action": "continue"},
-                          headers={"origin": env.url})
+                          headers={"origin": "null", "sec-fetch-site": "same-origin"})
     assert go.status_code == 303
     params = query_of(go.headers["location"])
     assert params["prompt"] == "login" and params["invitation"] == TICKET and params["organization"] == ORG
@@ -356,6 +360,9 @@ def test_interstitial_refuses_foreign_origin(env):
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     response = env.browser.post(env.url + "/login", data={"csrf_token": csrf, "action": "continue"},
                                 headers={"origin": "https://evil.example"})
+    assert response.status_code == 403 and env.me().status_code == 200
+    response = env.browser.post(env.url + "/login", data={"csrf_token": csrf, "action": "continue"},
+                                headers={"sec-fetch-site": "cross-site"})
     assert response.status_code == 403 and env.me().status_code == 200
 
 
