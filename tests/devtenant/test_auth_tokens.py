@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -17,6 +18,7 @@ from test_auth_support import (
     Clock,
     callback_params,
     exchange,
+    make_invitation,
     pkce_pair,
     running,
     sign_in,
@@ -344,3 +346,30 @@ def test_login_form_after_logout_needs_the_password_again(live, browser) -> None
     browser.authorize()
     wrong = browser.submit({"email": "ann@acme.test", "password": PASSWORD + "x"})
     assert wrong.status_code == 400
+
+
+def test_concurrent_exchanges_of_one_code_succeed_once(live, browser) -> None:
+    _, base = live
+    code, verifier = _code(base, browser)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: exchange(base, code, verifier).status_code, range(8)))
+    assert sorted(statuses) == [200] + [400] * 7
+
+
+def test_concurrent_acceptances_of_one_invitation_succeed_once(live) -> None:
+    tenant, base = live
+    invitation = make_invitation(tenant, "carl@else.test")
+    browsers = [Browser(base) for _ in range(4)]
+    for b in browsers:
+        assert b.authorize(invitation=invitation["ticket_id"], organization=ACME).url.path == "/u/login"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda b: callback_params(b.submit({"password": PASSWORD})), browsers))
+    assert sum("code" in o for o in outcomes) == 1
+    assert all(
+        o.get("error_description") == "invitation not found or already used" for o in outcomes if "code" not in o
+    )
+    carl = tenant.store.get_user_by_email("carl@else.test")
+    roles, total = tenant.store.list_member_roles(ACME, carl["user_id"])
+    assert total == 1 and roles[0]["name"] == "member"
+    for b in browsers:
+        b.close()
