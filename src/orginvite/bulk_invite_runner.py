@@ -5,9 +5,10 @@ invitation's email instead of creating a second one; skip (by default) when the 
 pending invitation for the email that this run did not create; otherwise create, record, send, record. The state
 is written after every step, so an interruption at any point loses at most the step in flight.
 
-Failures of one person (a 400, an SMTP error) are recorded and the run goes on; failures that would hit everyone
-(bad credentials, missing scope, rate limit exhausted, tenant unreachable) stop the run, and the rest is reported
-as not attempted. Pacing is the client's job (see :class:`~orginvite.management.ManagementClient`).
+Failures of one person (a 400, a refused address) are recorded and the run goes on; failures that would hit
+everyone (bad credentials, missing scope, rate limit exhausted, tenant unreachable, SMTP server down or refusing
+our login, a broken template) stop the run, and the rest is reported as not attempted. Pacing is the client's
+job (see :class:`~orginvite.management.ManagementClient`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orginvite.bulk_invite import InviteRow, InviteState
+from orginvite.emails.message import MessageError
+from orginvite.emails.sender import SMTPRecipientRefusedError
 from orginvite.management import ManagementClient
 from orginvite.management_errors import (
     ForbiddenError,
@@ -127,6 +130,15 @@ async def pending_invitations(client: ManagementClient, org_id: str) -> dict[str
     return pending
 
 
+def _one_recipient_problem(cause: BaseException) -> bool:
+    """True when an email failure concerns this recipient only (a refused or malformed address).
+
+    Anything else (SMTP down, wrong password, TLS, a broken template) would fail every next email too, while
+    creating an invitation for each: the run stops instead.
+    """
+    return isinstance(cause, SMTPRecipientRefusedError | MessageError)
+
+
 def _failure(row: InviteRow, stage: str, exc: BaseException, invitation_id: str | None = None) -> Failure:
     if isinstance(exc, ManagementAPIError):
         return Failure(row.line, row.email, stage, exc.message, type(exc).__name__, exc.status_code, exc.error_code,
@@ -179,25 +191,25 @@ async def invite_rows(
             item = await _invite_one(client, organization, row, options, state, sender, roles, existing_id)
         except _FATAL as exc:
             failure = _failure(row, "create", exc)
-            result.failures.append(failure)
-            result.stopped = f"{type(exc).__name__}: {exc.message}"
-            note(Outcome(row.line, row.email, "failed", failure.message))
+            stop = f"{type(exc).__name__}: {exc.message}"
+        except InvitationEmailError as exc:
+            failure = _failure(row, "email", exc)
+            stop = None if _one_recipient_problem(exc.cause) else f"{type(exc.cause).__name__}: {exc.cause}"
+        except (ManagementAPIError, ValueError) as exc:
+            failure = _failure(row, "create", exc)
+            stop = None
+        else:
+            result.invited.append(item)
+            note(item)
+            continue
+        result.failures.append(failure)
+        note(Outcome(row.line, row.email, "failed", failure.message, failure.invitation_id))
+        if stop is not None:
+            result.stopped = stop
             for later in rows[index + 1 :]:
                 if not state.is_invited(later):
                     result.failures.append(Failure(later.line, later.email, "not_attempted", "the run stopped early"))
             return result
-        except InvitationEmailError as exc:
-            failure = _failure(row, "email", exc)
-            result.failures.append(failure)
-            note(Outcome(row.line, row.email, "failed", failure.message, exc.invitation_id))
-            continue
-        except (ManagementAPIError, ValueError) as exc:
-            failure = _failure(row, "create", exc)
-            result.failures.append(failure)
-            note(Outcome(row.line, row.email, "failed", failure.message))
-            continue
-        result.invited.append(item)
-        note(item)
     return result
 
 

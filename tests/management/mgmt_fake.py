@@ -408,8 +408,8 @@ def make_client(base_url: str, clock: FakeClock, **options: Any) -> ManagementCl
 class RecordingSender:
     """An InvitationSender that renders with the real EmailRenderer and keeps the result instead of mailing it.
 
-    ``fail_for`` makes it raise for those emails (an SMTP outage for one recipient); ``interrupt_for`` raises
-    KeyboardInterrupt (Ctrl-C in the middle of a run).
+    ``fail_for`` makes the server refuse those recipients; ``down`` makes every send fail to connect;
+    ``interrupt_for`` raises KeyboardInterrupt (Ctrl-C in the middle of a run).
     """
 
     def __init__(self, fail_for: set[str] | None = None, interrupt_for: set[str] | None = None) -> None:
@@ -419,6 +419,7 @@ class RecordingSender:
         self.sent: list[dict[str, Any]] = []
         self.fail_for = fail_for or set()
         self.interrupt_for = interrupt_for or set()
+        self.down = False
 
     async def send_invitation(self, invitation: Any, *, to_name: str | None = None) -> Any:
         from orginvite.management_invite import SentEmail
@@ -426,7 +427,14 @@ class RecordingSender:
         if invitation.invitee_email in self.interrupt_for:
             raise KeyboardInterrupt
         if invitation.invitee_email in self.fail_for:
-            raise ConnectionRefusedError("SMTP server refused the connection")
+            from orginvite.emails.sender import SMTPRecipientRefusedError
+
+            refused = {invitation.invitee_email: (550, "5.1.1 mailbox unavailable")}
+            raise SMTPRecipientRefusedError("SMTP server refused the recipient", refused)
+        if self.down:
+            from orginvite.emails.sender import SMTPConnectionError
+
+            raise SMTPConnectionError("cannot connect to SMTP server 127.0.0.1:1: Connection refused")
         rendered = self.renderer.render(invitation)
         message_id = f"<{len(self.sent) + 1}.test@orginvite>"
         self.sent.append({"to": invitation.invitee_email, "to_name": to_name, "subject": rendered.subject,

@@ -325,3 +325,25 @@ def test_an_unwritable_state_file_stops_before_the_first_invitation(
     assert code == 2
     assert "cannot write the state file" in err
     assert fake.invitations == {}
+
+
+def test_an_smtp_outage_stops_the_run_after_the_first_invitation(
+    fake_auth0: Fake, fake_clock: FakeClock, acme: dict, tmp_path: Path
+) -> None:
+    fake, _ = fake_auth0
+    csv_path = write(tmp_path, PEOPLE)
+    sender = RecordingSender()
+    sender.down = True
+    report = tmp_path / "r.json"
+    code, out, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path), "--roles-by-name",
+                                                  "--report", str(report)], sender=sender)
+    assert code == 1
+    assert "stopped early: SMTPConnectionError" in err
+    assert "done: 0 invited, 0 skipped, 1 failed, 3 not attempted (of 4)" in out
+    assert invited_emails(fake, acme["id"]) == ["ana@example.com"]  # not one invitation per row without email
+    assert [f["stage"] for f in json.loads(report.read_text())["failures"]] == ["email"] + ["not_attempted"] * 3
+    sender.down = False
+    code, out, _ = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path), "--roles-by-name"],
+                       sender=sender)
+    assert code == 0 and "done: 4 invited" in out
+    assert len(fake.invitations) == 4 and len(sender.sent) == 4
