@@ -66,6 +66,7 @@ def server(tenant: DevTenant) -> Iterator[LiveServer]:
 def _has_rate_headers(response: httpx.Response) -> None:
     missing = [name for name in RATE_HEADERS if name not in response.headers]
     assert not missing, f"{response.request.method} {response.request.url} -> {response.status_code} lacks {missing}"
+    assert response.headers["cache-control"] == "no-store"  # answers may carry invitation tickets
 
 
 def client_for(server: LiveServer, token: str | None) -> httpx.Client:
@@ -786,6 +787,11 @@ def test_invitation_ttl_rules(api: httpx.Client) -> None:
         400,
         "invalid_body",
         "Payload validation error: 'Value -1 is less than minimum 0' on property ttl_sec.",
+    )
+    huge = assert_error(invite(api, DEMO_ACME_ORG_ID, ttl_sec=10**30), 400, "invalid_body")
+    assert (
+        huge["message"]
+        == "Payload validation error: 'Value out of range is greater than maximum 2592000' on property ttl_sec."
     )
     assert_error(
         invite(api, DEMO_ACME_ORG_ID, ttl_sec="604800"),

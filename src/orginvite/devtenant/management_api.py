@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -285,7 +286,7 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _error_response(error: ManagementApiError, decision: RateDecision | None) -> JSONResponse:
-    headers = dict(error.headers)
+    headers = {"Cache-Control": "no-store", **error.headers}
     if decision is not None:
         headers.update(decision.headers())
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
@@ -404,6 +405,7 @@ class ManagementApi:
             return _error_response(error, decision)
         assert decision is not None
         response.headers.update(decision.headers())
+        response.headers["Cache-Control"] = "no-store"  # invitations carry their tickets
         return response
 
     # -- lookups ---------------------------------------------------------------------------------------------------
@@ -793,7 +795,9 @@ class ManagementApi:
             raise bad_body("Missing required property: password")
         user_id = body.get("user_id")
         try:
-            user = self.store.create_user(
+            # The password KDF is deliberately slow: hash in a worker thread, not on the event loop.
+            user = await run_in_threadpool(
+                self.store.create_user,
                 email=body["email"],
                 password=body.get("password"),
                 name=body.get("name"),

@@ -122,10 +122,11 @@ class Integer(Schema):
             if not math.isfinite(value) or not value.is_integer():
                 raise fail("Expected type integer but found type number", path)
             value = int(value)
+        shown = str(value) if len(str(value)) <= 20 else "out of range"
         if self.minimum is not None and value < self.minimum:
-            raise fail(f"Value {value} is less than minimum {self.minimum}", path)
+            raise fail(f"Value {shown} is less than minimum {self.minimum}", path)
         if self.maximum is not None and value > self.maximum:
-            raise fail(f"Value {value} is greater than maximum {self.maximum}", path)
+            raise fail(f"Value {shown} is greater than maximum {self.maximum}", path)
         return value
 
 
