@@ -373,3 +373,14 @@ def test_concurrent_acceptances_of_one_invitation_succeed_once(live) -> None:
     assert total == 1 and roles[0]["name"] == "member"
     for b in browsers:
         b.close()
+
+
+def test_a_login_form_submitted_twice_at_once_gives_one_code(browser) -> None:
+    page = browser.authorize()
+    form = browser.form()
+    data = {**form.fields, "email": "ann@acme.test", "password": PASSWORD}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda _: browser.http.post(str(page.url), data=data), range(6)))
+    codes = [r for r in responses if r.status_code == 302 and "code=" in r.headers["location"]]
+    assert len(codes) == 1
+    assert all(r.status_code == 400 for r in responses if r not in codes)

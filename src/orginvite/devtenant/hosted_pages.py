@@ -202,8 +202,9 @@ def _finish(
     session: Mapping[str, Any],
 ) -> Response:
     pending_id = pending.pop("_id", None)
-    if pending_id:
-        tenant.store.delete_transient("authorize", pending_id)
+    # Single use: of two concurrent submissions of one pending request, only the first gets a code.
+    if pending_id and tenant.store.take_transient("authorize", pending_id) is None:
+        return error_page(tenant, request, "expired", 400, ui_locales=pending.get("ui_locales"))
     response = RedirectResponse(finish_sign_in(tenant, pending, user, session), status_code=302)
     response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
     if session_cookie is not None:
