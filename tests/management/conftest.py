@@ -5,10 +5,16 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The fake lives beside the tests; make it importable whatever pytest's import mode.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from mgmt_fake import FakeAuth0, FakeClock
 
 from orginvite.testing import LiveServer
