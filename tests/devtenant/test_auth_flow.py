@@ -516,3 +516,18 @@ def test_invitation_created_through_the_management_api(live, browser) -> None:
     assert [r["name"] for r in roles] == ["member"]
     assert api.get(f"/organizations/{ACME}/invitations/{created.json()['id']}").status_code == 404
     api.close()
+
+
+def test_repeated_wrong_passwords_lock_the_form_for_that_email(live, browser, clock) -> None:
+    _, base = live
+    browser.authorize()
+    for _ in range(10):
+        assert browser.submit({"email": "ann@acme.test", "password": "guess-guess"}).status_code == 400
+    locked = browser.submit({"email": "ann@acme.test", "password": PASSWORD})
+    assert locked.status_code == 429 and 'data-error="too_many_attempts"' in locked.text
+    # Another account from the same address is not affected.
+    assert "code" in callback_params(browser.submit({"email": "carl@else.test", "password": PASSWORD}))
+    clock.now += 901
+    later = Browser(base)
+    assert "code" in sign_in(base, later)
+    later.close()

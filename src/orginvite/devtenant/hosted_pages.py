@@ -11,6 +11,7 @@ logo must be an http(s) URL and colours must be hex colours, so an organization'
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -43,6 +44,9 @@ __all__ = ["continue_flow", "error_page", "hosted_routes", "page_locale", "rende
 Tenant = Any
 
 PASSWORD_MIN_LENGTH = 8
+MAX_LOGIN_FAILURES = 10  # then the form refuses that email from that address for LOGIN_FAILURE_WINDOW seconds
+LOGIN_FAILURE_WINDOW = 900.0
+_FAILURES_KIND = "login_failures"
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _SAFE_ORIGIN = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
@@ -357,9 +361,16 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
             email = ctx.pending.get("invitee_email") or ctx.pending.get("login_hint") or ""
             return _form_page(tenant, request, ctx, "login.html", email=email)
         email = ctx.form.get("email", "").strip()
+        throttle = _failures_key(email, request)
+        failures = tenant.store.get_transient(_FAILURES_KIND, throttle) or {}
+        if int(failures.get("count", 0)) >= MAX_LOGIN_FAILURES:
+            return _form_page(tenant, request, ctx, "login.html", 429, email=email, error="too_many_attempts")
         user = tenant.store.verify_password(email, ctx.form.get("password", "")) if email else None
         if user is None:
+            count = int(failures.get("count", 0)) + 1
+            tenant.store.put_transient(_FAILURES_KIND, throttle, {"count": count}, LOGIN_FAILURE_WINDOW)
             return _form_page(tenant, request, ctx, "login.html", 400, email=email, error="wrong_credentials")
+        tenant.store.delete_transient(_FAILURES_KIND, throttle)
         return _signed_in(tenant, request, ctx, user)
 
     async def signup(request: Request) -> Response:
@@ -452,6 +463,12 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
         Route("/u/login/organization", organization_prompt, methods=methods),
         Route("/u/organization-picker", organization_picker, methods=methods),
     ]
+
+
+def _failures_key(email: str, request: Request) -> str:
+    """Failed logins are counted per (email, client address), as Auth0's brute-force protection does."""
+    address = request.client.host if request.client else ""
+    return hashlib.sha256(f"{email.lower()}|{address}".encode()).hexdigest()
 
 
 def _signup_connection(tenant: Tenant, organization: Mapping[str, Any] | None) -> str:
