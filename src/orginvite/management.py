@@ -3,7 +3,8 @@
 Organizations, members, member roles, invitations, roles and users; nothing else. One ``httpx.AsyncClient`` is
 reused for every call. The access token comes from the client-credentials grant at ``{issuer}oauth/token`` for the
 audience ``{issuer}api/v2/`` (Auth0's convention), is cached until shortly before it expires and is fetched again
-once when the API answers 401 (a rotated signing key, a revoked grant). Rate limits are honoured twice over: when a
+once when the API answers 401 (a rotated signing key, a revoked grant). Reads are retried on 502/503/504 (writes
+are not: the API may have acted on them). Rate limits are honoured twice over: when a
 response says ``X-RateLimit-Remaining: 0`` the next request waits for ``X-RateLimit-Reset``, and a 429 is retried
 after ``Retry-After`` / ``X-RateLimit-Reset`` a bounded number of times, never waiting longer than
 ``max_retry_wait`` (then :class:`RateLimitError`).
@@ -68,6 +69,7 @@ Record = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+_RETRYABLE_5XX = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -297,8 +299,12 @@ class ManagementClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
+        idempotent: bool = False,
     ) -> httpx.Response:
-        """One logical request: paced, retried on 429 within bounds; returns any non-429 response."""
+        """One logical request: paced, retried within bounds on 429 and, when ``idempotent``, on 502/503/504.
+
+        A POST that failed with a 5xx is not repeated: Auth0 may have acted on it (a second invitation).
+        """
         attempt = 0
         while True:
             await self._pace()
@@ -322,6 +328,14 @@ class ManagementClient:
                 ) from exc
             logger.debug("%s %s -> %d", method, display_path, response.status_code)
             self._note_rate_headers(response)
+            if idempotent and response.status_code in _RETRYABLE_5XX and attempt < self.max_retries:
+                delay = _parse_retry_after(response.headers.get("retry-after"), self._clock())
+                delay = min(delay if delay is not None else 0.5 * 2**attempt, self.max_retry_wait)
+                attempt += 1
+                logger.info("%s %s answered %d; retry %d in %.2fs", method, display_path, response.status_code,
+                            attempt, delay)
+                await self._sleep(delay)
+                continue
             if response.status_code != 429:
                 return response
             delay = self._retry_delay(response, attempt)
@@ -354,7 +368,8 @@ class ManagementClient:
             "client_secret": self._client_secret,
             "audience": self.audience,
         }
-        response = await self._send("POST", self.token_url, "/oauth/token", form=form)
+        # Asking for a token twice is harmless, so the token request counts as idempotent.
+        response = await self._send("POST", self.token_url, "/oauth/token", form=form, idempotent=True)
         self.token_requests += 1
         if not response.is_success:
             raise error_from_response(response.status_code, response.content, method="POST", path="/oauth/token")
@@ -406,7 +421,13 @@ class ManagementClient:
         while True:
             token = await self._access_token()
             response = await self._send(
-                method, url, display, headers={"Authorization": f"Bearer {token}"}, params=params, json_body=json
+                method,
+                url,
+                display,
+                headers={"Authorization": f"Bearer {token}"},
+                params=params,
+                json_body=json,
+                idempotent=method.upper() in {"GET", "HEAD"},
             )
             if response.status_code == 401 and not refreshed:
                 refreshed = True

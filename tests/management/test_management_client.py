@@ -227,7 +227,8 @@ async def test_status_codes_map_to_typed_errors(
     fake_auth0: Fake, fake_clock: FakeClock, status: int, cls: type[ManagementAPIError]
 ) -> None:
     fake, url = fake_auth0
-    fake.script(status, {"statusCode": status, "error": "Some Error", "message": "it failed", "errorCode": "code_x"})
+    body = {"statusCode": status, "error": "Some Error", "message": "it failed", "errorCode": "code_x"}
+    fake.script(status, body, times=4)  # 503 is retried three times before it becomes an error
     async with make_client(url, fake_clock) as client:
         with pytest.raises(cls) as info:
             await client.list_roles()
@@ -255,7 +256,7 @@ async def test_not_found_and_missing_scope_from_the_api(fake_auth0: Fake, fake_c
 
 async def test_an_html_error_page_is_a_readable_error(fake_auth0: Fake, fake_clock: FakeClock) -> None:
     fake, url = fake_auth0
-    fake.script(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", {"content-type": "text/html"})
+    fake.script(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", {"content-type": "text/html"}, times=4)
     async with make_client(url, fake_clock) as client:
         with pytest.raises(ServerError) as info:
             await client.list_roles()
@@ -411,3 +412,20 @@ async def test_a_shared_http_client_is_not_closed(fake_auth0: Fake, fake_clock: 
         own = ManagementClient(url, M2M_ID, M2M_SECRET)
         await own.aclose()
         assert own._http.is_closed
+
+
+async def test_reads_are_retried_on_a_passing_5xx_but_writes_are_not(fake_auth0: Fake, fake_clock: FakeClock) -> None:
+    fake, url = fake_auth0
+    fake.add_role("admin")
+    org = fake.add_org("acme")
+    fake.script(503, "<html>busy</html>", path_contains="/roles")
+    fake.script(502, "bad gateway", {"Retry-After": "2"}, path_contains="/roles")
+    async with make_client(url, fake_clock) as client:
+        assert [r["name"] for r in (await client.list_roles()).items] == ["admin"]
+        assert fake_clock.sleeps == [0.5, 2.0]
+        fake.script(503, "busy", path_contains="/invitations")
+        with pytest.raises(ServerError):
+            await client.create_invitation(org["id"], inviter_name="A", invitee_email="a@example.com",
+                                           client_id=APP_CLIENT_ID)
+    assert fake.invitations == {}
+    assert [m for m, p, _ in fake.requests if p.endswith("/invitations")] == ["POST"]  # tried once
