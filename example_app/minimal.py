@@ -11,6 +11,7 @@ with the variable's name.
 
 from __future__ import annotations
 
+import logging
 from html import escape
 
 from starlette.applications import Starlette
@@ -19,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from orginvite.config import Settings
-from orginvite.middleware import OrgInviteMiddleware
+from orginvite.middleware import OrgInviteMiddleware, RedactInvitationTickets
 from orginvite.session import current_organization, current_roles
 
 
@@ -56,4 +57,6 @@ def create_app(settings: Settings | None = None) -> OrgInviteMiddleware:
     return OrgInviteMiddleware(Starlette(routes=[Route("/", home), Route("/me", me)]), settings)
 
 
+# Access logs print request URLs; invitation tickets are secrets: log their hash instead.
+logging.getLogger("uvicorn.access").addFilter(RedactInvitationTickets())
 app = create_app()

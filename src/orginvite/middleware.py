@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -41,13 +42,13 @@ from orginvite.errors import (
     ProviderError,
     TokenError,
 )
-from orginvite.links import LoginRequest, parse_login_query, safe_return_path
+from orginvite.links import LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
 from orginvite.oidc import OIDCClient
 from orginvite.pages import Pages, classify_callback_error, wants_json
 from orginvite.session import ANONYMOUS, OrgUser, SessionCookie, credentials_for, set_cookie_header, user_from_claims
 from orginvite.transactions import Transaction, TransactionCookies
 
-__all__ = ["AcceptanceVetoed", "OrgInviteMiddleware"]
+__all__ = ["AcceptanceVetoed", "OrgInviteMiddleware", "RedactInvitationTickets"]
 
 logger = logging.getLogger("orginvite.login")
 
@@ -63,6 +64,28 @@ _CALLBACK_STATUS = {
     "access_denied": 403,
     "other": 400,
 }
+
+
+_TICKET_IN_URL = re.compile(r"(invitation=)([^&\s\"']+)")
+
+
+class RedactInvitationTickets(logging.Filter):
+    """A logging filter that replaces ``invitation=<ticket>`` in log lines by the ticket's short hash.
+
+    Access logs print the full login URL, ticket included (uvicorn: ``logging.getLogger("uvicorn.access")``).
+    The ticket is a bearer secret until accepted, so it must not land in log storage.
+    """
+
+    @staticmethod
+    def _redact(text: str) -> str:
+        return _TICKET_IN_URL.sub(lambda m: m.group(1) + ticket_fingerprint(m.group(2)), text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "invitation=" in record.msg:
+            record.msg = self._redact(record.msg)
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "invitation=" in a for a in record.args):
+            record.args = tuple(self._redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 class AcceptanceVetoed(CallbackError):

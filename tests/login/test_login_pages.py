@@ -88,3 +88,21 @@ def test_classification(error, description, invitation, kind):
 )
 def test_wants_json(accept, expected):
     assert wants_json(accept) is expected
+
+
+def test_access_log_filter_redacts_tickets():
+    import logging
+
+    from orginvite.links import ticket_fingerprint
+    from orginvite.middleware import RedactInvitationTickets
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:1", "GET", "/login?invitation=SeCrEt-123&organization=org_x", "1.1", 302),
+                               None)
+    assert RedactInvitationTickets().filter(record)
+    line = record.getMessage()
+    assert "SeCrEt-123" not in line
+    assert f"invitation={ticket_fingerprint('SeCrEt-123')}&organization=org_x" in line
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /login?invitation=abc", None, None)
+    RedactInvitationTickets().filter(plain)
+    assert "abc" not in plain.getMessage()
