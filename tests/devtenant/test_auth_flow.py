@@ -531,3 +531,10 @@ def test_repeated_wrong_passwords_lock_the_form_for_that_email(live, browser, cl
     later = Browser(base)
     assert "code" in sign_in(base, later)
     later.close()
+
+
+def test_empty_parameters_count_as_absent(browser) -> None:
+    page = browser.authorize(invitation="", organization=ACME)
+    assert page.status_code == 200 and page.url.path == "/u/login"
+    required = callback_params(browser.authorize(client_id="required", organization=""))
+    assert required["error_description"] == "parameter organization is required for this client"

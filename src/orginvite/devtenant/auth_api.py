@@ -145,7 +145,7 @@ def _validate_request(
 
     usage = str(client.get("organization_usage") or "deny")
     behavior = str(client.get("organization_require_behavior") or "no_prompt")
-    invitation = values.get("invitation")
+    invitation = values.get("invitation") or None  # an empty parameter is an absent one
     organization_param = values.get("organization")
     if invitation is not None and not organization_param:
         raise AuthorizeError("invalid_request", "parameter organization is required with invitation")
