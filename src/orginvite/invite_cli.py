@@ -195,6 +195,8 @@ async def _run(
     rows, errors = parse_people_csv(data, available_locales=AVAILABLE_LOCALES)
     if not 0 <= args.ttl <= 2592000:
         raise UsageError("--ttl must be from 0 to 2592000 seconds (30 days)")
+    if args.inviter is not None and not 0 < len(args.inviter.strip()) <= 300:
+        raise UsageError("--inviter must be 1 to 300 characters (Auth0's limit)")
     try:
         client = client_factory(args, environ)
     except UsageError:

@@ -271,6 +271,12 @@ def test_unknown_organization_and_missing_file(
     assert code == 2 and "no organization 'nope'" in err
     code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(tmp_path / "missing.csv")])
     assert code == 2 and "cannot read" in err
+    code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(write(tmp_path, PEOPLE)),
+                                                "--inviter", "x" * 301])
+    assert code == 2 and "--inviter must be 1 to 300 characters" in err
+    code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(write(tmp_path, PEOPLE)),
+                                                "--ttl", "2592001"])
+    assert code == 2 and "--ttl must be from 0 to 2592000" in err
 
 
 def test_credentials_come_from_the_environment(
