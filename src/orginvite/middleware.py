@@ -299,7 +299,7 @@ class OrgInviteMiddleware:
             organization=link.organization,
             invitation=link.is_invitation,
             return_to=link.return_to,
-            created_at=float(int(self._clock())),
+            created_at=round(self._clock(), 3),  # ms: the cap evicts the oldest, even within one second
             redirect_uri=auth.redirect_uri,
         )
         cookies.extend(self.transactions.start(transaction, request.cookies))

@@ -104,7 +104,9 @@ class OIDCClient:
         self._discovery_at = float("-inf")
         self._keys: list[Any] = []
         self._jwks_at = float("-inf")
-        self._lock = asyncio.Lock()
+        # Two locks: a JWKS refresh needs the discovery document, which may itself be due for a refresh.
+        self._discovery_lock = asyncio.Lock()
+        self._jwks_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -143,7 +145,7 @@ class OIDCClient:
         now = self._clock()
         if self._discovery is not None and now - self._discovery_at < self.settings.discovery_ttl:
             return self._discovery
-        async with self._lock:
+        async with self._discovery_lock:
             if self._discovery is not None and self._clock() - self._discovery_at < self.settings.discovery_ttl:
                 return self._discovery
             url = self.settings.issuer + ".well-known/openid-configuration"
@@ -362,10 +364,10 @@ class OIDCClient:
         return key
 
     async def _refresh_jwks(self, seen_at: float) -> None:
-        async with self._lock:
+        document = await self.discovery()
+        async with self._jwks_lock:
             if self._jwks_at != seen_at:  # another request refreshed while we waited
                 return
-            document = await self.discovery()
             jwks = await self._get_json("JWKS", document["jwks_uri"])
             raw_keys = jwks.get("keys")
             if not isinstance(raw_keys, list):

@@ -259,3 +259,18 @@ async def test_logout_urls(op):
     op.end_session = False
     assert await client_for(op).end_session_url("x") is None
     await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_jwks_refresh_with_stale_discovery_does_not_deadlock(op):
+    import anyio
+
+    clock = Clock()
+    client = client_for(op, clock, discovery_ttl=10)
+    assert await client.verify_id_token(op.mint(claims(op)), nonce="n1")
+    clock.now += 60  # discovery and the JWKS rate limit are both due
+    op.rotate()
+    with anyio.fail_after(5):
+        assert await client.verify_id_token(op.mint(claims(op)), nonce="n1")
+    assert op.discovery_fetches == 2 and op.jwks_fetches == 2
+    await client.aclose()
