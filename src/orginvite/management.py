@@ -46,12 +46,14 @@ from orginvite.management_errors import (
     UnauthorizedError,
     error_from_response,
 )
+from orginvite.management_invite import InviteResult, invite, resend_invitation
 
 __all__ = [
     "BadRequestError",
     "ConflictError",
     "ForbiddenError",
     "InvalidResponseError",
+    "InviteResult",
     "ManagementAPIError",
     "ManagementClient",
     "ManagementConnectionError",
@@ -60,7 +62,9 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "UnauthorizedError",
+    "invite",
     "normalize_issuer",
+    "resend_invitation",
 ]
 
 logger = logging.getLogger("orginvite.management")
