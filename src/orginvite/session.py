@@ -136,9 +136,15 @@ class OrgUser(BaseUser):
         )
 
 
-def _claim_text(claims: Mapping[str, Any], name: str) -> str | None:
+def _claim_text(claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT, cut: bool = True) -> str | None:
+    """A string claim, cut to ``limit`` (names) or dropped when longer (``cut=False``: emails, URLs, IDs, where a
+    shortened value would be a different, wrong value)."""
     value = claims.get(name)
-    return value[:_MAX_TEXT] if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > limit:
+        return value[:limit] if cut else None
+    return value
 
 
 def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> OrgUser:
@@ -148,13 +154,14 @@ def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) 
         raw = claims.get(settings.roles_claim)
         if isinstance(raw, list):
             roles = tuple(r[:100] for r in raw if isinstance(r, str) and r)[:_MAX_ROLES]
-    org_id, org_name = _claim_text(claims, "org_id"), _claim_text(claims, "org_name")
-    picture = _claim_text(claims, "picture")
+    org_id = _claim_text(claims, "org_id", limit=100, cut=False)
+    org_name = _claim_text(claims, "org_name", limit=100, cut=False)
+    picture = _claim_text(claims, "picture", limit=1024, cut=False)
     if picture is not None and not picture.startswith(("https://", "http://")):
         picture = None  # a "javascript:" picture would otherwise reach an <img src> in the host app
     return OrgUser(
         claims["sub"],
-        email=_claim_text(claims, "email"),
+        email=_claim_text(claims, "email", cut=False),
         name=_claim_text(claims, "name"),
         picture=picture,
         organization=Organization(org_id, org_name) if (org_id or org_name) else None,

@@ -163,6 +163,8 @@ def test_user_from_claims_drops_odd_shapes():
     assert isinstance(credentials_for(user), AuthCredentials)
     assert user.is_authenticated and user.display_name == "N" * 320 and user.identity == "s"
     assert user_from_claims({"sub": "s", s.roles_claim: "admin"}, s, 0).roles == ()
+    long = user_from_claims({"sub": "s", "email": "a" * 400 + "@x.test", "picture": "https://x/" + "p" * 2000}, s, 0)
+    assert long.email is None and long.picture is None  # a cut email or URL would be a wrong one
 
 
 def test_oversized_session_drops_picture():
