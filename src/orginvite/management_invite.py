@@ -1,11 +1,12 @@
 """Invite one person: create the invitation without Auth0's email, then send orginvite's localized email.
 
 The order matters. The invitation is created first with ``send_invitation_email=false`` and the invitee's language
-in ``user_metadata["lang"]`` (Auth0 copies an invitation's ``user_metadata`` onto the user who accepts it, and
-orginvite's login pages read it too). Only then is the email rendered and sent. If sending fails, the invitation
-is not rolled back: the error (:class:`~orginvite.management_errors.InvitationEmailError`) names it, and
-:func:`resend_invitation` sends its email again. Everything that can be checked before creating anything (the
-organization, the roles, the language) is checked first.
+in ``user_metadata["lang"]`` (Auth0's pattern for a language chosen by the inviter: its own email template sees it
+as ``user_metadata.lang``, and so does the email renderer here). Only then is the email rendered and sent. If
+sending fails, the invitation is not rolled back: the error
+(:class:`~orginvite.management_errors.InvitationEmailError`) names it, and :func:`resend_invitation` sends its
+email again. Everything that can be checked before creating anything (the organization, the roles, the language)
+is checked first.
 """
 
 from __future__ import annotations
