@@ -10,6 +10,7 @@ the locale set for each render (a ContextVar, safe under concurrency) and everyt
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from typing import Any
 import jinja2
 
 from orginvite import locales, translations
-from orginvite.errors import CallbackError
+from orginvite.errors import CallbackError, ConfigurationError
 
-__all__ = ["CALLBACK_ERROR_KINDS", "PAGES_DIR", "Pages", "classify_callback_error", "wants_json"]
+__all__ = ["CALLBACK_ERROR_KINDS", "PAGES_DIR", "PAGE_NAMES", "Pages", "classify_callback_error", "wants_json"]
 
 PAGES_DIR = Path(__file__).parent / "templates" / "pages"
+logger = logging.getLogger("orginvite.pages")
 CALLBACK_ERROR_KINDS = (
     "invitation_invalid",
     "wrong_account",
@@ -30,6 +32,16 @@ CALLBACK_ERROR_KINDS = (
     "organization_invalid",
     "access_denied",
     "other",
+)
+
+PAGE_NAMES = (
+    "base.html",
+    "invalid_link.html",
+    "interstitial.html",
+    "transaction_expired.html",
+    "provider_unavailable.html",
+    "forbidden.html",
+    *(f"callback_{kind}.html" for kind in CALLBACK_ERROR_KINDS),
 )
 
 _SECURITY_HEADERS = {
@@ -58,16 +70,32 @@ class Pages:
         elif templates_dir is not None:
             dirs.extend(templates_dir)
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(d) for d in dirs]
-        loaders.append(jinja2.FileSystemLoader(PAGES_DIR))
-        self.env = translations.create_environment(jinja2.ChoiceLoader(loaders))
+        builtin = jinja2.FileSystemLoader(PAGES_DIR)
+        self.env = translations.create_environment(jinja2.ChoiceLoader([*loaders, builtin]))
+        self._builtin = translations.create_environment(builtin) if dirs else self.env
         self.available = translations.AVAILABLE_LOCALES
+        # Compile every page now: a broken override stops the app at start-up, naming the file, not at a 500 later.
+        for name in PAGE_NAMES:
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateSyntaxError as exc:
+                raise ConfigurationError("templates_dir", f"{exc.filename or name} line {exc.lineno}: {exc}") from None
+            except jinja2.TemplateError as exc:
+                raise ConfigurationError("templates_dir", f"{name}: {exc}") from None
 
     def locale_for(self, accept_language: str | None) -> str:
         return locales.negotiate(available=self.available, accept_language=accept_language).locale
 
     def render(self, name: str, locale: str, **context: Any) -> str:
+        """Render ``name``; if a host override fails at render time, log it and show the built-in page instead."""
         with translations.use_locale(locale):
-            return self.env.get_template(name).render(**context)
+            try:
+                return self.env.get_template(name).render(**context)
+            except jinja2.TemplateError:
+                if self._builtin is self.env:
+                    raise
+                logger.exception("page template %s failed; showing the built-in page", name)
+                return self._builtin.get_template(name).render(**context)
 
     @staticmethod
     def headers(locale: str, form_action: str = "") -> dict[str, str]:

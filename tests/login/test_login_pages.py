@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from orginvite.pages import CALLBACK_ERROR_KINDS, PAGES_DIR, Pages, classify_callback_error, wants_json
+from orginvite.errors import ConfigurationError
+from orginvite.pages import CALLBACK_ERROR_KINDS, PAGE_NAMES, PAGES_DIR, Pages, classify_callback_error, wants_json
 from orginvite.translations import AVAILABLE_LOCALES
 
 CONTEXT = {
@@ -106,3 +107,21 @@ def test_access_log_filter_redacts_tickets():
     plain = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /login?invitation=abc", None, None)
     RedactInvitationTickets().filter(plain)
     assert "abc" not in plain.getMessage()
+
+
+def test_every_shipped_page_is_listed():
+    assert set(PAGE_NAMES) == {p.name for p in PAGES_DIR.glob("*.html")}
+
+
+def test_broken_override_stops_start_up_naming_the_file(tmp_path):
+    (tmp_path / "forbidden.html").write_text("{% extends 'base.html' %}{% block content %}{% if %}{% endblock %}")
+    with pytest.raises(ConfigurationError) as info:
+        Pages(tmp_path)
+    assert info.value.setting == "templates_dir" and "forbidden.html" in info.value.problem
+
+
+def test_override_failing_at_render_falls_back_to_the_builtin_page(tmp_path, caplog):
+    (tmp_path / "forbidden.html").write_text("{{ no_such_variable.attribute }}")
+    html = Pages(tmp_path).render("forbidden.html", "en", **CONTEXT)
+    assert 'data-page="forbidden"' in html
+    assert "forbidden.html failed" in caplog.text
