@@ -99,14 +99,18 @@ async def test_wrong_secret_and_missing_scope(tenant: tuple[DevTenant, str], fak
     assert info.value.error_code == "insufficient_scope"
 
 
-async def test_an_expired_token_is_replaced_once(tenant: tuple[DevTenant, str]) -> None:
-    dev, url = tenant
-    client_clock = FakeClock()  # the client believes its token is fresh; the tenant's clock has moved on a day
-    async with client_for(url, client_clock) as client:
-        await client.list_roles()
-        dev._clock = lambda: client_clock.time() + 90_000
-        assert len((await client.list_roles()).items) == 3
-        assert client.token_requests == 2
+async def test_an_expired_token_is_replaced_once(fake_clock: FakeClock) -> None:
+    shift = {"seconds": 0.0}
+    dev = DevTenant(clock=lambda: fake_clock.time() + shift["seconds"])
+    try:
+        with dev.serve() as server:
+            async with client_for(server.url, fake_clock) as client:
+                await client.list_roles()
+                shift["seconds"] = 90_000  # the tenant's day has passed; the client still trusts its token
+                assert len((await client.list_roles()).items) == 3
+                assert client.token_requests == 2
+    finally:
+        dev.close()
 
 
 async def test_rate_limit_is_honoured_against_the_dev_tenant(
