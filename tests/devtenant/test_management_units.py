@@ -9,6 +9,7 @@ from orginvite.devtenant.management_schema import (
     Array,
     Boolean,
     Integer,
+    Metadata,
     Object,
     QueryParam,
     String,
@@ -207,3 +208,23 @@ def test_unlimited_reports_a_large_limit_and_never_refuses() -> None:
     assert all(decision.allowed for decision in decisions)
     assert decisions[-1].limit == UNLIMITED_REPORTED_LIMIT
     assert decisions[-1].remaining == UNLIMITED_REPORTED_LIMIT - 500
+
+
+def test_metadata_is_bounded_in_depth_and_size() -> None:
+    schema = Object(properties={"user_metadata": Metadata()})
+    assert (
+        check_body(schema, {"user_metadata": {"lang": "fr", "prefs": {"a": [1, 2]}}})["user_metadata"]["lang"] == "fr"
+    )
+    deep: dict = {}
+    cursor = deep
+    for _ in range(900):  # deep enough to break a recursive serializer later, shallow enough for json.loads
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    for value, fragment in (
+        ({"user_metadata": deep}, "'Object is nested too deeply, maximum 10 levels' on property user_metadata."),
+        ({"user_metadata": {"x": "y" * 17_000}}, "'Object is too large (17009 bytes), maximum 16384'"),
+        ({"user_metadata": "fr"}, "'Expected type object but found type string' on property user_metadata."),
+    ):
+        with pytest.raises(ManagementApiError) as caught:
+            check_body(schema, value)
+        assert fragment in caught.value.message

@@ -35,10 +35,10 @@ from orginvite.devtenant.management_errors import (
     too_many_requests,
 )
 from orginvite.devtenant.management_schema import (
-    JSON,
     Array,
     Boolean,
     Integer,
+    Metadata,
     Object,
     QueryParam,
     String,
@@ -121,7 +121,7 @@ USER_ID = String(min_length=1, max_length=300)
 ROLE_ID = String(min_length=1, max_length=255)
 INVITATION_ID = String(min_length=1, max_length=255)
 CONNECTION_ID = String(min_length=1, max_length=255)
-METADATA = Object(additional=JSON)
+METADATA = Metadata()
 HEX_COLOR = String(pattern=r"#[0-9a-fA-F]{6}")
 
 PATH_SCHEMAS: dict[str, String] = {

@@ -8,6 +8,7 @@ raises a :class:`ManagementApiError` naming the property. Pure: no I/O, no ASGI.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ __all__ = [
     "Array",
     "Boolean",
     "Integer",
+    "Metadata",
     "Object",
     "QueryParam",
     "Schema",
@@ -163,6 +165,38 @@ class Array(Schema):
                     raise fail("Array items are not unique", path)
                 seen.append(item)
         return checked
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively: a hostile document must not blow the stack of whoever serializes it later."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+@dataclass(frozen=True)
+class Metadata(Schema):
+    """Free-form ``user_metadata`` / ``app_metadata``: any JSON object, bounded in depth and size as Auth0 does."""
+
+    max_depth: int = 10
+    max_bytes: int = 16_384
+    type_name = "object"
+
+    def check(self, value: Any, path: str | None, fail: Fail) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise fail(f"Expected type object but found type {json_type(value)}", path)
+        if _depth(value) > self.max_depth:
+            raise fail(f"Object is nested too deeply, maximum {self.max_depth} levels", path)
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > self.max_bytes:
+            raise fail(f"Object is too large ({size} bytes), maximum {self.max_bytes}", path)
+        return value
 
 
 @dataclass(frozen=True)
