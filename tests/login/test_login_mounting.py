@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from login_support import Browser, Holder, MiniOP, settings_kwargs
 from starlette.applications import Starlette
@@ -9,12 +11,11 @@ from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from orginvite.config import Settings
 from orginvite.middleware import OrgInviteMiddleware
-from orginvite.session import OrgUser, current_organization
+from orginvite.session import Organization, OrgUser, current_organization
 from orginvite.testing import LiveServer
 
 ORG = "org_" + "Q" * 16
@@ -62,7 +63,41 @@ def test_starlette_example(op):
         browser.close()
 
 
-def test_websockets_see_the_user_and_lifespan_closes_the_client(op):
+async def drive_websocket(app, cookie: bytes | None) -> dict:
+    headers = [(b"cookie", cookie)] if cookie else []
+    scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b"", "headers": headers,
+             "root_path": "", "scheme": "ws", "server": ("localhost", 80), "client": ("127.0.0.1", 1),
+             "subprotocols": [], "asgi": {"version": "3.0"}}
+    incoming = [{"type": "websocket.connect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["type"] == "websocket.accept"
+    return json.loads(next(m["text"] for m in sent if m["type"] == "websocket.send"))
+
+
+async def drive_lifespan(app) -> list[str]:
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive():
+        return incoming.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_websockets_see_the_user_and_lifespan_closes_the_client(op):
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
         user = websocket.scope["user"]
@@ -72,12 +107,11 @@ def test_websockets_see_the_user_and_lifespan_closes_the_client(op):
 
     settings = Settings(**settings_kwargs(op.url, "http://localhost"))
     app = OrgInviteMiddleware(Starlette(routes=[WebSocketRoute("/ws", ws)]), settings)
-    with TestClient(app, base_url="http://localhost") as client:
-        with client.websocket_connect("/ws") as socket:
-            assert socket.receive_json() == {"authenticated": False, "sub": None, "scopes": []}
-        user = OrgUser("auth0|w", organization=None, expires_at=4_000_000_000)
-        client.cookies.set("orginvite_session", app.sessions.issue(user))
-        with client.websocket_connect("/ws") as socket:
-            assert socket.receive_json() == {"authenticated": True, "sub": "auth0|w", "scopes": ["authenticated"]}
-        assert not app.oidc._http.is_closed
+    assert await drive_websocket(app, None) == {"authenticated": False, "sub": None, "scopes": []}
+    user = OrgUser("auth0|w", organization=Organization(ORG, "q"), roles=("admin",), expires_at=4_000_000_000)
+    cookie = b"orginvite_session=" + app.sessions.issue(user).encode()
+    assert await drive_websocket(app, cookie) == {
+        "authenticated": True, "sub": "auth0|w", "scopes": ["authenticated", f"org:{ORG}", "role:admin"]}
+    assert not app.oidc._http.is_closed
+    assert await drive_lifespan(app) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert app.oidc._http.is_closed  # lifespan shutdown closed the app-wide HTTP client
