@@ -218,6 +218,24 @@ def test_every_endpoint_wants_a_token_and_its_scope(
         assert scoped.request(method, path, json=body).status_code not in (401, 403)
 
 
+@pytest.mark.parametrize(("method", "path", "scope", "body"), ENDPOINTS)
+def test_every_endpoint_checks_its_query_string_and_is_rate_limited(
+    tenant: DevTenant, server: LiveServer, clock: Clock, method: str, path: str, scope: str, body: Any
+) -> None:
+    with client_for(server, issue_token(server)) as client:
+        response = client.request(method, path, params={"bogus": "1"}, json=body)
+        assert_error(
+            response, 400, "invalid_query_string", "Query validation error: 'Additional properties not allowed: bogus'."
+        )
+        tenant.settings["management_api_rate_limit"] = 1
+        clock.now += 60  # a fresh window for this client
+        assert client.request(method, path, json=body).status_code != 429
+        refused = client.request(method, path, json=body)
+        assert_error(refused, 429, "too_many_requests", "Global limit has been reached")
+        assert refused.headers["x-ratelimit-limit"] == "1" and refused.headers["x-ratelimit-remaining"] == "0"
+        assert int(refused.headers["retry-after"]) == 60
+
+
 # -- the bearer token --------------------------------------------------------------------------------------------------
 
 
