@@ -8,6 +8,8 @@ from email import policy
 from email.headerregistry import Address
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orginvite.emails import EmailRenderer, sample_invitation
 from orginvite.emails.message import MessageError, build_message, mailbox
@@ -138,3 +140,45 @@ def test_several_recipients_and_reply_to(renderer):
     assert parsed["Reply-To"].addresses[0].addr_spec == "support@acme.test"
     with pytest.raises(MessageError):
         build_message(rendered, sender="no-reply@acme.test", to=[])
+
+
+# --- property-based --------------------------------------------------------------------------------------------
+
+
+hostile_text = st.lists(
+    st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        st.sampled_from(["\r", "\n", "\r\n", ",", '"', "<", ">", "@", ":", ";", "\\", "=?utf-8?q?x?=", "Bcc: "]),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=hostile_text)
+def test_any_display_name_round_trips_as_one_mailbox_without_extra_headers(renderer, name):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    message = build_message(rendered, sender=(name, "no-reply@acme.test"), to=(name, "zoe@example.com"))
+    raw = message.as_bytes()
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["zoe@example.com"]
+    assert [a.addr_spec for a in parsed["From"].addresses] == ["no-reply@acme.test"]
+    assert parsed.get_all("Bcc") is None and parsed.get_all("Cc") is None
+    header_names = [line.split(b":", 1)[0] for line in raw.split(b"\n\n", 1)[0].splitlines() if line[:1] not in b" \t"]
+    assert sorted(set(header_names)) == sorted(
+        {b"Subject", b"From", b"To", b"Date", b"Message-ID", b"Auto-Submitted", b"MIME-Version", b"Content-Type",
+         b"Content-Language"}
+    )
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(inviter=hostile_text, organization=hostile_text)
+def test_any_names_render_safely(renderer, inviter, organization):
+    org = dict(sample_invitation().organization, display_name=organization)
+    rendered = renderer.render(sample_invitation(inviter_name=inviter, organization=org), locale="ar")
+    assert not any(ch in rendered.subject for ch in "\r\n\x0b\x0c\x85\u2028\u2029")
+    # whatever the names hold, the only tags in the body are the template's own
+    assert "<script" not in rendered.html.lower().replace("&lt;script", "")
+    for value in (inviter, organization):
+        if "<" in value:
+            assert f"<bdi>{value}</bdi>" not in rendered.html
