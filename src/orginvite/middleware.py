@@ -1,7 +1,8 @@
 """The ASGI middleware: serves login, callback and logout; attaches the signed-in user to every other request.
 
 Pure ASGI in the style of ``starlette/middleware/sessions.py``: works around Starlette, FastAPI or any ASGI app.
-The three routes are matched on ``scope["path"]`` before the app sees the request; everything else passes through
+The three routes are matched on ``scope["path"]`` (less ``root_path``, as Starlette's router does) before the app
+sees the request; local redirects and page links get ``root_path`` back in front. Everything else passes through
 with ``scope["user"]`` and ``scope["auth"]`` set from the session cookie (one HMAC when the cookie is there,
 nothing else), so ``request.user`` and ``@requires("authenticated")`` work as with Starlette's
 ``AuthenticationMiddleware``.
@@ -135,7 +136,11 @@ class OrgInviteMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            handler = self._routes.get(scope["path"])
+            path = scope["path"]
+            root = scope.get("root_path")
+            if root and path.startswith(root):
+                path = path[len(root.rstrip("/")):]
+            handler = self._routes.get(path)
             if handler is not None:
                 response = await handler(Request(scope, receive))
                 await response(scope, receive, send)
@@ -215,8 +220,8 @@ class OrgInviteMiddleware:
             response = JSONResponse(dict(payload), status_code=status, headers=headers)
         else:
             s = self.settings
-            context.setdefault("home_url", s.default_return_to)
-            context.setdefault("login_url", s.login_path)
+            context.setdefault("home_url", _local(request, s.default_return_to))
+            context.setdefault("login_url", _local(request, s.login_path))
             html = self.pages.render(template, locale, **context)
             response = HTMLResponse(html, status_code=status, headers=headers)
         response.raw_headers.extend(cookies or ())
@@ -335,7 +340,9 @@ class OrgInviteMiddleware:
             {"error": "already_signed_in", "message": "Signed in as another account; confirm to continue.",
              "signed_in_as": user.email or user.display_name},
             [self._pending_header(value, _PENDING_TTL)],
-            user_label=user.email or user.display_name, csrf_token=csrf, action_url=self.settings.login_path,
+            user_label=user.email or user.display_name,
+            csrf_token=csrf,
+            action_url=_local(request, self.settings.login_path),
         )
 
     async def _read_form(self, request: Request) -> dict[str, str] | None:
@@ -380,7 +387,7 @@ class OrgInviteMiddleware:
             return self._forbidden(request, "token", clear_pending)
         action = form.get("action")
         if action == "cancel":
-            return self._redirect(self.settings.default_return_to, clear_pending)
+            return self._redirect(_local(request, self.settings.default_return_to), clear_pending)
         if action != "continue":
             return self._forbidden(request, "token", clear_pending)
         try:
@@ -441,7 +448,7 @@ class OrgInviteMiddleware:
             if state and self.transactions.cookie_name(state) in cookies:
                 cleanup.append(self.transactions.delete_header(state))
             if self._current_user(request) is not None:
-                return self._redirect(self.settings.default_return_to, cleanup)
+                return self._redirect(_local(request, self.settings.default_return_to), cleanup)
             return self._transaction_expired(request, cleanup)
 
         done = [self.transactions.delete_header(transaction.state)]  # whatever happens next, this login is over
@@ -468,7 +475,7 @@ class OrgInviteMiddleware:
             user = user_from_claims(claims, self.settings, self._clock())
             await self._accept(user, claims)
         except ProviderError as exc:
-            return self._provider_unavailable(request, exc, done, retry_url=self.settings.login_path)
+            return self._provider_unavailable(request, exc, done, retry_url=_local(request, self.settings.login_path))
         except OrganizationClaimError as exc:
             logger.warning("organization check failed: expected=%r actual=%r: %s", exc.expected, exc.actual, exc)
             return self._forbidden(request, "organization", done)
@@ -481,7 +488,7 @@ class OrgInviteMiddleware:
         logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
         done.append(self.sessions.issue_header(user))
         done.append(self._pending_header("", 0))
-        return self._redirect(transaction.return_to, done)
+        return self._redirect(_local(request, transaction.return_to), done)
 
     async def _accept(self, user: OrgUser, claims: Mapping[str, Any]) -> None:
         hook = self.settings.on_accept
@@ -538,6 +545,11 @@ class OrgInviteMiddleware:
         user = self._current_user(request)
         logger.info("logout: sub=%r provider_logout=%s", user.sub if user else None, provider is not None)
         return self._redirect(provider or target, [self.sessions.delete_header(), self._pending_header("", 0)])
+
+
+def _local(request: Request, path: str) -> str:
+    """A same-origin path as the browser must see it: behind a proxy prefix (``root_path``), with the prefix."""
+    return request.scope.get("root_path", "").rstrip("/") + path
 
 
 def _text_or_none(value: Any) -> str | None:

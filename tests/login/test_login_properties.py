@@ -35,11 +35,12 @@ class Harness:
         self.app = OrgInviteMiddleware(inner_app, self.settings)
         self.op_url = op_url
 
-    def call(self, path: str, query: bytes = b"", headers=(), method: str = "GET", body: bytes = b""):
+    def call(self, path: str, query: bytes = b"", headers=(), method: str = "GET", body: bytes = b"",
+             root_path: str = "", app=None):
         messages = []
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
+            "path": path, "raw_path": path.encode(), "query_string": query, "root_path": root_path,
             "headers": list(headers), "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
         }
 
@@ -49,7 +50,7 @@ class Harness:
         async def send(message):
             messages.append(message)
 
-        self.loop.run_until_complete(self.app(scope, receive, send))
+        self.loop.run_until_complete((app or self.app)(scope, receive, send))
         start = messages[0]
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
         return start["status"], headers
@@ -187,3 +188,32 @@ def test_safe_return_paths_are_kept(harness, good):
     assert status == 303
     back = query_of(location(headers))["post_logout_redirect_uri"]
     assert urlsplit(back).netloc == "127.0.0.1:8000" and back == BASE + good
+
+
+def test_behind_a_proxy_prefix(harness):
+    """uvicorn --root-path /app: scope["path"] holds the prefix; routes match without it, links get it back."""
+    settings = Settings(**settings_kwargs(harness.op_url, BASE + "/app"))
+    app = OrgInviteMiddleware(inner_app, settings)
+    status, headers = harness.call("/app/login", b"returnTo=/x", root_path="/app", app=app)
+    assert status == 302
+    assert query_of(location(headers))["redirect_uri"] == BASE + "/app/callback"
+    status, headers = harness.call("/app/callback", b"state=" + b"S" * 32, root_path="/app", app=app,
+                                   headers=[(b"accept", b"text/html")])
+    assert status == 400
+    status, headers = harness.call("/app/logout", b"", root_path="/app", app=app)
+    assert query_of(location(headers))["post_logout_redirect_uri"] == BASE + "/app/"
+    status, _ = harness.call("/app/elsewhere", b"", root_path="/app", app=app)
+    assert status == 200
+    loop_app = app
+
+    async def page():
+        from starlette.requests import Request
+
+        scope = {"type": "http", "method": "GET", "path": "/app/login", "root_path": "/app", "headers": [],
+                 "query_string": b"invitation=x"}
+        response = loop_app._page(Request(scope), "transaction_expired.html", 400, {})
+        return response.body.decode()
+
+    html = harness.loop.run_until_complete(page())
+    assert 'href="/app/login"' in html and 'href="/app/"' in html
+    harness.loop.run_until_complete(app.oidc.aclose())
