@@ -59,6 +59,7 @@ __all__ = [
     "ngettext",
     "parse_timezone",
     "pgettext",
+    "set_default_catalogs",
     "use_locale",
 ]
 
@@ -222,6 +223,15 @@ _default: Catalogs | None = None
 _default_lock = threading.Lock()
 
 
+def set_default_catalogs(catalogs: Catalogs | None) -> None:
+    """Make ``catalogs`` the default stack: every environment created without ``catalogs=`` (login pages, dev
+    tenant pages) and :func:`gettext` use it. A host app adds or overrides translations everywhere with
+    ``set_default_catalogs(Catalogs(["myapp/locales"]))`` at start-up; None restores orginvite's own."""
+    global _default
+    with _default_lock:
+        _default = catalogs
+
+
 def default_catalogs() -> Catalogs:
     """orginvite's own catalogs (created on first use, then shared)."""
     global _default
@@ -311,10 +321,15 @@ def _record(catalogs: Catalogs, message: str, context: str | None = None) -> Non
 
 
 class _Gettext:
-    """gettext callables bound to a catalog stack, reading the active locale at call time."""
+    """gettext callables bound to a catalog stack (None: the default one, looked up at call time, so
+    :func:`set_default_catalogs` reaches environments created earlier), reading the active locale at call time."""
 
-    def __init__(self, catalogs: Catalogs) -> None:
-        self.catalogs = catalogs
+    def __init__(self, catalogs: Catalogs | None) -> None:
+        self._catalogs = catalogs
+
+    @property
+    def catalogs(self) -> Catalogs:
+        return self._catalogs if self._catalogs is not None else default_catalogs()
 
     def gettext(self, message: str) -> str:
         _record(self.catalogs, message)
@@ -335,18 +350,18 @@ class _Gettext:
 
 def gettext(message: str, **variables: Any) -> str:
     """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled."""
-    text = _Gettext(default_catalogs()).gettext(message)
+    text = _Gettext(None).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     """Plural-aware :func:`gettext`; ``num`` is available to the message as ``%(num)d``."""
-    text = _Gettext(default_catalogs()).ngettext(singular, plural, n)
+    text = _Gettext(None).ngettext(singular, plural, n)
     return text % {"num": n, **variables}
 
 
 def pgettext(context: str, message: str, **variables: Any) -> str:
-    text = _Gettext(default_catalogs()).pgettext(context, message)
+    text = _Gettext(None).pgettext(context, message)
     return text % variables if variables else text
 
 
@@ -465,7 +480,6 @@ def create_environment(
     ``format_datetime``, ``format_date``, ``format_time``, ``format_list``, ``format_number`` (all in the active
     locale and timezone); globals: ``current_locale()``, ``text_direction()``, ``html_lang()``.
     """
-    catalogs = catalogs or default_catalogs()
     env = jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(
@@ -496,11 +510,11 @@ def create_environment(
         format_number=format_number,
     )
     env.globals.update(
-        current_locale=lambda: catalogs.resolve(current_locale()),
-        text_direction=lambda: locales.direction(catalogs.resolve(current_locale())),
-        html_lang=lambda: locales.to_bcp47(catalogs.resolve(current_locale())),
+        current_locale=lambda: callables.catalogs.resolve(current_locale()),
+        text_direction=lambda: locales.direction(callables.catalogs.resolve(current_locale())),
+        html_lang=lambda: locales.to_bcp47(callables.catalogs.resolve(current_locale())),
     )
     # {% trans %} blocks are whitespace-normalized at run time exactly as babel.cfg's "trimmed = true" extracts them.
     env.policies["ext.i18n.trimmed"] = True
-    env.orginvite_catalogs = catalogs  # type: ignore[attr-defined]
+    env.orginvite_gettext = callables  # type: ignore[attr-defined]
     return env

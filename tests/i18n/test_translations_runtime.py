@@ -260,3 +260,16 @@ def test_parse_timezone():
         with pytest.raises(UnknownTimezoneError):
             parse_timezone(bad)
         assert parse_timezone(bad, strict=False) is dt.UTC
+
+
+def test_set_default_catalogs_reaches_environments_created_before(chain_dir):
+    env = create_environment(jinja2.DictLoader(TEMPLATES))  # the default catalogs, e.g. the login pages
+    try:
+        tr.set_default_catalogs(Catalogs([chain_dir], builtin=False))
+        with use_locale("pt_BR"):
+            assert env.get_template("greet.txt").render(name="x") == "Oi, x!"
+            assert tr.gettext("Goodbye") == "Adeus"
+    finally:
+        tr.set_default_catalogs(None)
+    with use_locale("pt_BR"):
+        assert env.get_template("greet.txt").render(name="x") == "Hello, x!"  # orginvite's own: no such msgid
