@@ -130,6 +130,7 @@ def test_invalid_link_page_is_localized(env):
     assert response.status_code == 400
     assert '<html lang="fr" dir="ltr">' in response.text
     assert response.headers["content-language"] == "fr"
+    assert "Ce lien n’est pas valide" in response.text  # from locales/fr through the project's catalogs
 
 
 def test_two_tabs_at_once(env):
