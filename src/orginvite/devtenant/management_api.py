@@ -26,6 +26,23 @@ from starlette.routing import BaseRoute, Route
 
 from orginvite.devtenant.keys import KeyRing
 from orginvite.devtenant.management_auth import Principal, authenticate, require_scope
+from orginvite.devtenant.management_bodies import (
+    CREATE_INVITATION,
+    CREATE_ORGANIZATION,
+    CREATE_ROLE,
+    CREATE_USER,
+    DEFAULT_TTL_SEC,
+    ENABLE_CONNECTION,
+    FIELDS_QUERY,
+    INVITATION_FIELDS,
+    MAX_ROLES_PER_MEMBER,
+    MEMBER_FIELDS,
+    MEMBER_ROLES,
+    MEMBERS,
+    PATH_NAMES,
+    PATH_SCHEMAS,
+    USER_ID,
+)
 from orginvite.devtenant.management_errors import (
     ManagementApiError,
     bad_body,
@@ -35,13 +52,8 @@ from orginvite.devtenant.management_errors import (
     too_many_requests,
 )
 from orginvite.devtenant.management_schema import (
-    Array,
-    Boolean,
-    Integer,
-    Metadata,
     Object,
     QueryParam,
-    String,
     check_body,
     check_path,
     check_query,
@@ -68,15 +80,10 @@ from orginvite.devtenant.store import (
     iso8601,
 )
 
-__all__ = ["DEFAULT_TTL_SEC", "MAX_TTL_SEC", "ManagementApi", "routes"]
+__all__ = ["ManagementApi", "Tenant", "routes"]
 
 log = logging.getLogger("orginvite.devtenant.management")
 
-DEFAULT_TTL_SEC = 604_800  # 7 days
-MAX_TTL_SEC = 2_592_000  # 30 days
-MAX_MEMBERS_PER_REQUEST = 10
-MAX_ROLES_PER_MEMBER = 100
-MAX_ROLES_PER_INVITATION = 50
 MAX_BODY_BYTES = 1_048_576
 # Every route takes every method so that a wrong method is our JSON 404, not Starlette's text 405.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -112,127 +119,6 @@ class Tenant(Protocol):
     def issuer_for(self, request: Request) -> str: ...
 
     def management_audience_for(self, request: Request) -> str: ...
-
-
-# -- schemas -----------------------------------------------------------------------------------------------------
-ORG_ID = String(min_length=1, max_length=50)
-ORG_NAME = String(min_length=1, max_length=50, pattern=r"[a-z0-9_-]+")
-USER_ID = String(min_length=1, max_length=300)
-ROLE_ID = String(min_length=1, max_length=255)
-INVITATION_ID = String(min_length=1, max_length=255)
-CONNECTION_ID = String(min_length=1, max_length=255)
-METADATA = Metadata()
-HEX_COLOR = String(pattern=r"#[0-9a-fA-F]{6}")
-
-PATH_SCHEMAS: dict[str, String] = {
-    "org_id": ORG_ID,
-    "org_name": String(min_length=1, max_length=50),
-    "user_id": USER_ID,
-    "role_id": ROLE_ID,
-    "invitation_id": INVITATION_ID,
-}
-PATH_NAMES = {
-    "org_id": "id",
-    "org_name": "name",
-    "user_id": "user_id",
-    "role_id": "id",
-    "invitation_id": "invitation_id",
-}
-
-CREATE_ORGANIZATION = Object(
-    properties={
-        "name": ORG_NAME,
-        "display_name": String(min_length=1, max_length=255),
-        "branding": Object(
-            properties={
-                "logo_url": String(max_length=2048, format="uri"),
-                "colors": Object(
-                    properties={"primary": HEX_COLOR, "page_background": HEX_COLOR},
-                    required=frozenset({"primary", "page_background"}),
-                ),
-            }
-        ),
-        "metadata": Object(additional=String(max_length=255), max_properties=25),
-        "enabled_connections": Array(
-            Object(
-                properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
-                required=frozenset({"connection_id"}),
-            ),
-            max_items=10,
-        ),
-    },
-    required=frozenset({"name"}),
-)
-ENABLE_CONNECTION = Object(
-    properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
-    required=frozenset({"connection_id"}),
-)
-MEMBERS = Object(
-    properties={"members": Array(USER_ID, min_items=1, max_items=MAX_MEMBERS_PER_REQUEST)},
-    required=frozenset({"members"}),
-)
-MEMBER_ROLES = Object(
-    properties={"roles": Array(ROLE_ID, min_items=1, max_items=MAX_ROLES_PER_MEMBER)},
-    required=frozenset({"roles"}),
-)
-CREATE_INVITATION = Object(
-    properties={
-        "inviter": Object(properties={"name": String(min_length=1, max_length=300)}, required=frozenset({"name"})),
-        "invitee": Object(
-            properties={"email": String(min_length=3, max_length=254, format="email")},
-            required=frozenset({"email"}),
-        ),
-        "client_id": String(min_length=1, max_length=255),
-        "connection_id": CONNECTION_ID,
-        "app_metadata": METADATA,
-        "user_metadata": METADATA,
-        "ttl_sec": Integer(minimum=0, maximum=MAX_TTL_SEC),
-        "roles": Array(ROLE_ID, max_items=MAX_ROLES_PER_INVITATION),
-        "send_invitation_email": Boolean(),
-    },
-    required=frozenset({"inviter", "invitee", "client_id"}),
-)
-CREATE_USER = Object(
-    properties={
-        "email": String(min_length=3, max_length=254, format="email"),
-        "password": String(min_length=1, max_length=512),
-        "name": String(min_length=1, max_length=300),
-        "connection": String(min_length=1, max_length=128),
-        "user_metadata": METADATA,
-        "app_metadata": METADATA,
-        "email_verified": Boolean(),
-        "verify_email": Boolean(),
-        "user_id": String(min_length=1, max_length=255, pattern=r"[^|]+"),
-    },
-    required=frozenset({"connection"}),
-)
-CREATE_ROLE = Object(
-    properties={"name": String(min_length=1, max_length=255), "description": String(max_length=255)},
-    required=frozenset({"name"}),
-)
-
-FIELDS_QUERY = {
-    "fields": QueryParam("string", max_length=1000, pattern=r"[A-Za-z_.]+(,[A-Za-z_.]+)*"),
-    "include_fields": QueryParam("boolean"),
-}
-INVITATION_FIELDS = frozenset(
-    {
-        "id",
-        "organization_id",
-        "inviter",
-        "invitee",
-        "invitation_url",
-        "created_at",
-        "expires_at",
-        "client_id",
-        "connection_id",
-        "app_metadata",
-        "user_metadata",
-        "roles",
-        "ticket_id",
-    }
-)
-MEMBER_FIELDS = frozenset({"user_id", "email", "picture", "name", "roles"})
 
 
 # -- the pipeline --------------------------------------------------------------------------------------------------
