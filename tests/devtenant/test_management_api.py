@@ -1119,3 +1119,19 @@ def test_junk_path_segments_never_cause_a_500(api: httpx.Client, segment: str) -
     ):
         response = api.get(path)
         assert 400 <= response.status_code < 500, (path, response.text)
+
+
+def test_concurrent_invitations_for_one_email_leave_exactly_one(api: httpx.Client, server: LiveServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = api.headers["Authorization"].split()[1]
+
+    def create(_: int) -> int:
+        with client_for(server, token) as client:
+            return invite(client, DEMO_ACME_ORG_ID, "race@x.test").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(create, range(16)))
+    assert statuses == [200] * 16
+    listed = api.get(f"/organizations/{DEMO_ACME_ORG_ID}/invitations").json()
+    assert [item["invitee"]["email"] for item in listed] == ["race@x.test"]
