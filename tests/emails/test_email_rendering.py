@@ -256,3 +256,14 @@ def test_host_catalogs_override_and_add_locales(tmp_path: Path):
     # Everything else fell back to English, and the render says so (previews show this panel).
     assert ("Hello,", "en") in italian.fallbacks
     assert all(answered == "en" for _, answered in italian.fallbacks)
+
+
+def test_plain_text_isolates_names_where_direction_can_go_wrong(renderer):
+    arabic = renderer.render(sample_invitation(), locale="ar").text
+    assert "دعاك \u2068Amira Haddad\u2069 للانضمام إلى \u2068Acme Inc.\u2069" in arabic
+    english = renderer.render(sample_invitation(inviter_name="ليلى حداد"), locale="en").text
+    assert "\u2068ليلى حداد\u2069 has invited you to join Acme Inc. on Acme Cloud." in english
+    plain = renderer.render(sample_invitation(), locale="en").text
+    assert "\u2068" not in plain and "\u2069" not in plain
+    # the URL and addresses are never wrapped, so they copy and click cleanly
+    assert f"\n{sample_invitation().url}\n" in arabic

@@ -28,6 +28,7 @@ from orginvite.errors import OrgInviteError
 from orginvite.translations import (
     Catalogs,
     create_environment,
+    current_locale,
     default_catalogs,
     format_datetime_tz,
     format_list,
@@ -121,6 +122,20 @@ def _bdi(value: object) -> Markup:
     return Markup("<bdi>%s</bdi>") % escape(str(value))
 
 
+_RTL_CHARACTERS = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
+def _isolate(value: object) -> str:
+    """The plain-text ``<bdi>``: Unicode isolates (FSI ... PDI) around a name, when direction can go wrong.
+
+    Only in right-to-left emails or around right-to-left names: elsewhere the text stays byte-for-byte plain.
+    """
+    text = str(value)
+    if text and (locales.direction(current_locale()) == "rtl" or _RTL_CHARACTERS.search(text)):
+        return f"\u2068{text}\u2069"
+    return text
+
+
 class EmailRenderer:
     """Renders the invitation email; one instance (one environment) for the whole process.
 
@@ -156,6 +171,7 @@ class EmailRenderer:
             _InliningLoader(loader, on_inline=self._record_inline), catalogs=self.catalogs
         )
         self.environment.globals["bdi"] = _bdi
+        self.environment.globals["isolate"] = _isolate
 
     def _record_inline(self, template: str) -> None:
         with self._inline_lock:
