@@ -128,8 +128,9 @@ class Catalogs:
         found: list[str] = list(AVAILABLE_LOCALES) if builtin else []
         for directory, layer_domain in self.layers:
             for locale in _locales_in(directory, layer_domain):
-                if locales.normalize(locale) not in {locales.normalize(known) for known in found}:
-                    found.append(locale)
+                spelled = locales.normalize(locale)
+                if spelled is not None and spelled not in {locales.normalize(known) for known in found}:
+                    found.append(spelled)  # one spelling, gettext's: a host's pt-BR/ is pt_BR
         if default_locale not in found:
             found.insert(0, default_locale)
         self.available: tuple[str, ...] = tuple(found)
@@ -159,6 +160,12 @@ class Catalogs:
             if key in catalog or (key, 0) in catalog:
                 return layer_locale
         return None
+
+    def preload(self) -> Catalogs:
+        """Load every locale's chain now, so a broken catalog fails at start-up (:class:`CatalogError`)."""
+        for locale in self.available:
+            self._chain(locale)
+        return self
 
     def _chain(self, locale: str | None) -> _Chain:
         resolved = self.resolve(locale)
@@ -203,10 +210,12 @@ def _locales_in(directory: Path, domain: str) -> list[str]:
 
 
 def _load(directory: Path, locale: str, domain: str) -> Translations | None:
+    # A host directory may spell a locale pt_BR, pt-BR or pt_br; any of them serves.
     candidates = [locale]
     spelled = locales.normalize(locale)
-    if spelled and spelled not in candidates:
-        candidates.append(spelled)
+    for other in (spelled, locales.to_bcp47(spelled) if spelled else None):
+        if other and other not in candidates:
+            candidates.append(other)
     for name in candidates:
         path = directory / name / "LC_MESSAGES" / f"{domain}.mo"
         if not path.is_file():

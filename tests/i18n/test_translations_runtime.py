@@ -273,3 +273,20 @@ def test_set_default_catalogs_reaches_environments_created_before(chain_dir):
         tr.set_default_catalogs(None)
     with use_locale("pt_BR"):
         assert env.get_template("greet.txt").render(name="x") == "Hello, x!"  # orginvite's own: no such msgid
+
+
+def test_host_directories_may_spell_locales_with_a_hyphen(chain_dir, tmp_path_factory):
+    host = tmp_path_factory.mktemp("hyphen")
+    write_catalog(host, "pt-BR", {"Goodbye": "Tchau"})
+    catalogs = Catalogs([host, chain_dir], builtin=False)
+    assert catalogs.available.count("pt_BR") == 1 and "pt-BR" not in catalogs.available
+    assert catalogs.translations("pt_BR").gettext("Goodbye") == "Tchau"
+    assert catalogs.translations("pt_BR").gettext("Hello") == "Oi"
+
+
+def test_preload_surfaces_a_broken_catalog_at_start_up(tmp_path):
+    target = tmp_path / "de" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    (target / "orginvite.mo").write_bytes(b"\x00" * 64)
+    with pytest.raises(CatalogError):
+        Catalogs([tmp_path]).preload()

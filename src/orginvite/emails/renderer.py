@@ -156,7 +156,7 @@ class EmailRenderer:
         remote_images: bool = False,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self.catalogs = catalogs or default_catalogs()
+        self.catalogs = (catalogs or default_catalogs()).preload()  # a broken catalog fails here, not mid-send
         self.default_locale = default_locale or self.catalogs.default_locale
         self.metadata_key = metadata_key
         self.timezone_key = timezone_key
