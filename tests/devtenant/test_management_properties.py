@@ -51,7 +51,9 @@ KEYS = [
 ]  # fmt: skip
 QUERY_KEYS = ["page", "per_page", "include_totals", "from", "take", "fields", "include_fields", "sort", "x"]
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+)
 json_values = st.recursive(
     scalars,
     lambda children: (
