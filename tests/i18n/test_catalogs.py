@@ -108,12 +108,8 @@ def test_shipped_locales_are_exactly_the_catalog_directories():
     assert "ja" in translations.AVAILABLE_LOCALES  # CJK
 
 
-@pytest.mark.parametrize("locale", translations.AVAILABLE_LOCALES)
-def test_every_locale_translates_every_message(locale):
-    template = keys(load_po(POT))
-    catalog = load_po(LOCALES / locale / "LC_MESSAGES" / "orginvite.po", locale)
-    assert set(keys(catalog)) == set(template), "run pybabel update"
-    problems = []
+def completeness_problems(catalog: Catalog, locale: str) -> list[tuple]:
+    problems: list[tuple] = []
     for message in catalog:
         if not message.id:
             continue
@@ -124,13 +120,12 @@ def test_every_locale_translates_every_message(locale):
             problems.append(("untranslated", message.id))
         if isinstance(message.id, tuple) and len(strings) != get_plural(locale).num_plurals:
             problems.append(("plural forms", message.id))
-    assert problems == [], f"{locale}: {len(problems)} problem(s), e.g. {problems[:5]}"
+    return problems
 
 
-@pytest.mark.parametrize("locale", translations.AVAILABLE_LOCALES)
-def test_translations_keep_placeholders_and_markup(locale):
-    catalog = load_po(LOCALES / locale / "LC_MESSAGES" / "orginvite.po", locale)
-    problems = []
+def consistency_problems(catalog: Catalog) -> list[tuple]:
+    """Placeholders and markup a translation lost or invented (a crash or garbled page at render time)."""
+    problems: list[tuple] = []
     for message in catalog:
         if not message.id or not message.string:
             continue
@@ -141,15 +136,75 @@ def test_translations_keep_placeholders_and_markup(locale):
             for form in message.string:
                 names = set(placeholders(form))
                 if not names <= allowed or not required <= names:
-                    problems.append((message.id, form))
+                    problems.append(("placeholders", message.id, form))
                 if tags(form) != tags(plural):
-                    problems.append((message.id, form, "markup"))
+                    problems.append(("markup", message.id, form))
         else:
             if placeholders(message.string) != placeholders(message.id):
-                problems.append((message.id, message.string))
+                problems.append(("placeholders", message.id, message.string))
             if tags(message.string) != tags(message.id):
-                problems.append((message.id, message.string, "markup"))
-    assert problems == []
+                problems.append(("markup", message.id, message.string))
+    return problems
+
+
+@pytest.mark.parametrize("locale", translations.AVAILABLE_LOCALES)
+def test_every_locale_translates_every_message(locale):
+    template = keys(load_po(POT))
+    catalog = load_po(LOCALES / locale / "LC_MESSAGES" / "orginvite.po", locale)
+    assert set(keys(catalog)) == set(template), "run pybabel update"
+    problems = completeness_problems(catalog, locale)
+    assert problems == [], f"{locale}: {len(problems)} problem(s), e.g. {problems[:5]}"
+
+
+@pytest.mark.parametrize("locale", translations.AVAILABLE_LOCALES)
+def test_translations_keep_placeholders_and_markup(locale):
+    catalog = load_po(LOCALES / locale / "LC_MESSAGES" / "orginvite.po", locale)
+    assert consistency_problems(catalog) == []
+
+
+def test_the_checks_catch_broken_catalogs():
+    broken = read_po(io.BytesIO(BROKEN_PO.encode()), locale="fr")
+    broken.add(("%(count)s item", "%(count)s items"), ("%(count)s élément",))  # one form where French needs two
+    found = sorted((kind, message if isinstance(message, str) else message[0]) for kind, message in
+                   completeness_problems(broken, "fr"))
+    assert found == [("fuzzy", "Guessed"), ("plural forms", "%(count)s item"), ("untranslated", "Untranslated")]
+    found = sorted((kind, message if isinstance(message, str) else message[0]) for kind, message, _ in
+                   consistency_problems(broken))
+    assert found == [
+        ("markup", "Welcome to <bdi>%(org)s</bdi>"),
+        ("placeholders", "%(count)s day"),  # the singular form dropped %(date)s
+        ("placeholders", "Hello %(name)s"),  # renamed
+        ("placeholders", "Sign in"),  # invented, positional
+    ]
+
+
+BROKEN_PO = r"""
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=utf-8\n"
+"Plural-Forms: nplurals=2; plural=(n > 1);\n"
+
+msgid "Hello %(name)s"
+msgstr "Bonjour %(nom)s"
+
+msgid "Welcome to <bdi>%(org)s</bdi>"
+msgstr "Bienvenue dans %(org)s"
+
+msgid "Untranslated"
+msgstr ""
+
+#, fuzzy
+msgid "Guessed"
+msgstr "Deviné"
+
+msgid "%(count)s day"
+msgid_plural "%(count)s days, until %(date)s"
+msgstr[0] "%(count)s jour"
+msgstr[1] "%(count)s jours, jusqu’au %(date)s"
+
+msgid "Sign in"
+msgstr "Se connecter %s"
+"""
 
 
 def test_english_is_the_source_text():
