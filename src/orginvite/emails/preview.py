@@ -186,14 +186,14 @@ def render_preview(
     now = params.now or (clock or (lambda: dt.datetime.now(dt.UTC)))()
     invitation = _sample(params, now)
     explicit = None if params.locale == "auto" else params.locale
-    renderer_at_now = renderer if params.now is None else _with_clock(renderer, now)
-    rendered = renderer_at_now.render(
+    rendered = renderer.render(
         invitation,
         locale=explicit,
         ui_locales=params.ui_locales,
         accept_language=params.accept_language,
         timezone=params.timezone,
         email=params.email,
+        now=now,
     )
     message = build_message(
         rendered,
@@ -203,14 +203,6 @@ def render_preview(
         message_id=f"<preview.{params.email}.{rendered.locale}@{sender[1].rpartition('@')[2]}>",
     )
     return Preview(params, invitation, rendered, message)
-
-
-def _with_clock(renderer: EmailRenderer, now: dt.datetime) -> EmailRenderer:
-    # Same environment (templates compiled once), another "now" for the expiry countdown.
-    clone = object.__new__(EmailRenderer)
-    clone.__dict__.update(renderer.__dict__)
-    clone.clock = lambda: now
-    return clone
 
 
 def preview_json(preview: Preview) -> dict[str, Any]:

@@ -213,18 +213,21 @@ class EmailRenderer:
         timezone: str | dt.tzinfo | None = None,
         email: str = "invitation",
         extra_context: Mapping[str, Any] | None = None,
+        now: dt.datetime | None = None,
     ) -> RenderedEmail:
         """Render ``email`` (templates ``<email>/subject.txt``, ``body.txt``, ``body.html``) for ``invitation``.
 
         ``timezone`` (else ``invitation.timezone``, else ``user_metadata[timezone_key]``, else UTC) dates the
-        expiry. Raises :class:`RenderError` for a missing template or an undefined variable.
+        expiry; ``now`` (default: the renderer's clock) counts the days left. ``extra_context`` adds variables
+        for a host app's own templates. Raises :class:`RenderError` for a missing template or an undefined
+        variable.
         """
         resolution = self.resolve_locale(
             invitation, locale=locale, ui_locales=ui_locales, accept_language=accept_language
         )
         zone = self._timezone(invitation, timezone)
         with use_locale(resolution.locale, timezone=zone, record_fallbacks=True) as fallbacks:
-            context = self.context(invitation, resolution.locale, zone)
+            context = self.context(invitation, resolution.locale, zone, now=now)
             if extra_context:
                 context.update(extra_context)
             subject = one_line(self._render(f"{email}/subject.txt", context), limit=998)
@@ -257,7 +260,9 @@ class EmailRenderer:
         untrusted = invitation.timezone or invitation.user_metadata.get(self.timezone_key)
         return parse_timezone(untrusted if isinstance(untrusted, str) else None, strict=False)
 
-    def context(self, invitation: Invitation, locale: str, zone: dt.tzinfo) -> dict[str, Any]:
+    def context(
+        self, invitation: Invitation, locale: str, zone: dt.tzinfo, *, now: dt.datetime | None = None
+    ) -> dict[str, Any]:
         """The template context: Auth0's User Invitation names, plus locale, direction and formatted values."""
         organization = invitation.organization
         branding = organization.get("branding") or {}
@@ -274,7 +279,7 @@ class EmailRenderer:
         application.setdefault("metadata", {})
         application["name"] = one_line(application.get("name") or "")
         application.setdefault("client_id", None)
-        expires_at_text, expires_in_days = self._expiry(invitation.expires_at, locale, zone)
+        expires_at_text, expires_in_days = self._expiry(invitation.expires_at, locale, zone, now or self.clock())
         primary = safe_color(colors.get("primary"), "#0059d6")
         support_email = invitation.support_email
         if not (isinstance(support_email, str) and _EMAIL_ADDRESS.match(support_email)):
@@ -322,7 +327,9 @@ class EmailRenderer:
             "logo_url": logo_url,
         }
 
-    def _expiry(self, expires_at: str | None, locale: str, zone: dt.tzinfo) -> tuple[str, int | None]:
+    def _expiry(
+        self, expires_at: str | None, locale: str, zone: dt.tzinfo, now: dt.datetime
+    ) -> tuple[str, int | None]:
         if not expires_at:
             return "", None
         try:
@@ -334,7 +341,7 @@ class EmailRenderer:
             moment = moment.replace(tzinfo=dt.UTC)
         text = format_datetime_tz(moment, locale=locale, tzinfo=zone)
         # Whole days left, rounded down (Babel's format_timedelta would call 6 days 20 hours "1 week").
-        seconds = (moment - self.clock()).total_seconds()
+        seconds = (moment - now).total_seconds()
         days = math.floor(seconds / 86400) if seconds > 0 else 0
         return text, days if days >= 1 else None
 
