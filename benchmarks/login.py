@@ -77,7 +77,7 @@ def auth0_fastapi_app(provider: Provider) -> tuple[Any, str | None]:
         return None, "auth0-fastapi is not installed; pip install -e '.[bench]'"
     from benchmarks.auth0_fastapi_case import build
 
-    return build(provider, BASE_URL, QUERY)
+    return build(provider, BASE_URL)
 
 
 def section(provider: Provider) -> Section:
