@@ -200,11 +200,6 @@ class SessionCookie:
         self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
         self._clock = clock
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
-        self._newest = (
-            CookieSigner(settings.secret_keys[:1], "orginvite.session", clock=clock)
-            if len(settings.secret_keys) > 1
-            else None
-        )
 
     def issue(self, user: OrgUser) -> str:
         value = self._signer.sign(user.to_payload())
@@ -224,18 +219,8 @@ class SessionCookie:
 
     def read(self, value: str) -> tuple[OrgUser, bool]:
         """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept."""
-        ttl = self.settings.session_ttl
-        resign = False
-        if self._newest is None:
-            payload = self._signer.unsign(value, max_age=ttl)
-        else:
-            try:
-                payload = self._newest.unsign(value, max_age=ttl)
-            except InvalidCookieError as exc:
-                if exc.reason != "tampered":
-                    raise
-                payload = self._signer.unsign(value, max_age=ttl)  # an older key: accept, then re-sign
-                resign = True
+        payload, key_index = self._signer.verify(value, max_age=self.settings.session_ttl)
+        resign = key_index > 0  # an older key: accept, then re-sign with the newest
         user = OrgUser.from_payload(payload)
         if user.expires_at <= self._clock():
             raise InvalidCookieError("expired")

@@ -24,7 +24,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from orginvite.config import Settings
@@ -34,7 +34,8 @@ from orginvite.session import set_cookie_header
 
 __all__ = ["STATE_PATTERN", "Transaction", "TransactionCookies"]
 
-#: What our states look like (authlib's generate_token(32)); anything else cannot name one of our cookies.
+#: What our states look like (``oidc.new_state``: 40 hex digits; before it, 32 letters and digits); anything else
+#: cannot name one of our cookies.
 STATE_PATTERN = re.compile(r"[A-Za-z0-9]{16,64}")
 
 
@@ -57,6 +58,10 @@ class Transaction:
             f"invitation={self.invitation}, return_to={self.return_to!r})"
         )
 
+    def to_payload(self) -> dict[str, Any]:
+        """The cookie's JSON object (``dataclasses.asdict`` deep-copies, and this is on every login)."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Transaction:
         strings = ("state", "nonce", "code_verifier", "return_to", "redirect_uri")
@@ -72,7 +77,10 @@ class Transaction:
             or not math.isfinite(created_at)
         ):
             raise InvalidCookieError("malformed")
-        return cls(**{name: payload[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: payload[name] for name in _FIELDS})
+
+
+_FIELDS = tuple(Transaction.__dataclass_fields__)
 
 
 class TransactionCookies:
@@ -116,7 +124,7 @@ class TransactionCookies:
                 live[name] = created_at
         for name in pick_evictions(live, self.settings.max_transactions):
             headers.append(self._header(name, "", 0))
-        value = self._signer.sign(asdict(transaction))
+        value = self._signer.sign(transaction.to_payload())
         headers.append(self._header(self.cookie_name(transaction.state), value, self.settings.transaction_ttl))
         return headers
 
