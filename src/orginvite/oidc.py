@@ -204,15 +204,21 @@ class OIDCClient:
         invitation: str | None = None,
         ui_locales: str | None = None,
         prompt: str | None = None,
+        redirect_uri: str | None = None,
     ) -> AuthorizationRequest:
-        """Build the ``/authorize`` URL from the allow-list only; the caller binds the returned secrets."""
+        """Build the ``/authorize`` URL from the allow-list only; the caller binds the returned secrets.
+
+        ``redirect_uri`` is the callback on the request's host under multi-tenant routing (the caller built it from
+        an allow-listed host); by default the configured one.
+        """
         document = await self.discovery()
         s = self.settings
+        redirect_uri = redirect_uri or s.redirect_uri
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         params: list[tuple[str, str]] = [
             ("response_type", "code"),
             ("client_id", s.client_id),
-            ("redirect_uri", s.redirect_uri),
+            ("redirect_uri", redirect_uri),
             ("scope", s.scope),
             ("state", state),
             ("nonce", nonce),
@@ -234,7 +240,7 @@ class OIDCClient:
         params.extend(sorted(s.extra_authorize_params.items()))
         endpoint = document["authorization_endpoint"]
         separator = "&" if urlsplit(endpoint).query else "?"
-        return AuthorizationRequest(endpoint + separator + urlencode(params), state, nonce, verifier, s.redirect_uri)
+        return AuthorizationRequest(endpoint + separator + urlencode(params), state, nonce, verifier, redirect_uri)
 
     # -- token endpoint ----------------------------------------------------------------------------------------
 
