@@ -52,6 +52,7 @@ from orginvite.session import (
     ANONYMOUS,
     ORGANIZATION_SCOPE_KEY,
     Binding,
+    Organization,
     OrgUser,
     SessionCookie,
     credentials_for,
@@ -387,7 +388,7 @@ class OrgInviteMiddleware:
             request, "unknown_organization.html", 404,
             {"error": "unknown_organization", "organization": name,
              "message": "No organization has this name."},
-            cookies, name=name,
+            cookies, organization_name=name,
         )
 
     async def _tenant_organization(
@@ -638,6 +639,10 @@ class OrgInviteMiddleware:
             if allowed is not None and not allowed(org_id, org_name):
                 raise OrganizationClaimError(transaction.organization, org_id, "organization not allowed here")
             user = user_from_claims(claims, self.settings, self._clock())
+            if transaction.host_organization is not None and user.organization is not None:
+                # checked above against the host: an ID-only token (names off at the provider) gets the host's name
+                user.organization = Organization(user.organization.id, user.organization.name
+                                                 or transaction.host_organization)
             await self._accept(user, claims)
         except ProviderError as exc:
             return self._provider_unavailable(request, exc, done, retry_url=_local(request, self.settings.login_path))
