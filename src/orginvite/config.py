@@ -363,6 +363,8 @@ class Settings:
             if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
                 raise ConfigurationError("ORGINVITE_REQUIRE_ORGANIZATION", "must be true or false")
             values["require_organization"] = value.lower() in ("1", "true", "yes")
+        for setting in ("organization_lookup", "management_client_id", "management_client_secret"):
+            names.setdefault(setting, "ORGINVITE_" + setting.upper())  # named even when the missing one is unset
         tenancy = TenancyRules.from_env(env)  # errors already name the ORGINVITE_* variable
         if tenancy.restricts_hosts:
             values["tenancy"] = tenancy
