@@ -146,3 +146,33 @@ async def test_the_directory_reports_an_unreachable_api_as_a_provider_error():
         assert directory.cached("acme") is None  # a failure is not cached as "unknown"
     finally:
         await directory.aclose()
+
+
+# -- websockets (uvicorn here has no websocket library, so the ASGI contract is checked directly) -------------
+
+
+@pytest.mark.anyio
+async def test_a_websocket_to_a_host_we_do_not_serve_is_closed_before_the_app_sees_it():
+    from orginvite.middleware import OrgInviteMiddleware
+    from orginvite.tenancy import TenancyRules
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope)
+
+    middleware = OrgInviteMiddleware(app, _settings(tenancy=TenancyRules(host_template="{organization}.myapp.test")))
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    base = {"type": "websocket", "path": "/ws", "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1)}
+    await middleware({**base, "headers": [(b"host", b"evil.test")]}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}] and seen == []
+    await middleware({**base, "headers": [(b"host", b"acme.myapp.test")]}, receive, send)
+    assert seen and seen[0]["orginvite.organization"] == Organization(None, "acme")
+    assert not seen[0]["user"].is_authenticated
