@@ -285,8 +285,7 @@ class OrgInviteMiddleware:
             response = JSONResponse(dict(payload), status_code=status, headers=headers)
         else:
             s = self.settings
-            route_ = request.scope.get(_ROUTE_KEY)
-            prefix = route_.path_prefix if route_ is not None else ""
+            prefix = _path_prefix(request)
             context.setdefault("home_url", _local(request, prefix + s.default_return_to))
             context.setdefault("login_url", _local(request, prefix + s.login_path))
             html = self.pages.render(template, locale, **context)
@@ -500,7 +499,7 @@ class OrgInviteMiddleware:
             [self._pending_header(value, _PENDING_TTL)],
             user_label=user.email or user.display_name,
             csrf_token=csrf,
-            action_url=_local(request, self.settings.login_path),
+            action_url=_local(request, _path_prefix(request) + self.settings.login_path),
         )
 
     async def _read_form(self, request: Request) -> dict[str, str] | None:
@@ -729,6 +728,12 @@ class OrgInviteMiddleware:
 def _local(request: Request, path: str) -> str:
     """A same-origin path as the browser must see it: behind a proxy prefix (``root_path``), with the prefix."""
     return request.scope.get("root_path", "").rstrip("/") + path
+
+
+def _path_prefix(request: Request) -> str:
+    """Path routing: the organization's prefix (``/o/acme``) of this request, else ``""``."""
+    route_ = request.scope.get(_ROUTE_KEY)
+    return route_.path_prefix if route_ is not None else ""
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -386,4 +386,10 @@ def test_path_routing_from_the_apex_link_to_a_session_under_the_orgs_path(paths)
     assert done.status_code == 303 and done.headers["location"] == "/o/acme/"
     assert world.http.get(world.apex + "/o/acme/me").json()["organization"] == {"id": ACME, "name": "acme"}
     assert world.http.get(world.apex + "/o/globex/me").status_code == 401  # same host, other organization
+    # an invitation while signed in: the interstitial's form posts back under the organization's path
+    page = world.http.get(world.apex + f"/o/acme/login?invitation=t2&organization={ACME}&organization_name=acme")
+    assert 'data-page="interstitial"' in page.text and 'action="/o/acme/login"' in page.text
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    go = world.http.post(world.apex + "/o/acme/login", data={"csrf_token": token, "action": "continue"})
+    assert go.status_code == 303 and query_of(go.headers["location"])["invitation"] == "t2"
     assert world.http.get(world.apex + "/o/globex/login?organization=acme").status_code == 400
