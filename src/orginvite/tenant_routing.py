@@ -37,6 +37,7 @@ logger = logging.getLogger("orginvite.tenancy")
 
 _NEGATIVE_TTL = 30.0  # an unknown name is asked again soon: it may just have been created
 _MAX_ENTRIES = 10_000  # random subdomains must not grow the cache without bound
+_MAX_HOSTS = 1_000  # routes remembered per Host header value
 
 
 class UnknownOrganization(LookupError):
@@ -141,11 +142,27 @@ class TenantRouter:
         base = urlsplit(settings.base_url)
         self.scheme = base.scheme
         self.base_path = base.path.rstrip("/")
+        # With no proxy to trust and no path routing, the route depends on the Host header alone: remember the
+        # answers for the hosts we serve (refusals are never cached), so a request costs one dict lookup.
+        self._by_host: dict[bytes, Route] | None = (
+            {} if not self.rules.trusted_proxies and self.rules.path_template is None else None
+        )
 
     def route(self, scope: Mapping[str, Any], path: str) -> Route:
         """The request's route (``path`` without ``root_path``); :class:`~orginvite.tenancy.TenancyError` for a
         host we do not serve. Forwarded headers count only from a trusted proxy (the TCP peer, ``scope["client"]``).
         """
+        cache = self._by_host
+        if cache is not None:
+            hosts = [value for name, value in scope["headers"] if name == b"host"]
+            if len(hosts) == 1:
+                found = cache.get(hosts[0])
+                if found is None:
+                    found = route(effective_host(scope["headers"], None, self.rules), "/", self.rules)
+                    if len(cache) >= _MAX_HOSTS:
+                        cache.clear()
+                    cache[hosts[0]] = found
+                return found
         client = scope.get("client")
         host = effective_host(scope["headers"], client[0] if client else None, self.rules)
         return route(host, path or "/", self.rules)
