@@ -22,7 +22,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -131,8 +131,13 @@ def _summary(urls: dict[str, str]) -> str:
 
 
 async def _run(
-    servers: list[tuple[uvicorn.Server, socket.socket]], smtp_sock: socket.socket, outbox: Outbox, err: TextIO
+    servers: list[tuple[uvicorn.Server, socket.socket]],
+    smtp_sock: socket.socket,
+    outbox: Outbox,
+    ready: Callable[[], None],
+    err: TextIO,
 ) -> int:
+    """Serve until SIGINT/SIGTERM (0) or until a server stops on its own (1); ``ready`` once all accept."""
     from orginvite.emails.catcher import serve_smtp
 
     loop = asyncio.get_running_loop()
@@ -142,7 +147,14 @@ async def _run(
     smtp = await serve_smtp(outbox, sock=smtp_sock)
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     stopper = asyncio.create_task(stop.wait())
+    failed = True
     try:
+        while not all(server.started for server, _ in servers):
+            if stop.is_set() or any(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            ready()  # the URLs are printed once they answer
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         failed = stopper not in done
         if failed:
@@ -153,7 +165,8 @@ async def _run(
         await asyncio.gather(*tasks, return_exceptions=True)
         stopper.cancel()
         smtp.close()
-        await smtp.wait_closed()
+        with contextlib.suppress(TimeoutError):  # Python 3.12+ waits for open SMTP sessions too: not forever
+            await asyncio.wait_for(smtp.wait_closed(), 5)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return 1 if failed else 0
@@ -218,10 +231,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 return _Server(uvicorn.Config(asgi, log_level=level, lifespan="auto")), sockets[sock_name]
 
             servers = [server(tenant.app, "tenant_port"), server(outbox.app, "outbox_port"), server(app, "port")]
-            print(_summary(urls), file=out)
-            print("\n-- dev tenant --\n" + banner(tenant, urls["tenant"] + "/", ":memory:"), file=out)
-            print("\nPress Ctrl-C to stop.", file=out, flush=True)
-            code = asyncio.run(_run(servers, sockets["smtp_port"], outbox, err))
+
+            def ready() -> None:
+                print(_summary(urls), file=out)
+                print("\n-- dev tenant --\n" + banner(tenant, urls["tenant"] + "/", ":memory:"), file=out)
+                print("\nPress Ctrl-C to stop.", file=out, flush=True)
+
+            code = asyncio.run(_run(servers, sockets["smtp_port"], outbox, ready, err))
             print("orginvite demo: stopped.", file=out, flush=True)
             return code
         finally:
