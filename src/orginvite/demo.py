@@ -100,6 +100,9 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
         return contextlib.nullcontext()
 
+    def install_signal_handlers(self) -> None:  # the same, for uvicorn versions before capture_signals
+        return None
+
 
 def _bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
