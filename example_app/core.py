@@ -372,7 +372,7 @@ class Workspace:
                 inviter=str((record.get("inviter") or {}).get("name", "")),
                 roles=tuple(roles.get(str(r), str(r)) for r in record.get("roles") or []),
                 language=metadata.get("lang") if isinstance(metadata, Mapping) else None,
-                expires_at=str(record.get("expires_at") or ""),
+                expires_at=_when(record.get("expires_at")),
             ))
         return pending
 
@@ -402,6 +402,14 @@ class Workspace:
 
 #: What an action may fail with, short of a bug: each has a message for the page (see :func:`describe_failure`).
 EXPECTED_FAILURES = (FormError, ValueError, InvitationEmailError, ManagementAPIError)
+
+
+def _when(value: Any) -> str:
+    """``2026-12-08T17:50:14.912Z`` -> ``2026-12-08 17:50 UTC`` (what the API gives, shorter)."""
+    text = str(value or "")
+    if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d", text) and text.endswith("Z"):
+        return text[:16].replace("T", " ") + " UTC"
+    return text
 
 
 def describe_failure(exc: Exception) -> tuple[int, str]:

@@ -88,6 +88,8 @@ class Stack:
     def __init__(self, *, fastapi: bool = False) -> None:
         self.clock = Clock()
         self.outbox = Outbox()
+        self.outbox_server = LiveServer(self.outbox.app).start()
+        self.outbox_url = self.outbox_server.url
         with socket.socket() as sock:  # aiosmtpd's Controller connects to its port once started: no port 0
             sock.bind(("127.0.0.1", 0))
             self.smtp_port = sock.getsockname()[1]
@@ -122,6 +124,7 @@ class Stack:
     def close(self) -> None:
         self.app_server.stop()
         self.tenant_server.stop()
+        self.outbox_server.stop()
         self.tenant.close()
         self.smtp.stop()
 
