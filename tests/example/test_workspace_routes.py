@@ -179,3 +179,48 @@ def test_unreadable_bodies_and_signed_out_posts(stack: Stack) -> None:
         bad_id = client.post(stack.url + "/invitations/%3Cscript%3E/revoke", data={"csrf_token": "t"})
         assert bad_id.status_code == 403  # CSRF first: a forged form learns nothing
     assert pending(stack) == []
+
+
+def test_smtp_down_says_the_invitation_exists_but_its_email_failed(stack: Stack) -> None:
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        stack.stop_smtp()
+        response = post_invite(stack, admin, token)
+    assert response.status_code == 502
+    assert "was created, but its email could not be sent" in response.text and "camille@example.test" in response.text
+    assert pending(stack) == ["camille@example.test"]  # listed under pending, where it can be revoked
+
+
+def test_management_api_down_gives_a_page_not_a_500(stack: Stack) -> None:
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        stack.tenant_server.stop()
+        dashboard = admin.get(stack.url + "/")
+        invite = post_invite(stack, admin, token)
+        me = admin.get(stack.url + "/me")
+    assert dashboard.status_code == 502 and 'data-error="management_api"' in dashboard.text
+    assert invite.status_code == 502 and 'data-error="management_api"' in invite.text
+    assert me.status_code == 200  # the session itself is a cookie: no provider call
+
+
+def test_configuration_from_the_environment() -> None:
+    from example_app.core import DEV_TENANT, WorkspaceConfig
+
+    from orginvite.errors import ConfigurationError
+
+    dev = WorkspaceConfig.from_env({})
+    assert dev.login.issuer == DEV_TENANT["issuer"] and dev.organization == "acme"
+    assert dev.management_client_id == DEV_TENANT["management_client_id"]
+    auth0 = {"AUTH0_DOMAIN": "acme.eu.auth0.com", "AUTH0_CLIENT_ID": "web", "AUTH0_CLIENT_SECRET": "s",
+             "ORGINVITE_BASE_URL": "https://app.acme.example", "ORGINVITE_SECRET_KEYS": "k" * 32}
+    with pytest.raises(ConfigurationError, match="AUTH0_M2M_CLIENT_ID"):
+        WorkspaceConfig.from_env(auth0)
+    auth0 |= {"AUTH0_M2M_CLIENT_ID": "m2m", "AUTH0_M2M_CLIENT_SECRET": "m2m-s"}
+    with pytest.raises(ConfigurationError, match="ORGINVITE_SMTP_URL"):
+        WorkspaceConfig.from_env(auth0)
+    real = WorkspaceConfig.from_env(auth0 | {"ORGINVITE_SMTP_URL": "smtp://mail.acme.example:587",
+                                              "ORGINVITE_EMAIL_FROM": "Acme <no-reply@acme.example>"})
+    assert real.login.issuer == "https://acme.eu.auth0.com/" and real.management_domain == real.login.issuer
+    assert real.organization is None and real.sign_in_path == "/login"
+    with pytest.raises(ConfigurationError, match="ORGINVITE_BASE_URL"):
+        WorkspaceConfig.from_env({**auth0, "ORGINVITE_BASE_URL": "http://app.acme.example"})

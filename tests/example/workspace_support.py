@@ -95,6 +95,7 @@ class Stack:
             self.smtp_port = sock.getsockname()[1]
         self.smtp = Controller(OutboxHandler(self.outbox), hostname="127.0.0.1", port=self.smtp_port)
         self.smtp.start()
+        self.smtp_running = True
         self._holder = _Holder()
         self.app_server = LiveServer(self._holder).start()
         self.url = self.app_server.url
@@ -126,7 +127,13 @@ class Stack:
         self.tenant_server.stop()
         self.outbox_server.stop()
         self.tenant.close()
+        if self.smtp_running:
+            self.smtp.stop()
+
+    def stop_smtp(self) -> None:
+        """The mail server goes away (for good: aiosmtpd's Controller cannot start twice)."""
         self.smtp.stop()
+        self.smtp_running = False
 
     # -- helpers for HTTP-level tests --------------------------------------------------------------------------
 
