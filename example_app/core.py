@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -48,6 +48,7 @@ __all__ = [
     "FormError",
     "InviteForm",
     "Member",
+    "NotAMember",
     "PendingInvitation",
     "Workspace",
     "WorkspaceConfig",
@@ -92,7 +93,7 @@ MAX_FORM_BYTES = 8192
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-_ID = re.compile(r"^[A-Za-z0-9_|-]{1,100}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_NAME = 100
 LANGUAGE_NAMES = {
     "ar": "العربية", "de": "Deutsch", "en": "English", "es": "Español", "fr": "Français", "ja": "日本語",
@@ -172,8 +173,6 @@ class WorkspaceConfig:
 
     @property
     def sign_in_path(self) -> str:
-        from urllib.parse import urlencode
-
         path = self.login.login_path
         return f"{path}?{urlencode({'organization': self.organization})}" if self.organization else path
 
@@ -377,7 +376,10 @@ class Workspace:
         return pending
 
     async def is_admin(self, org_id: str, user: OrgUser) -> bool:
-        return self.config.admin_role in await self.member_roles(org_id, user.sub)
+        try:
+            return self.config.admin_role in await self.member_roles(org_id, user.sub)
+        except NotFoundError:  # not (or no longer) a member of the organization
+            return False
 
     async def invite(self, org_id: str, inviter: OrgUser, form: InviteForm) -> InviteResult:
         assert self.sender is not None
@@ -428,6 +430,10 @@ def describe_failure(exc: Exception) -> tuple[int, str]:
     return 502, "The identity provider's Management API is unavailable or refused our credentials. Try again."
 
 
+class NotAMember(Exception):
+    """The session names an organization the user no longer belongs to (removed since signing in)."""
+
+
 NOTICES = {"invited": "Invitation sent.", "revoked": "Invitation revoked."}
 
 
@@ -441,10 +447,13 @@ async def dashboard_context(
     notice: str | None = None,
 ) -> dict[str, Any]:
     """The dashboard's data: the organization, its members with roles, and for admins the invite form's choices
-    and the pending invitations. Raises ManagementAPIError when the API cannot answer."""
+    and the pending invitations. Raises ManagementAPIError when the API cannot answer, NotAMember when the
+    session's user was removed from the organization since signing in."""
     organization = await workspace.organization(org_id)
     members = await workspace.members(org_id)
-    mine = next((member.roles for member in members if member.user_id == user.sub), ())
+    if not any(member.user_id == user.sub for member in members):
+        raise NotAMember(org_id)
+    mine = next(member.roles for member in members if member.user_id == user.sub)
     is_admin = workspace.config.admin_role in mine
     roles = await workspace.roles() if is_admin else {}
     return {

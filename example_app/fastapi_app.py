@@ -24,6 +24,7 @@ from example_app.core import (
     SECURITY_HEADERS,
     TEMPLATES,
     FormError,
+    NotAMember,
     Workspace,
     WorkspaceConfig,
     csrf_ok,
@@ -148,6 +149,9 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             return page(request, "no_organization.html", 403)
         try:
             context = await dashboard_context(workspace, request.user, org_id, notice=notice)
+        except NotAMember as exc:
+            raise PageError(403, "not_a_member", "Not a member any more", "You are no longer a member of this "
+                            "organization. Sign out, or ask an admin to invite you again.") from exc
         except ManagementAPIError as exc:
             raise PageError(502, "management_api", "The workspace is unavailable", describe_failure(exc)[1]) from exc
         return page(request, "dashboard.html", **context)
@@ -165,7 +169,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             try:
                 context = await dashboard_context(workspace, member.user, member.org_id, form=echo_form(form),
                                                   error=FormError(field, message))
-            except ManagementAPIError:
+            except (ManagementAPIError, NotAMember):
                 raise PageError(status, field, "The invitation was not sent", message) from exc
             return page(request, "dashboard.html", status, **context)
         logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, member.user.sub)

@@ -27,6 +27,7 @@ from example_app.core import (
     EXPECTED_FAILURES,
     SECURITY_HEADERS,
     FormError,
+    NotAMember,
     Workspace,
     WorkspaceConfig,
     csrf_ok,
@@ -73,6 +74,9 @@ async def dashboard(request: Request) -> Response:
         return _page(request, "no_organization.html", 403)
     try:
         context = await dashboard_context(_workspace(request), user, org_id, notice=request.query_params.get("notice"))
+    except NotAMember:
+        return _error(request, 403, "not_a_member", "Not a member any more",
+                      "You are no longer a member of this organization. Sign out, or ask an admin to invite you again.")
     except ManagementAPIError as exc:
         logger.warning("dashboard: Management API failed: %s", exc)
         return _error(request, 502, "management_api", "The workspace is unavailable", describe_failure(exc)[1])
@@ -121,7 +125,7 @@ async def create_invitation(request: Request) -> Response:
         try:
             context = await dashboard_context(workspace, user, org_id, form=echo_form(form),
                                               error=FormError(field, message))
-        except ManagementAPIError:
+        except (ManagementAPIError, NotAMember):
             return _error(request, status, field, "The invitation was not sent", message)
         return _page(request, "dashboard.html", status, **context)
     logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, user.sub)

@@ -224,3 +224,16 @@ def test_configuration_from_the_environment() -> None:
     assert real.organization is None and real.sign_in_path == "/login"
     with pytest.raises(ConfigurationError, match="ORGINVITE_BASE_URL"):
         WorkspaceConfig.from_env({**auth0, "ORGINVITE_BASE_URL": "http://app.acme.example"})
+
+
+def test_a_member_removed_since_signing_in_sees_no_members_and_cannot_act(stack: Stack) -> None:
+    stack.add_member("gone@acme.test", MEMBER_PASSWORD, ["admin"])
+    with stack.client() as client:
+        token = invite_form(stack.sign_in(client, "gone@acme.test", MEMBER_PASSWORD))["fields"]["csrf_token"]
+        stack.tenant.store.remove_members(ACME, [stack.session_user(client).sub])
+        page = client.get(stack.url + "/")
+        refused = post_invite(stack, client, token)
+    assert page.status_code == 403 and 'data-error="not_a_member"' in page.text
+    assert "admin@acme.test" not in page.text
+    assert refused.status_code == 403 and 'data-error="not_admin"' in refused.text
+    assert pending(stack) == []
