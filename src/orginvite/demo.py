@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import logging
 import secrets
 import signal
 import socket
@@ -43,6 +44,7 @@ from orginvite.devtenant.config import (
     demo_config,
 )
 from orginvite.emails.outbox import Outbox
+from orginvite.middleware import RedactInvitationTickets
 
 __all__ = ["build_parser", "demo_tenant_config", "import_example_app", "main"]
 
@@ -240,7 +242,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print("\n-- dev tenant --\n" + banner(tenant, urls["tenant"] + "/", ":memory:"), file=out)
                 print("\nPress Ctrl-C to stop.", file=out, flush=True)
 
-            code = asyncio.run(_run(servers, sockets["smtp_port"], outbox, ready, err))
+            # Access logs print request URLs, invitation tickets included (--log-level info): log their hash.
+            logging.getLogger("uvicorn.access").addFilter(RedactInvitationTickets())
+            code = 0  # a Ctrl-C before the loop's own handlers are in place is a stop too
+            with contextlib.suppress(KeyboardInterrupt):
+                code = asyncio.run(_run(servers, sockets["smtp_port"], outbox, ready, err))
             print("orginvite demo: stopped.", file=out, flush=True)
             return code
         finally:

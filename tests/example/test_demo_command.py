@@ -130,3 +130,18 @@ def test_demo_help_lists_its_options() -> None:
     result = subprocess.run([sys.executable, "-m", "orginvite", "demo", "--help"], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0 and "--smtp-port" in result.stdout and "--tenant-port" in result.stdout
+
+
+def test_demo_access_logs_never_show_an_invitation_ticket() -> None:
+    demo = Demo(*FREE_PORTS, "--log-level", "info")
+    try:
+        app = url(demo.wait_started(), "workspace (example_app)")
+        ticket = "SecretTicket" + "x" * 20
+        response = httpx.get(app + f"/login?invitation={ticket}&organization=org_AcmeDemoOrg00001")
+        assert response.status_code == 302
+        code, out = demo.stop(signal.SIGINT)
+        logs = out + demo.process.stderr.read()  # uvicorn's access log goes to stdout
+    finally:
+        demo.kill()
+    assert code == 0
+    assert "GET /login?invitation=" in logs and ticket not in logs
