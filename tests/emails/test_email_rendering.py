@@ -271,3 +271,26 @@ def test_plain_text_isolates_names_where_direction_can_go_wrong(renderer):
     assert "\u2068" not in plain and "\u2069" not in plain
     # the URL and addresses are never wrapped, so they copy and click cleanly
     assert f"\n{sample_invitation().url}\n" in arabic
+
+
+def _variants():
+    """Invitations that between them take every branch of the invitation templates."""
+    one_role = ({"id": "rol_1", "name": "viewer", "description": ""},)
+    yield sample_invitation()  # inviter and application, two roles, days left, support email and URL
+    yield sample_invitation(application={"name": ""}, friendly_name="", roles=one_role,
+                            expires_at="2026-11-22T20:00:00Z", support_url=None)  # fmt: skip
+    yield sample_invitation(inviter_name="", roles=(), expires_at=None, support_email=None)
+    yield sample_invitation(inviter_name="", application={"name": ""}, friendly_name="", support_email=None,
+                            support_url=None, expires_at="2026-11-23T09:30:00Z")  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", AVAILABLE_LOCALES)
+def test_every_branch_of_the_email_is_translated_in_every_locale(renderer, locale):
+    texts = set()
+    for invitation in _variants():
+        email = renderer.render(invitation, locale=locale)  # StrictUndefined: a missing variable raises
+        assert email.fallbacks == (), f"{invitation}: not translated in {locale}: {email.fallbacks}"
+        assert "\n" not in email.subject and email.subject
+        assert invitation.url in email.text
+        texts.add(email.text)
+    assert len(texts) == 4
