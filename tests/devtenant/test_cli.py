@@ -239,3 +239,21 @@ def test_serve_sends_invitation_emails_over_smtp(tmp_path: Path) -> None:
     message = email.message_from_bytes(content, policy=email.policy.default)
     assert message["Content-Language"] == "de" and str(message["From"]) == "Acme Dev <invites@acme.test>"
     assert created.json()["invitation_url"] in message.get_body(("plain",)).get_content()
+
+
+def test_the_access_log_never_prints_an_invitation_ticket(tmp_path: Path) -> None:
+    running = Running("serve", "--port", "0", "--ephemeral", "--log-level", "info", cwd=tmp_path)
+    ticket = "Sup3rSecretTicket-ab12"
+    try:
+        issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
+        running.wait_for("Press Ctrl-C")
+        response = httpx.get(issuer + "authorize", params={
+            "client_id": demo.DEMO_WEB_CLIENT_ID, "response_type": "code", "redirect_uri": demo.DEMO_WEB_CALLBACKS[0],
+            "invitation": ticket, "organization": demo.DEMO_ACME_ORG_ID,
+        })  # fmt: skip
+        assert response.status_code == 302
+        line = running.wait_for(r"GET /authorize\?").string
+    finally:
+        running.stop()
+    assert ticket not in line and ticket not in "".join(running.output)
+    assert "invitation=#" in line and f"organization={demo.DEMO_ACME_ORG_ID}" in line

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import logging
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -116,6 +119,30 @@ def banner(tenant: DevTenant, base_url: str, db: str) -> str:
     return "\n".join(lines)
 
 
+_TICKET_IN_URL = re.compile(r"((?:^|[?&])invitation=)([^&\s\"']+)")
+
+
+def _fingerprint(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()[:12]
+
+
+class RedactTickets(logging.Filter):
+    """Access log lines carry ``/authorize?invitation=<ticket>``: a bearer secret until accepted. Log a short
+    hash instead (the Management API's log lines use the same one)."""
+
+    @staticmethod
+    def _redact(text: str) -> str:
+        return _TICKET_IN_URL.sub(lambda m: f"{m.group(1)}#{_fingerprint(m.group(2))}", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "invitation=" in record.msg:
+            record.msg = self._redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._redact(a) if isinstance(a, str) and "invitation=" in a else a
+                                for a in record.args)
+        return True
+
+
 def parse_mailbox(value: str) -> tuple[str, str]:
     """``"Acme <no-reply@acme.test>"`` or a bare address -> (name, address); checked later by the tenant."""
     name, address = parseaddr(value)
@@ -164,7 +191,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # uvicorn re-raises the Ctrl-C it handled once it has shut down; stopping is the normal way out.
         with contextlib.suppress(KeyboardInterrupt):
             print("\nPress Ctrl-C to stop.", file=out, flush=True)
-            server = uvicorn.Server(uvicorn.Config(tenant.app, log_level=args.log_level, lifespan="auto"))
+            config = uvicorn.Config(tenant.app, log_level=args.log_level, lifespan="auto")
+            logging.getLogger("uvicorn.access").addFilter(RedactTickets())  # after Config set logging up
+            server = uvicorn.Server(config)
             server.run(sockets=[sock])
         return 0
     finally:
