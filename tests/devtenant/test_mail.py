@@ -234,3 +234,12 @@ def test_the_email_sees_the_application_behind_the_client_id() -> None:
     assert [role["name"] for role in built.roles] == ["admin"]  # a role deleted since is left out, not an error
     assert built.organization["display_name"] == "Acme Inc."
     assert (built.support_email, built.support_url) == ("help@acme.test", "https://help.acme.test/")
+
+
+def test_an_address_no_mail_header_can_carry_is_logged_not_a_500(caplog: pytest.LogCaptureFixture) -> None:
+    with DevTenant() as tenant, tenant.serve() as server, api_client(server) as api:
+        created = invite(api, DEMO_ACME_ORG_ID, "zoé(x)@example.test")  # the API's email format allows it
+        assert api.get(f"/organizations/{DEMO_ACME_ORG_ID}/invitations/{created['id']}").status_code == 200
+    assert len(tenant.outbox) == 0
+    [error] = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+    assert created["id"] in error and "not a valid email address" in error

@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orginvite.emails.local import is_local_client
-from orginvite.emails.message import MailboxLike, mailbox
+from orginvite.emails.message import MailboxLike, MessageError, mailbox
 from orginvite.emails.model import Invitation
 from orginvite.emails.outbox import Delivery, InvitationMailer, Outbox
 from orginvite.emails.renderer import EmailRenderer, RenderError
@@ -134,15 +134,16 @@ class TenantMail:
         return f"over SMTP to {self.smtp.host}:{self.smtp.effective_port} from {self.sender}"
 
     async def deliver(self, invitation: Record, *, ticket_hash: str = "") -> Delivery | None:
-        """Send ``invitation``'s email. A template that does not render is logged and returns None: the
-        invitation exists, and Auth0 does not fail the API call over its email either."""
+        """Send ``invitation``'s email. An email that cannot be made (a template that does not render, an
+        invitee address no mail header can carry, such as a non-ASCII local part) is logged as an error and
+        gives None: the invitation exists, and Auth0 does not fail the API call over its email either."""
         try:
             delivery = await self.mailer.deliver(
                 invitation_for_email(self.store, invitation, self.settings),
                 now=dt.datetime.fromtimestamp(self.clock(), dt.UTC),
             )
-        except RenderError as exc:
-            log.error("invitation %s: the email does not render (%s)", invitation.get("id"), exc)
+        except (RenderError, MessageError) as exc:
+            log.error("invitation %s: no email sent, %s", invitation.get("id"), exc)
             return None
         if delivery.error is not None:
             log.error(
