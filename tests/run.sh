@@ -8,7 +8,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 
 # Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download cannot work here).
 if ! command -v chromium >/dev/null 2>&1; then

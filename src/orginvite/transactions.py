@@ -24,7 +24,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from orginvite.config import Settings
@@ -34,7 +34,8 @@ from orginvite.session import set_cookie_header
 
 __all__ = ["STATE_PATTERN", "Transaction", "TransactionCookies"]
 
-#: What our states look like (authlib's generate_token(32)); anything else cannot name one of our cookies.
+#: What our states look like (``oidc.new_state``: 40 hex digits; before it, 32 letters and digits); anything else
+#: cannot name one of our cookies.
 STATE_PATTERN = re.compile(r"[A-Za-z0-9]{16,64}")
 
 
@@ -50,12 +51,21 @@ class Transaction:
     return_to: str
     created_at: float
     redirect_uri: str
+    #: Multi-tenant routing: the organization of the host (or path) the login started on, checked at the callback
+    #: against the token and bound into the session; its ID when it was looked up, and the host itself.
+    host_organization: str | None = None
+    host_organization_id: str | None = None
+    host: str | None = None
 
     def __repr__(self) -> str:  # nonce and verifier are secrets of this login
         return (
             f"Transaction(state={self.state[:6]}..., organization={self.organization!r}, "
             f"invitation={self.invitation}, return_to={self.return_to!r})"
         )
+
+    def to_payload(self) -> dict[str, Any]:
+        """The cookie's JSON object (``dataclasses.asdict`` deep-copies, and this is on every login)."""
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Transaction:
@@ -72,7 +82,17 @@ class Transaction:
             or not math.isfinite(created_at)
         ):
             raise InvalidCookieError("malformed")
-        return cls(**{name: payload[name] for name in cls.__dataclass_fields__})
+        optional = _OPTIONAL
+        for name in optional:
+            value = payload.get(name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidCookieError("malformed")
+        return cls(**{name: payload[name] for name in _REQUIRED}, **{name: payload.get(name) for name in optional})
+
+
+_FIELDS = tuple(Transaction.__dataclass_fields__)
+_OPTIONAL = ("host_organization", "host_organization_id", "host")
+_REQUIRED = tuple(name for name in _FIELDS if name not in _OPTIONAL)
 
 
 class TransactionCookies:
@@ -116,7 +136,7 @@ class TransactionCookies:
                 live[name] = created_at
         for name in pick_evictions(live, self.settings.max_transactions):
             headers.append(self._header(name, "", 0))
-        value = self._signer.sign(asdict(transaction))
+        value = self._signer.sign(transaction.to_payload())
         headers.append(self._header(self.cookie_name(transaction.state), value, self.settings.transaction_ttl))
         return headers
 

@@ -1,0 +1,1 @@
+"""Benchmarks of orginvite against what users would use instead (``python -m benchmarks``; see README)."""

@@ -1,0 +1,101 @@
+"""Section 1: the login redirect, ``/login?invitation=..&organization=..`` to the provider's ``/authorize``.
+
+Each contender is an in-process ASGI app called directly: orginvite's middleware; Authlib's Starlette client
+(``authorize_redirect`` behind Starlette's ``SessionMiddleware``, the documented setup); auth0-fastapi's
+``/auth/login`` when the package is installed; and a bare Starlette route answering a fixed redirect (the floor:
+what any redirect costs in Starlette). Discovery is served on loopback and cached by each after the warm-up call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from benchmarks.harness import ASGICall, Case, Section, Target
+from benchmarks.provider import CLIENT_ID, CLIENT_SECRET, ORG_ID, SECRET_KEY, TICKET, Provider
+from orginvite.config import Settings
+from orginvite.middleware import OrgInviteMiddleware
+
+QUERY = urlencode({"invitation": TICKET, "organization": ORG_ID, "organization_name": "acme"}).encode()
+BASE_URL = "http://127.0.0.1:8000"
+
+
+async def _home(request: Request) -> Response:
+    return PlainTextResponse("home")
+
+
+def orginvite_app(provider: Provider, **settings: Any) -> OrgInviteMiddleware:
+    inner = Starlette(routes=[Route("/", _home)])
+    return OrgInviteMiddleware(inner, Settings(
+        issuer=provider.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, secret_keys=(SECRET_KEY,),
+        base_url=BASE_URL, **settings,
+    ))
+
+
+def floor_app(provider: Provider) -> Starlette:
+    fixed = provider.issuer + "authorize?" + urlencode({"client_id": CLIENT_ID, "organization": ORG_ID})
+
+    async def login(request: Request) -> Response:
+        return RedirectResponse(fixed, status_code=302)
+
+    return Starlette(routes=[Route("/login", login)])
+
+
+def authlib_app(provider: Provider) -> Starlette:
+    from authlib.integrations.starlette_client import OAuth
+
+    oauth = OAuth()
+    oauth.register(
+        "bench", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        server_metadata_url=provider.issuer + ".well-known/openid-configuration",
+        client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
+    )
+
+    async def login(request: Request) -> Response:
+        params = request.query_params
+        return await oauth.bench.authorize_redirect(
+            request, BASE_URL + "/callback",
+            organization=params["organization"], invitation=params["invitation"],
+        )
+
+    app = Starlette(routes=[Route("/login", login)])
+    app.add_middleware(SessionMiddleware, secret_key=SECRET_KEY)
+    return app
+
+
+def auth0_fastapi_app(provider: Provider) -> tuple[Any, str | None]:
+    """auth0-fastapi's router, or the reason it cannot run here."""
+    import importlib.util
+
+    if importlib.util.find_spec("auth0_fastapi") is None:
+        return None, "auth0-fastapi is not installed; pip install -e '.[bench]'"
+    from benchmarks.auth0_fastapi_case import build
+
+    return build(provider, BASE_URL)
+
+
+def section(provider: Provider) -> Section:
+    cases = [
+        Case("floor: bare Starlette fixed redirect", ASGICall(floor_app(provider), "/login", expect=302)),
+        Case("orginvite /login (invitation)", ASGICall(orginvite_app(provider), "/login", QUERY, expect=302)),
+        Case("authlib authorize_redirect + SessionMiddleware",
+             ASGICall(authlib_app(provider), "/login", QUERY, expect=302)),
+    ]
+    auth0_app, reason = auth0_fastapi_app(provider)
+    if auth0_app is None:
+        cases.append(Case("auth0-fastapi /auth/login", ASGICall(None, "/auth/login"), skip=reason))
+    else:
+        cases.append(Case("auth0-fastapi /auth/login", auth0_app))
+    return Section(
+        key="login", title="1. Login redirect", cases=cases, baseline=cases[0].name,
+        targets=[
+            Target(cases[1].name, cases[2].name, "speedup", 100.0),
+            Target(cases[1].name, cases[0].name, "speedup", 0.25),
+        ],
+    )

@@ -1,0 +1,83 @@
+"""A minimal OpenID provider for the benchmarks: discovery, JWKS and token minting, nothing else.
+
+Served on loopback (``orginvite.testing.LiveServer``) so that Authlib and orginvite both fetch discovery the way
+they do in production, over HTTP, and then cache it; no traffic leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from orginvite.testing import LiveServer
+
+CLIENT_ID = "bench-client"
+CLIENT_SECRET = "bench-client-secret"
+SECRET_KEY = "k" * 40
+ORG_ID = "org_" + "A" * 16
+TICKET = "bench-ticket-" + "t" * 20
+
+
+class Provider:
+    """Discovery and JWKS over loopback; ``mint`` signs an ID token with the published key."""
+
+    def __init__(self) -> None:
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "bench-1", "alg": "RS256", "use": "sig"})
+        self.app = Starlette(routes=[
+            Route("/.well-known/openid-configuration", self.discovery),
+            Route("/.well-known/jwks.json", self.jwks),
+        ])
+        self.server = LiveServer(self.app)
+        self.issuer = ""
+
+    def start(self) -> Provider:
+        self.server.start()
+        self.issuer = self.server.url + "/"
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def discovery_document(self) -> dict[str, Any]:
+        base = self.issuer
+        return {
+            "issuer": base,
+            "authorization_endpoint": base + "authorize",
+            "token_endpoint": base + "oauth/token",
+            "jwks_uri": base + ".well-known/jwks.json",
+            "end_session_endpoint": base + "oidc/logout",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        }
+
+    @property
+    def jwks_document(self) -> dict[str, Any]:
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    async def discovery(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.discovery_document)
+
+    async def jwks(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.jwks_document)
+
+    def claims(self, nonce: str, **extra: Any) -> dict[str, Any]:
+        now = int(time.time())
+        return {
+            "iss": self.issuer, "aud": CLIENT_ID, "azp": CLIENT_ID, "iat": now, "exp": now + 3600,
+            "nonce": nonce, "sub": "auth0|bench-user", "email": "bench@acme.test", "email_verified": True,
+            "name": "Bench User", "org_id": ORG_ID, "org_name": "acme", **extra,
+        }
+
+    def mint(self, claims: dict[str, Any]) -> str:
+        return jwt.encode({"alg": "RS256", "kid": self.key.kid, "typ": "JWT"}, claims, self.key,
+                          algorithms=["RS256"])

@@ -1,0 +1,53 @@
+"""The benchmark command runs end to end and reports every row; it never asserts speed (noisy machines)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Every section and row the command must report (a skipped row must say why).
+EXPECTED = {
+    "login": {
+        "floor: bare Starlette fixed redirect",
+        "orginvite /login (invitation)",
+        "authlib authorize_redirect + SessionMiddleware",
+        "auth0-fastapi /auth/login",
+    },
+}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "benchmarks", "--quick", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240, check=False)
+
+
+def test_quick_json_reports_every_row_with_numbers_or_a_reason() -> None:
+    done = _run("--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    sections = {s["key"]: s for s in report["sections"]}
+    assert set(sections) == set(EXPECTED)
+    for key, names in EXPECTED.items():
+        rows = {r["name"]: r for r in sections[key]["rows"]}
+        assert set(rows) == names, key
+        for row in rows.values():
+            if "skipped" in row:
+                assert row["skipped"].strip(), row
+            else:
+                assert row["median_us"] > 0 and row["ops_per_s"] > 0, row
+                assert row["rate_vs_baseline"] > 0, row
+        for target in sections[key]["targets"]:
+            assert target["row"] in rows and target["ref"] in rows
+            assert target["ok"] in (True, False, None)
+
+
+def test_default_output_is_a_table_with_every_section() -> None:
+    done = _run("--only", "login")
+    assert done.returncode == 0, done.stderr
+    assert "== 1. Login redirect" in done.stdout
+    for name in EXPECTED["login"]:
+        assert name in done.stdout
