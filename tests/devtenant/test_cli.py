@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import queue
 import re
@@ -16,17 +18,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from orginvite.cli import main as orginvite_main
 from orginvite.devtenant import config as demo
 from orginvite.devtenant.cli import main
+
+MAIL_VARIABLES = ("ORGINVITE_SMTP_URL", "ORGINVITE_EMAIL_FROM")
 
 
 class Running:
     """A tenant subprocess whose output is read in the background, so a silent process cannot hang the test."""
 
     def __init__(self, *args: str, cwd: Path) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Hermetic: a developer's ORGINVITE_SMTP_URL must not send the tests' invitation emails anywhere.
+        env = {key: value for key, value in os.environ.items() if key not in MAIL_VARIABLES}
+        env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "orginvite", "tenant", *args],
             stdout=subprocess.PIPE,
@@ -85,6 +92,7 @@ def test_serve_answers_on_loopback_and_prints_what_an_app_needs(demo_server: tup
     assert f"Management API audience: {issuer}api/v2/" in banner
     assert f"discovery:               {issuer}.well-known/openid-configuration" in banner
     assert "in memory (--ephemeral)" in banner
+    assert f"invitation emails:       kept in the outbox, {issuer}outbox/" in banner
     for credential in (
         demo.DEMO_WEB_CLIENT_ID,
         demo.DEMO_WEB_CLIENT_SECRET,
@@ -189,3 +197,63 @@ def test_example_config_prints_the_shipped_example(capsys: pytest.CaptureFixture
     printed = capsys.readouterr().out
     assert printed == demo.example_config_text()
     assert tomllib.loads(printed)["organizations"][0]["name"] == "acme"
+
+
+def test_serve_sends_invitation_emails_over_smtp(tmp_path: Path) -> None:
+    received: list[tuple[list[str], bytes]] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            received.append((list(envelope.rcpt_tos), envelope.content))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    running = Running(
+        "serve", "--port", "0", "--ephemeral", "--log-level", "warning", "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
+        "--email-from", "Acme Dev <invites@acme.test>", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
+        running.wait_for("Press Ctrl-C")
+        assert f"over SMTP to 127.0.0.1:{smtp_port} from Acme Dev <invites@acme.test>" in "".join(running.output)
+        token = httpx.post(issuer + "oauth/token", data={
+            "grant_type": "client_credentials", "client_id": demo.DEMO_M2M_CLIENT_ID,
+            "client_secret": demo.DEMO_M2M_CLIENT_SECRET, "audience": issuer + "api/v2/",
+        }).json()["access_token"]  # fmt: skip
+        created = httpx.post(
+            f"{issuer}api/v2/organizations/{demo.DEMO_ACME_ORG_ID}/invitations",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"inviter": {"name": "Ada"}, "invitee": {"email": "new@example.test"},
+                  "client_id": demo.DEMO_WEB_CLIENT_ID, "user_metadata": {"lang": "de"}},
+        )  # fmt: skip
+        assert created.status_code == 200, created.text
+    finally:
+        assert running.stop() == 0
+        controller.stop()
+    [(recipients, content)] = received
+    assert recipients == ["new@example.test"]
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    assert message["Content-Language"] == "de" and str(message["From"]) == "Acme Dev <invites@acme.test>"
+    assert created.json()["invitation_url"] in message.get_body(("plain",)).get_content()
+
+
+def test_the_access_log_never_prints_an_invitation_ticket(tmp_path: Path) -> None:
+    running = Running("serve", "--port", "0", "--ephemeral", "--log-level", "info", cwd=tmp_path)
+    ticket = "Sup3rSecretTicket-ab12"
+    try:
+        issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
+        running.wait_for("Press Ctrl-C")
+        response = httpx.get(issuer + "authorize", params={
+            "client_id": demo.DEMO_WEB_CLIENT_ID, "response_type": "code", "redirect_uri": demo.DEMO_WEB_CALLBACKS[0],
+            "invitation": ticket, "organization": demo.DEMO_ACME_ORG_ID,
+        })  # fmt: skip
+        assert response.status_code == 302
+        line = running.wait_for(r"GET /authorize\?").string
+    finally:
+        running.stop()
+    assert ticket not in line and ticket not in "".join(running.output)
+    assert "invitation=#" in line and f"organization={demo.DEMO_ACME_ORG_ID}" in line

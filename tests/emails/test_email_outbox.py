@@ -121,3 +121,19 @@ async def test_smtp_wins_when_configured_and_its_failures_propagate(renderer):
 def test_a_mailer_needs_somewhere_to_deliver(renderer):
     with pytest.raises(ConfigurationError):
         InvitationMailer(renderer, sender="no-reply@acme.test")
+
+
+@pytest.mark.anyio
+async def test_keep_failed_puts_an_undeliverable_email_in_the_outbox_with_the_error(renderer):
+    outbox = Outbox()
+    port = free_port()
+    smtp = SMTPSender(SMTPSettings(port=port, timeout=5))
+    mailer = InvitationMailer(renderer, sender="no-reply@acme.test", smtp=smtp, outbox=outbox, keep_failed=True)
+    delivery = await mailer.deliver(sample_invitation(user_metadata={"lang": "es"}))
+    assert isinstance(delivery.error, SMTPConnectionError) and delivery.smtp is None
+    [entry] = outbox.messages()
+    assert entry is delivery.outbox_entry and entry.locale == "es"
+    assert entry.error == str(delivery.error) and f"127.0.0.1:{port}" in entry.error
+    assert entry.summary()["error"] == entry.error
+    with pytest.raises(ConfigurationError):
+        InvitationMailer(renderer, sender="no-reply@acme.test", smtp=smtp, keep_failed=True)  # kept where?

@@ -5,6 +5,11 @@ from __future__ import annotations
 import email
 import json
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from email import policy
 from pathlib import Path
 
@@ -242,3 +247,38 @@ def test_cli_sample_data_and_template_overrides(tmp_path: Path, capsys):
 def test_cli_bad_input_is_a_clear_error(args, fragment, capsys):
     assert preview_main(args) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_cli_arabic_eml_is_a_complete_message(capsys):
+    assert preview_main(["--locale", "ar", "--format", "eml", "--now", NOW]) == 0
+    message = email.message_from_bytes(capsys.readouterr().out.encode("ascii"), policy=policy.default)  # 7-bit
+    assert message["Subject"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert message["Content-Language"] == "ar" and message["Date"] == "Sun, 22 Nov 2026 09:30:00 +0000"
+    text, html = (part.get_content() for part in message.iter_parts())
+    assert text.startswith("انضم إلى \u2068Acme Inc.\u2069")
+    assert '<html lang="ar" dir="rtl"' in html
+
+
+def test_cli_serves_the_preview_app(tmp_path: Path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orginvite", "preview", "--serve", "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/emails/invitation?locale=ar", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+                time.sleep(0.2)
+        assert page.status_code == 200 and 'data-testid="rtl"' in page.text
+        proxied = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert proxied.status_code == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0

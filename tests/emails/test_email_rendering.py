@@ -271,3 +271,53 @@ def test_plain_text_isolates_names_where_direction_can_go_wrong(renderer):
     assert "\u2068" not in plain and "\u2069" not in plain
     # the URL and addresses are never wrapped, so they copy and click cleanly
     assert f"\n{sample_invitation().url}\n" in arabic
+
+
+def _variants():
+    """Invitations that between them take every branch of the invitation templates."""
+    one_role = ({"id": "rol_1", "name": "viewer", "description": ""},)
+    yield sample_invitation()  # inviter and application, two roles, days left, support email and URL
+    yield sample_invitation(application={"name": ""}, friendly_name="", roles=one_role,
+                            expires_at="2026-11-22T20:00:00Z", support_url=None)  # fmt: skip
+    yield sample_invitation(inviter_name="", roles=(), expires_at=None, support_email=None)
+    yield sample_invitation(inviter_name="", application={"name": ""}, friendly_name="", support_email=None,
+                            support_url=None, expires_at="2026-11-23T09:30:00Z")  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", AVAILABLE_LOCALES)
+def test_every_branch_of_the_email_is_translated_in_every_locale(renderer, locale):
+    texts = set()
+    for invitation in _variants():
+        email = renderer.render(invitation, locale=locale)  # StrictUndefined: a missing variable raises
+        assert email.fallbacks == (), f"{invitation}: not translated in {locale}: {email.fallbacks}"
+        assert "\n" not in email.subject and email.subject
+        assert invitation.url in email.text
+        texts.add(email.text)
+    assert len(texts) == 4
+
+
+def test_a_template_written_for_auth0_finds_every_user_invitation_variable(tmp_path: Path):
+    # Auth0's User Invitation template variables (FACTS.md), all in one host template.
+    (tmp_path / "invitation").mkdir()
+    (tmp_path / "invitation" / "body.txt").write_text(
+        "{{ inviter.name }}|{{ organization.id }}|{{ organization.name }}|{{ organization.display_name }}|"
+        "{{ organization.metadata.tier }}|{{ organization.branding.logo_url }}|"
+        "{{ organization.branding.colors.primary }}|{{ organization.branding.colors.page_background }}|{{ url }}|"
+        "{% for role in roles %}{{ role.id }}:{{ role.name }}:{{ role.description }};{% endfor %}|"
+        "{{ user_metadata.lang }}|{{ app_metadata.plan }}|{{ application.name }}|{{ application.client_id }}|"
+        "{{ application.metadata.kind }}|{{ friendly_name }}|{{ support_email }}|{{ support_url }}|{{ expires_at }}"
+    )
+    base = sample_invitation()
+    invitation = sample_invitation(
+        organization={**base.organization, "metadata": {"tier": "gold"}},
+        app_metadata={"plan": "pro"},
+        application={**base.application, "metadata": {"kind": "web"}},
+    )
+    text = EmailRenderer([tmp_path], clock=lambda: NOW).render(invitation, locale="en").text
+    assert text.strip().split("|") == [
+        "Amira Haddad", "org_Pr3v13wS4mpl3Org", "acme", "Acme Inc.", "gold", "https://cdn.example.com/acme.png",
+        "#0059d6", "#f4f4f5", base.url,
+        "rol_Pr3v13wAdm1n000:admin:Manages the workspace;rol_Pr3v13wB1ll1ng0:billing:Sees invoices;",
+        "en", "pro", "Acme Cloud", "Pr3v13wCl13nt", "web", "Acme Cloud", "support@example.com",
+        "https://help.example.com/", "2026-12-01T09:30:00.000Z",
+    ]  # fmt: skip

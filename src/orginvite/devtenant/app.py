@@ -22,11 +22,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
+from orginvite.emails.message import MailboxLike
+from orginvite.emails.outbox import Outbox
+from orginvite.emails.sender import SMTPSettings
 from orginvite.testing import LiveServer
 
 from . import auth_api, management_api
 from .config import TenantConfig, TenantConfigError, load_config, seed
 from .keys import KeyRing
+from .mail import TenantMail
 from .store import Store
 
 __all__ = ["DevTenant"]
@@ -40,7 +44,12 @@ def _normalize_issuer(issuer: str) -> str:
 
 
 class DevTenant:
-    """An Auth0-compatible tenant: Authentication API at the root, Management API under /api/v2."""
+    """An Auth0-compatible tenant: Authentication API at the root, Management API under /api/v2.
+
+    Invitations created with ``send_invitation_email`` (Auth0's default) get their email, in the invitee's
+    language: over SMTP with ``smtp`` (settings or an ``smtp://`` URL), else into :attr:`outbox`, served at
+    ``/outbox/`` to local clients (``outbox_allow_remote=True`` to any client).
+    """
 
     def __init__(
         self,
@@ -49,6 +58,9 @@ class DevTenant:
         db: str | Path = ":memory:",
         issuer: str | None = None,
         clock: Callable[[], float] = time.time,
+        smtp: SMTPSettings | str | None = None,
+        email_from: MailboxLike | None = None,
+        outbox_allow_remote: bool = False,
     ) -> None:
         self._clock = clock
         self._issuer = _normalize_issuer(issuer) if issuer else None
@@ -62,14 +74,32 @@ class DevTenant:
         self.keys = KeyRing(self.store)
         # A plain dict on purpose: tests flip settings (say, organization names) on a live tenant.
         self.settings: dict[str, Any] = self.config.settings
+        try:
+            self.mail = TenantMail(
+                self.store,
+                self.settings,
+                smtp=smtp,
+                email_from=email_from,
+                outbox_allow_remote=outbox_allow_remote,
+                clock=self.now,
+            )
+        except BaseException:
+            self.store.close()
+            raise
         self.app = Starlette(
             routes=[
                 Route("/", self._index, methods=["GET"]),
                 Route("/healthz", self._healthz, methods=["GET"]),
                 *auth_api.routes(self),
                 Mount("/api/v2", routes=management_api.routes(self)),
+                Mount("/outbox", app=self.mail.app),
             ]
         )
+
+    @property
+    def outbox(self) -> Outbox:
+        """The invitation emails the tenant kept (all of them when no SMTP is configured)."""
+        return self.mail.outbox
 
     # -- time and URLs
 
@@ -122,6 +152,7 @@ class DevTenant:
             ("User info", issuer + "userinfo"),
             ("Logout", issuer + "v2/logout"),
             ("Management API (audience)", self.management_audience_for(request)),
+            ("Invitation emails (outbox)", issuer + "outbox/"),
             ("Health check", issuer + "healthz"),
         ]
         organizations, _ = self.store.list_organizations(limit=100)

@@ -3,6 +3,10 @@
     orginvite tenant serve                       # the seeded demo tenant on http://127.0.0.1:8765/
     orginvite tenant serve --config tenant.toml --db ./tenant.sqlite3
     orginvite tenant example-config > tenant.toml
+    orginvite tenant serve --smtp-url smtp://127.0.0.1:1025   # invitation emails to an SMTP catcher
+
+Invitation emails (``send_invitation_email``, Auth0's default) go over SMTP with ``--smtp-url`` (default:
+``ORGINVITE_SMTP_URL``), else into the outbox the tenant serves at ``/outbox/``.
 
 The start-up banner prints everything an app needs to point at the tenant (issuer, Management API audience,
 discovery URL) and the credentials of its applications and configured users, so nobody digs through a database.
@@ -12,16 +16,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import logging
+import os
+import re
 import socket
 import sqlite3
 import sys
 from collections.abc import Sequence
+from email.utils import parseaddr
 from typing import TextIO
 
 import uvicorn
 
 from .app import DevTenant
 from .config import DEMO_FRIENDLY_NAME, TenantConfigError, example_config_text
+from .mail import DEFAULT_EMAIL_FROM
 
 __all__ = ["DEFAULT_DB", "DEFAULT_PORT", "banner", "build_parser", "main"]
 
@@ -47,6 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--issuer", metavar="URL", help="fixed issuer URL (default: derived from each request's host, with a '/')"
     )
+    mail = serve.add_argument_group("invitation emails")
+    mail.add_argument(
+        "--smtp-url",
+        metavar="URL",
+        default=os.environ.get("ORGINVITE_SMTP_URL") or None,
+        help="send invitation emails over SMTP, e.g. smtp://127.0.0.1:1025 (default: $ORGINVITE_SMTP_URL; "
+        "unset: keep them in the outbox at /outbox/)",
+    )
+    mail.add_argument(
+        "--email-from",
+        metavar="MAILBOX",
+        default=os.environ.get("ORGINVITE_EMAIL_FROM") or None,
+        help='From of invitation emails, e.g. "Acme <no-reply@acme.test>" (default: $ORGINVITE_EMAIL_FROM, '
+        f"else the tenant's friendly_name <{DEFAULT_EMAIL_FROM}>)",
+    )
+    mail.add_argument(
+        "--outbox-allow-remote",
+        action="store_true",
+        help="let clients other than this machine read the outbox (it holds invitation links)",
+    )
     serve.add_argument(
         "--log-level",
         default="info",
@@ -70,6 +100,7 @@ def banner(tenant: DevTenant, base_url: str, db: str) -> str:
         f"  Management API audience: {issuer}api/v2/",
         f"  discovery:               {issuer}.well-known/openid-configuration",
         f"  database:                {'in memory (--ephemeral)' if db == ':memory:' else db}",
+        f"  invitation emails:       {tenant.mail.describe(base_url)}",
         "",
         "applications:",
     ]
@@ -88,6 +119,36 @@ def banner(tenant: DevTenant, base_url: str, db: str) -> str:
     return "\n".join(lines)
 
 
+_TICKET_IN_URL = re.compile(r"((?:^|[?&])invitation=)([^&\s\"']+)")
+
+
+def _fingerprint(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()[:12]
+
+
+class RedactTickets(logging.Filter):
+    """Access log lines carry ``/authorize?invitation=<ticket>``: a bearer secret until accepted. Log a short
+    hash instead (the Management API's log lines use the same one)."""
+
+    @staticmethod
+    def _redact(text: str) -> str:
+        return _TICKET_IN_URL.sub(lambda m: f"{m.group(1)}#{_fingerprint(m.group(2))}", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "invitation=" in record.msg:
+            record.msg = self._redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._redact(a) if isinstance(a, str) and "invitation=" in a else a
+                                for a in record.args)
+        return True
+
+
+def parse_mailbox(value: str) -> tuple[str, str]:
+    """``"Acme <no-reply@acme.test>"`` or a bare address -> (name, address); checked later by the tenant."""
+    name, address = parseaddr(value)
+    return name, address or value
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -103,7 +164,14 @@ def _bind(host: str, port: int) -> socket.socket:
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     db = ":memory:" if args.ephemeral else args.db
     try:
-        tenant = DevTenant(args.config, db=db, issuer=args.issuer)
+        tenant = DevTenant(
+            args.config,
+            db=db,
+            issuer=args.issuer,
+            smtp=args.smtp_url,
+            email_from=parse_mailbox(args.email_from) if args.email_from else None,
+            outbox_allow_remote=args.outbox_allow_remote,
+        )
     except TenantConfigError as exc:
         print(f"orginvite tenant: {exc}", file=err)
         return 2
@@ -123,7 +191,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # uvicorn re-raises the Ctrl-C it handled once it has shut down; stopping is the normal way out.
         with contextlib.suppress(KeyboardInterrupt):
             print("\nPress Ctrl-C to stop.", file=out, flush=True)
-            server = uvicorn.Server(uvicorn.Config(tenant.app, log_level=args.log_level, lifespan="auto"))
+            config = uvicorn.Config(tenant.app, log_level=args.log_level, lifespan="auto")
+            logging.getLogger("uvicorn.access").addFilter(RedactTickets())  # after Config set logging up
+            server = uvicorn.Server(config)
             server.run(sockets=[sock])
         return 0
     finally:

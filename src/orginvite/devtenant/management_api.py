@@ -641,6 +641,9 @@ class ManagementApi:
             _ticket_hash(ticket),
             revoked,
         )
+        mail = getattr(self.tenant, "mail", None)  # a DevTenant's TenantMail; absent in bare test tenants
+        if stored.get("send_invitation_email") and mail is not None:
+            await mail.deliver(stored, ticket_hash=_ticket_hash(ticket))
         return JSONResponse(_invitation_view(stored), status_code=200)
 
     async def list_invitations(self, call: Call) -> Response:

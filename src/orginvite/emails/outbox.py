@@ -3,7 +3,9 @@
 The dev tenant uses these for invitations created with ``send_invitation_email=true``: over SMTP when
 ``ORGINVITE_SMTP_URL`` is set, otherwise into an :class:`Outbox` whose ASGI app lists the messages and serves
 each one as HTML (sandboxed), text and raw ``.eml``. Nothing is dropped: when neither is configured, the mailer
-refuses to start; when SMTP fails, the error propagates.
+refuses to start; when SMTP fails, the error propagates (or, with ``keep_failed=True`` and an outbox, the
+message is kept in the outbox with the error shown beside it: the dev tenant's choice, since Auth0 answers the
+API call whatever its mail provider does).
 
     outbox = Outbox()
     mailer = InvitationMailer(renderer, sender=("Acme Dev", "no-reply@acme.test"), outbox=outbox)
@@ -31,7 +33,7 @@ from starlette.routing import Route
 from orginvite.emails.message import MailboxLike, build_message, mailbox
 from orginvite.emails.model import Invitation
 from orginvite.emails.renderer import EmailRenderer, RenderedEmail
-from orginvite.emails.sender import SendResult, SMTPSender
+from orginvite.emails.sender import SendError, SendResult, SMTPSender
 from orginvite.errors import ConfigurationError
 
 __all__ = ["Delivery", "InvitationMailer", "Outbox", "OutboxEntry"]
@@ -47,6 +49,7 @@ class OutboxEntry:
     message: EmailMessage
     received_at: dt.datetime
     locale: str | None = None
+    error: str | None = None  # why SMTP did not take it (kept here instead of being lost)
 
     @property
     def subject(self) -> str:
@@ -70,6 +73,7 @@ class OutboxEntry:
             "locale": self.locale,
             "message_id": str(self.message.get("Message-ID", "")),
             "received_at": self.received_at.isoformat(),
+            "error": self.error,
         }
 
 
@@ -95,9 +99,9 @@ class Outbox:
             ]
         )
 
-    def add(self, message: EmailMessage, *, locale: str | None = None) -> OutboxEntry:
+    def add(self, message: EmailMessage, *, locale: str | None = None, error: str | None = None) -> OutboxEntry:
         with self._lock:
-            entry = OutboxEntry(str(next(self._ids)), message, self.clock(), locale)
+            entry = OutboxEntry(str(next(self._ids)), message, self.clock(), locale, error)
             self._entries[entry.id] = entry
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
@@ -132,13 +136,14 @@ class Outbox:
         rows = "".join(
             f'<tr><td><a href="{base}/messages/{entry.id}">{html_lib.escape(entry.subject)}</a></td>'
             f"<td>{html_lib.escape(', '.join(entry.to))}</td><td>{html_lib.escape(entry.locale or '')}</td>"
-            f"<td>{entry.received_at:%Y-%m-%d %H:%M:%S}</td></tr>"
+            f"<td>{entry.received_at:%Y-%m-%d %H:%M:%S}</td>"
+            f"<td>{html_lib.escape('not sent: ' + entry.error) if entry.error else ''}</td></tr>"
             for entry in self.messages()
         )
-        body = rows or '<tr><td colspan="4">No messages yet.</td></tr>'
+        body = rows or '<tr><td colspan="5">No messages yet.</td></tr>'
         return HTMLResponse(
-            _page("Outbox", f"<table><thead><tr><th>Subject</th><th>To</th><th>Locale</th><th>Received</th></tr>"
-                            f"</thead><tbody>{body}</tbody></table>"),
+            _page("Outbox", "<table><thead><tr><th>Subject</th><th>To</th><th>Locale</th><th>Received</th>"
+                            f"<th>SMTP</th></tr></thead><tbody>{body}</tbody></table>"),
             headers={**_HEADERS, "content-security-policy": _UI_CSP},
         )
 
@@ -160,8 +165,9 @@ class Outbox:
         )
         text = html_lib.escape(entry.part("plain") or "")
         link = f"{base}/messages/{entry.id}"
+        problem = f'<p role="alert">Not sent over SMTP: {html_lib.escape(entry.error)}</p>' if entry.error else ""
         content = (
-            f'<p><a href="{base}/">All messages</a> · <a href="{link}/text">Text</a> · '
+            f'{problem}<p><a href="{base}/">All messages</a> · <a href="{link}/text">Text</a> · '
             f'<a href="{link}/raw" download>Raw .eml</a></p>'
             f"<table>{headers}</table>"
             f'<iframe sandbox title="HTML part" src="{link}/html"></iframe>'
@@ -206,16 +212,24 @@ def _page(title: str, content: str) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What happened to one invitation email: rendered, built, and sent over SMTP or kept in the outbox."""
+    """What happened to one invitation email: rendered, built, and sent over SMTP or kept in the outbox.
+
+    ``error`` is set when SMTP failed and the mailer kept the message in the outbox (``keep_failed=True``).
+    """
 
     rendered: RenderedEmail
     message: EmailMessage
     smtp: SendResult | None = None
     outbox_entry: OutboxEntry | None = None
+    error: SendError | None = None
 
 
 class InvitationMailer:
-    """Render -> build -> send over SMTP if configured, else keep in the outbox. One per process."""
+    """Render -> build -> send over SMTP if configured, else keep in the outbox. One per process.
+
+    With ``keep_failed=True`` (and an outbox), an SMTP failure does not raise: the message goes to the outbox
+    with the error, and the returned :class:`Delivery` carries it.
+    """
 
     def __init__(
         self,
@@ -226,9 +240,13 @@ class InvitationMailer:
         outbox: Outbox | None = None,
         reply_to: MailboxLike | None = None,
         headers: Mapping[str, str] | None = None,
+        keep_failed: bool = False,
     ) -> None:
         if smtp is None and outbox is None:
             raise ConfigurationError("mailer", "configure SMTP or an outbox: invitation emails must go somewhere")
+        if keep_failed and outbox is None:
+            raise ConfigurationError("mailer", "keep_failed needs an outbox to keep failed messages in")
+        self.keep_failed = keep_failed
         self.renderer = renderer
         self.sender = mailbox(sender, field="sender")
         self.reply_to = mailbox(reply_to, field="reply_to") if reply_to is not None else None
@@ -246,7 +264,13 @@ class InvitationMailer:
             headers=self.headers,
         )
         if self.smtp is not None:
-            result = await self.smtp.send(message)
+            try:
+                result = await self.smtp.send(message)
+            except SendError as exc:
+                if not self.keep_failed or self.outbox is None:
+                    raise
+                entry = self.outbox.add(message, locale=rendered.locale, error=str(exc))
+                return Delivery(rendered, message, outbox_entry=entry, error=exc)
             return Delivery(rendered, message, smtp=result)
         assert self.outbox is not None
         return Delivery(rendered, message, outbox_entry=self.outbox.add(message, locale=rendered.locale))

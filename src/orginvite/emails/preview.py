@@ -15,7 +15,6 @@ non-local clients (and any proxied request) unless ``allow_remote=True``.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from orginvite import locales
+from orginvite.emails.local import is_local_client
 from orginvite.emails.message import build_message
 from orginvite.emails.model import Invitation, sample_invitation
 from orginvite.emails.renderer import EmailRenderer, RenderedEmail, RenderError
@@ -231,20 +231,6 @@ def preview_json(preview: Preview) -> dict[str, Any]:
     }
 
 
-def _is_local(scope: Scope) -> bool:
-    client = scope.get("client")
-    if not client:
-        return False
-    try:
-        if not ipaddress.ip_address(client[0]).is_loopback:
-            return False
-    except ValueError:
-        return False
-    # A request that went through a proxy is not local, whatever the proxy's own address.
-    names = {name.lower() for name, _ in scope.get("headers", [])}
-    return not names & {b"x-forwarded-for", b"forwarded", b"x-real-ip"}
-
-
 _SECURITY_HEADERS = {
     "cache-control": "no-store",
     "referrer-policy": "no-referrer",
@@ -317,7 +303,7 @@ class EmailPreviews:
                 )
                 await response(scope, receive, send)
                 return
-            if not self.allow_remote and not _is_local(scope):
+            if not self.allow_remote and not is_local_client(scope):
                 response = PlainTextResponse(
                     "Email previews only answer local clients (set allow_remote=True to change that).",
                     status_code=403,

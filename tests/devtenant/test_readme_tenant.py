@@ -1,0 +1,37 @@
+"""The README's dev tenant section, as written there: its Python example runs and its config example is valid."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from orginvite.devtenant.app import DevTenant
+from orginvite.devtenant.config import load_config
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def section_blocks(heading: str, language: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    section = text[start : end if end != -1 else len(text)]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_python_example_runs() -> None:
+    [example] = section_blocks("The development tenant", "python")
+    exec(compile(example, "README.md (dev tenant)", "exec"), {})
+
+
+def test_the_config_example_is_a_valid_tenant() -> None:
+    [example] = section_blocks("The development tenant", "toml")
+    config = load_config(tomllib.loads(example))
+    with DevTenant(config) as tenant:
+        [organization] = tenant.store.list_organizations()[0]
+        assert organization["name"] == "acme" and organization["metadata"] == {"lang": "fr"}
+        owner = tenant.store.get_user_by_email("owner@acme.test")
+        roles, _ = tenant.store.list_member_roles(organization["id"], owner["user_id"])
+        assert [role["name"] for role in roles] == ["admin"]
+        assert tenant.settings["friendly_name"] == "Acme Dev"
