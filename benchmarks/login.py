@@ -30,12 +30,12 @@ async def _home(request: Request) -> Response:
     return PlainTextResponse("home")
 
 
-def orginvite_app(provider: Provider, **settings: Any) -> OrgInviteMiddleware:
+def orginvite_app(provider: Provider, http_client: Any = None, **settings: Any) -> OrgInviteMiddleware:
     inner = Starlette(routes=[Route("/", _home)])
     return OrgInviteMiddleware(inner, Settings(
         issuer=provider.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, secret_keys=(SECRET_KEY,),
         base_url=BASE_URL, **settings,
-    ))
+    ), http_client=http_client)
 
 
 def floor_app(provider: Provider) -> Starlette:
@@ -47,7 +47,8 @@ def floor_app(provider: Provider) -> Starlette:
     return Starlette(routes=[Route("/login", login)])
 
 
-def authlib_app(provider: Provider) -> Starlette:
+def authlib_oauth(provider: Provider) -> Any:
+    """Authlib's Starlette client registered as its docs show (discovery from the loopback provider)."""
     from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
@@ -56,6 +57,11 @@ def authlib_app(provider: Provider) -> Starlette:
         server_metadata_url=provider.issuer + ".well-known/openid-configuration",
         client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
     )
+    return oauth
+
+
+def authlib_app(provider: Provider) -> Starlette:
+    oauth = authlib_oauth(provider)
 
     async def login(request: Request) -> Response:
         params = request.query_params

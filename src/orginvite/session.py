@@ -33,6 +33,7 @@ __all__ = [
 
 _MAX_TEXT = 320
 _MAX_ROLES = 50
+_VERIFIED_MEMO = 1024  # session cookie values kept as verified (~1 KiB each): the signed-in users of the moment
 _MAX_SESSION_COOKIE = 3800  # leave room for name and attributes under the browsers' ~4096 bytes
 
 
@@ -42,6 +43,12 @@ class Organization:
 
     id: str | None
     name: str | None
+
+
+def _payload_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and len(value) <= 2048):
+        return value
+    raise InvalidCookieError("malformed")
 
 
 class OrgUser(BaseUser):
@@ -105,12 +112,7 @@ class OrgUser(BaseUser):
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> OrgUser:
         """Rebuild from a verified cookie payload; a shape we did not write is ``InvalidCookieError("malformed")``."""
-
-        def text(value: Any) -> str | None:
-            if value is None or (isinstance(value, str) and len(value) <= 2048):
-                return value
-            raise InvalidCookieError("malformed")
-
+        text = _payload_text
         if payload.get("v") != 1 or not isinstance(payload.get("sub"), str) or not payload["sub"]:
             raise InvalidCookieError("malformed")
         org = payload.get("org")
@@ -200,6 +202,7 @@ class SessionCookie:
         self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
         self._clock = clock
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
+        self._verified: dict[str, tuple[dict[str, Any], bool, int]] = {}
 
     def issue(self, user: OrgUser) -> str:
         value = self._signer.sign(user.to_payload())
@@ -218,12 +221,31 @@ class SessionCookie:
         return value
 
     def read(self, value: str) -> tuple[OrgUser, bool]:
-        """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept."""
-        payload, key_index = self._signer.verify(value, max_age=self.settings.session_ttl)
+        """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept.
+
+        A value that verified recently is found in a small memo of verified values (keyed by the exact value, so
+        only a byte-identical copy of a cookie that passed the HMAC can hit) and skips the HMAC and the JSON
+        decoding; its age and expiry are checked again on every request, and the user is rebuilt each time so
+        that one request cannot change what the next one sees.
+        """
+        ttl = self.settings.session_ttl
+        memo = self._verified.get(value)
+        if memo is not None:
+            payload, resign, signed_at = memo
+            now = self._clock()
+            age = int(now) - signed_at
+            if 0 <= age <= ttl and payload["exp"] > now:
+                return OrgUser.from_payload(payload), resign
+            self._verified.pop(value, None)
+        payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
         resign = key_index > 0  # an older key: accept, then re-sign with the newest
         user = OrgUser.from_payload(payload)
         if user.expires_at <= self._clock():
             raise InvalidCookieError("expired")
+        verified = self._verified
+        if len(verified) >= _VERIFIED_MEMO:
+            verified.pop(next(iter(verified)), None)  # the oldest entry: the memo is bounded, FIFO
+        verified[value] = (payload, resign, signed_at)
         return user, resign
 
     def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
