@@ -148,6 +148,16 @@ def run_sync(coro: Awaitable[Any]) -> Any:
 # -- in-process ASGI calls -----------------------------------------------------------------------------------
 
 
+#: What a browser sends with every navigation; every contender gets the same (Accept-Language matters: the login
+#: negotiates the provider's ui_locales from it).
+BROWSER_HEADERS = [
+    (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"),
+    (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    (b"accept-language", b"en-US,en;q=0.9"),
+    (b"accept-encoding", b"gzip, deflate, br"),
+]
+
+
 def http_scope(path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
                method: str = "GET") -> dict[str, Any]:
     return {

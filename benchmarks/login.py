@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from benchmarks.harness import ASGICall, Case, Section, Target
+from benchmarks.harness import BROWSER_HEADERS, ASGICall, Case, Section, Target
 from benchmarks.provider import CLIENT_ID, CLIENT_SECRET, ORG_ID, SECRET_KEY, TICKET, Provider
 from orginvite.config import Settings
 from orginvite.middleware import OrgInviteMiddleware
@@ -88,10 +88,12 @@ def auth0_fastapi_app(provider: Provider) -> tuple[Any, str | None]:
 
 def section(provider: Provider) -> Section:
     cases = [
-        Case("floor: bare Starlette fixed redirect", ASGICall(floor_app(provider), "/login", expect=302)),
-        Case("orginvite /login (invitation)", ASGICall(orginvite_app(provider), "/login", QUERY, expect=302)),
+        Case("floor: bare Starlette fixed redirect",
+             ASGICall(floor_app(provider), "/login", headers=BROWSER_HEADERS, expect=302)),
+        Case("orginvite /login (invitation)",
+             ASGICall(orginvite_app(provider), "/login", QUERY, BROWSER_HEADERS, expect=302)),
         Case("authlib authorize_redirect + SessionMiddleware",
-             ASGICall(authlib_app(provider), "/login", QUERY, expect=302)),
+             ASGICall(authlib_app(provider), "/login", QUERY, BROWSER_HEADERS, expect=302)),
     ]
     auth0_app, reason = auth0_fastapi_app(provider)
     if auth0_app is None:

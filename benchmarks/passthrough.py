@@ -20,17 +20,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from benchmarks.harness import ASGICall, Case, Section, Target
+from benchmarks.harness import BROWSER_HEADERS, ASGICall, Case, Section, Target
 from benchmarks.login import orginvite_app
 from benchmarks.provider import ORG_ID, SECRET_KEY, Provider
 from orginvite.session import Organization, OrgUser
-
-BROWSER_HEADERS = [
-    (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"),
-    (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-    (b"accept-language", b"en-US,en;q=0.9"),
-    (b"accept-encoding", b"gzip, deflate, br"),
-]
 
 
 async def _home(request: Request) -> Response:

@@ -67,6 +67,8 @@ _CALLBACK_STATUS = {
 }
 
 
+#: URLs that Starlette's RedirectResponse would leave unchanged: unreserved characters and its ``safe`` set only.
+_QUOTED_URL = re.compile(r"[A-Za-z0-9_.~:/%#?=@\[\]!$&'()*+,;-]*")
 _TICKET_IN_URL = re.compile(r"(invitation=)([^&\s\"']+)")
 
 
@@ -228,8 +230,13 @@ class OrgInviteMiddleware:
         return response
 
     def _redirect(self, url: str, cookies: list[tuple[bytes, bytes]] | None = None, status: int = 303) -> Response:
-        response = RedirectResponse(url, status_code=status, headers={"cache-control": "no-store",
-                                                                       "referrer-policy": "no-referrer"})
+        headers = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+        if _QUOTED_URL.fullmatch(url):
+            # Already what RedirectResponse's quote() would make of it (the /authorize URL is built encoded):
+            # skip quote(), a Python loop over every character of a URL of several hundred.
+            response = Response(status_code=status, headers={"location": url, **headers})
+        else:
+            response = RedirectResponse(url, status_code=status, headers=headers)
         response.raw_headers.extend(cookies or ())
         return response
 
@@ -276,7 +283,7 @@ class OrgInviteMiddleware:
         header = request.headers.get("accept-language")
         if not header:
             return None
-        resolution = locales.negotiate(available=self.pages.available, accept_language=header)
+        resolution = locales.negotiate_accept_language(self.pages.available, header)
         return locales.to_bcp47(resolution.locale) if resolution.source == "accept_language" else None
 
     async def _start(
@@ -308,10 +315,11 @@ class OrgInviteMiddleware:
             redirect_uri=auth.redirect_uri,
         )
         cookies.extend(self.transactions.start(transaction, request.cookies))
-        logger.info(
-            "login started: organization=%s invitation=%s prompt=%s",
-            link.organization, link.ticket_fingerprint, prompt or "-",
-        )
+        if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps
+            logger.info(
+                "login started: organization=%s invitation=%s prompt=%s",
+                link.organization, link.ticket_fingerprint, prompt or "-",
+            )
         return self._redirect(auth.url, cookies, status=303 if request.method == "POST" else 302)
 
     # -- the wrong-account interstitial ----------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""The shortcuts the hot paths take give exactly the answers of the slow paths they replace."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.responses import RedirectResponse
+
+from orginvite import locales, translations
+from orginvite.middleware import _QUOTED_URL
+from orginvite.oidc import new_code_verifier, new_state, s256_challenge
+from orginvite.transactions import STATE_PATTERN
+
+_URL_CHARS = string.ascii_letters + string.digits + "_.~:/%#?=@[]!$&'()*+,;-" + " \"<>{}|\\^`é\u2603"
+
+
+@given(st.text(alphabet=_URL_CHARS, max_size=80))
+def test_urls_that_skip_quote_are_those_quote_leaves_alone(url: str) -> None:
+    quoted = RedirectResponse(url).headers["location"]
+    if _QUOTED_URL.fullmatch(url):
+        assert quoted == url
+    else:
+        assert quoted != url or url == ""
+
+
+_HEADERS = st.one_of(
+    st.sampled_from(["en-US,en;q=0.9", "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", "pt-BR", "ja", "*", "",
+                     "xx-YY", "de;q=0", "es;q=abc, ar", "zh-Hant-TW;q=0.8,pt;q=0.9"]),
+    st.text(max_size=300),
+)
+
+
+@given(_HEADERS)
+def test_memoized_accept_language_negotiation_matches_negotiate(header: str) -> None:
+    available = translations.AVAILABLE_LOCALES
+    expected = locales.negotiate(available=available, accept_language=header)
+    assert locales.negotiate_accept_language(available, header) == expected
+    assert locales.negotiate_accept_language(available, header) == expected  # and again, from the memo
+
+
+def test_state_nonce_and_verifier_shapes() -> None:
+    states = {new_state() for _ in range(200)}
+    assert len(states) == 200 and all(STATE_PATTERN.fullmatch(s) and len(s) == 40 for s in states)
+    verifier = new_code_verifier()
+    assert 43 <= len(verifier) <= 128 and set(verifier) <= set(string.ascii_letters + string.digits + "-._~")
+    # RFC 7636 appendix B
+    assert s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
