@@ -18,11 +18,11 @@ from typing import Any
 from benchmarks.harness import Options, run_section, table
 from benchmarks.provider import Provider
 
-SECTIONS = ("login", "passthrough", "callback")
+SECTIONS = ("login", "passthrough", "callback", "emails")
 
 
 async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
-    from benchmarks import callback, login, passthrough
+    from benchmarks import callback, emails, login, passthrough
 
     provider = Provider().start()
     try:
@@ -30,6 +30,7 @@ async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
             "login": lambda: login.section(provider),
             "passthrough": lambda: passthrough.section(provider),
             "callback": lambda: callback.build(provider),
+            "emails": lambda: emails.section(quick=options.quick),
         }
         results = []
         for key in SECTIONS:

@@ -135,6 +135,12 @@ def parse_tag(value: object) -> Tag | None:
     """
     if not isinstance(value, str):
         return None
+    if len(value) <= 128:
+        return _parse_tag_memo(value)  # every translated message and direction check asks: memoized, bounded
+    return _parse_tag(value)
+
+
+def _parse_tag(value: str) -> Tag | None:
     text = value.strip()
     if not text or len(text) > 64:
         return None
@@ -150,6 +156,9 @@ def parse_tag(value: object) -> Tag | None:
     script = found["script"].title() if found["script"] else None
     region = found["region"].upper() if found["region"] else None
     return Tag(language, script, region)
+
+
+_parse_tag_memo = lru_cache(maxsize=1024)(_parse_tag)
 
 
 def normalize(value: object) -> str | None:

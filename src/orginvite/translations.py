@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,9 @@ LOCALES_DIR: Path = _find_locales_dir()
 # --- catalogs ----------------------------------------------------------------------------------------------------
 
 
+_RESOLVED_MEMO = 256  # distinct locale spellings remembered per Catalogs (a few in practice; bounded all the same)
+
+
 class Catalogs:
     """A stack of catalog directories, searched first to last for each locale of a fallback chain.
 
@@ -135,13 +139,19 @@ class Catalogs:
             found.insert(0, default_locale)
         self.available: tuple[str, ...] = tuple(found)
         self._cache: dict[str, _Chain] = {}
+        self._resolved: dict[str, str] = {}  # locale asked -> locale that serves it (every message asks again)
         self._lock = threading.Lock()
 
     def resolve(self, locale: str | None) -> str:
         """The available locale that serves ``locale`` (see :func:`orginvite.locales.match`), else the default."""
         if locale:
+            found = self._resolved.get(locale)
+            if found is not None:
+                return found
             found = locales.match(locale, self.available)
             if found is not None:
+                if len(self._resolved) < _RESOLVED_MEMO:
+                    self._resolved[locale] = found
                 return found
         return self.default_locale
 
@@ -381,8 +391,15 @@ def babel_locale(locale: str | None = None) -> Locale:
     """A Babel Locale for ``locale`` (default: the active one); falls back to the language, then English.
 
     Passing it explicitly to every ``format_*`` call is the point: without it Babel uses the server's locale.
+    Memoized per spelling (every formatted date asks; Babel Locales are not changed after parsing).
     """
-    tag = locales.parse_tag(locale or current_locale())
+    locale = locale or current_locale()
+    return _babel_locale(locale) if len(locale) <= 64 else _babel_locale.__wrapped__(locale)
+
+
+@lru_cache(maxsize=256)
+def _babel_locale(locale: str) -> Locale:
+    tag = locales.parse_tag(locale)
     candidates = [tag.key, tag.language] if tag else []
     for candidate in [*candidates, DEFAULT_LOCALE]:
         try:
