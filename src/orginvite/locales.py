@@ -269,6 +269,12 @@ def _index(available: tuple[str, ...]) -> dict[str, str]:
 
 def match(requested: object, available: Sequence[str]) -> str | None:
     """The available locale that best serves one requested tag, or None (see the module docstring)."""
+    if isinstance(requested, str) and len(requested) <= 64:
+        return _match_memo(requested, tuple(available))  # pure, and asked for every source of every negotiation
+    return _match(requested, tuple(available))
+
+
+def _match(requested: object, available: tuple[str, ...]) -> str | None:
     if isinstance(requested, str) and requested.strip() == "*":
         return None
     tag = parse_tag(requested)
@@ -304,6 +310,9 @@ def match(requested: object, available: Sequence[str]) -> str | None:
     return None
 
 
+_match_memo = lru_cache(maxsize=1024)(_match)
+
+
 def _truncations(tag: Tag) -> Iterable[Tag]:
     """The tag, then shorter forms that keep its script (zh_TW and zh_Hant never fall to zh, i.e. Simplified)."""
     yield tag
@@ -322,9 +331,15 @@ def fallback_chain(locale: str, available: Sequence[str], default: str = "en") -
     """The message-level fallback chain of a locale: itself, its shipped parents, then the default.
 
     ``fallback_chain("pt_BR", [...]) == ("pt_BR", "pt", "en")``; only locales in ``available`` (plus
-    ``default``) appear, each once.
+    ``default``) appear, each once. Memoized (every negotiation ends here; the inputs are a handful of locales).
     """
-    index = _index(tuple(available))
+    if isinstance(locale, str) and len(locale) <= 64 and isinstance(default, str):
+        return _fallback_chain_memo(locale, tuple(available), default)
+    return _fallback_chain(locale, tuple(available), default)
+
+
+def _fallback_chain(locale: str, available: tuple[str, ...], default: str) -> tuple[str, ...]:
+    index = _index(available)
     chain: list[str] = []
     tag = parse_tag(locale)
     if tag is not None:
@@ -338,6 +353,9 @@ def fallback_chain(locale: str, available: Sequence[str], default: str = "en") -
     if default_spelling not in chain:
         chain.append(default_spelling)
     return tuple(chain)
+
+
+_fallback_chain_memo = lru_cache(maxsize=512)(_fallback_chain)
 
 
 def _split_ui_locales(value: object) -> list[str]:

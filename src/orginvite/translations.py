@@ -106,6 +106,8 @@ LOCALES_DIR: Path = _find_locales_dir()
 # --- catalogs ----------------------------------------------------------------------------------------------------
 
 
+_SOURCES_MEMO = 8192  # (locale, message) answers remembered for fallback reports; messages are a finite set
+_UNSEEN = object()
 _RESOLVED_MEMO = 256  # distinct locale spellings remembered per Catalogs (a few in practice; bounded all the same)
 
 
@@ -140,6 +142,7 @@ class Catalogs:
         self.available: tuple[str, ...] = tuple(found)
         self._cache: dict[str, _Chain] = {}
         self._resolved: dict[str, str] = {}  # locale asked -> locale that serves it (every message asks again)
+        self._sources: dict[tuple[str, str], str | None] = {}  # (locale, message) -> locale that translates it
         self._lock = threading.Lock()
 
     def resolve(self, locale: str | None) -> str:
@@ -166,10 +169,18 @@ class Catalogs:
     def source_of(self, locale: str | None, message: str, context: str | None = None) -> str | None:
         """Which locale of the chain translates ``message`` (None: no catalog has it, the msgid shows)."""
         key = message if context is None else f"{context}\x04{message}"
-        for layer_locale, catalog in self._chain(locale).links:
+        resolved = self.resolve(locale)
+        memo = self._sources.get((resolved, key), _UNSEEN)
+        if memo is not _UNSEEN:
+            return memo
+        answer = None
+        for layer_locale, catalog in self._chain(resolved).links:
             if key in catalog or (key, 0) in catalog:
-                return layer_locale
-        return None
+                answer = layer_locale
+                break
+        if len(self._sources) < _SOURCES_MEMO:
+            self._sources[(resolved, key)] = answer
+        return answer
 
     def preload(self) -> Catalogs:
         """Load every locale's chain now, so a broken catalog fails at start-up (:class:`CatalogError`)."""
@@ -331,17 +342,25 @@ def current_timezone() -> dt.tzinfo:
 
 def _record(catalogs: Catalogs, message: str, context: str | None = None) -> None:
     state = _state.get()
-    if state is None or state.fallbacks is None:
-        return
+    if state is not None and state.fallbacks is not None:
+        _record_in(state, catalogs, message, context)
+
+
+def _record_in(state: _State, catalogs: Catalogs, message: str, context: str | None) -> None:
+    fallbacks = state.fallbacks
+    assert fallbacks is not None
     resolved = catalogs.resolve(state.locale)
     answered = catalogs.source_of(resolved, message, context)
-    if answered != resolved and (message, answered) not in state.fallbacks:
-        state.fallbacks.append((message, answered))
+    if answered != resolved and (message, answered) not in fallbacks:
+        fallbacks.append((message, answered))
 
 
 class _Gettext:
     """gettext callables bound to a catalog stack (None: the default one, looked up at call time, so
-    :func:`set_default_catalogs` reaches environments created earlier), reading the active locale at call time."""
+    :func:`set_default_catalogs` reaches environments created earlier), reading the active locale at call time.
+
+    Called for every message of every template: the active state is read once per call.
+    """
 
     def __init__(self, catalogs: Catalogs | None) -> None:
         self._catalogs = catalogs
@@ -350,21 +369,26 @@ class _Gettext:
     def catalogs(self) -> Catalogs:
         return self._catalogs if self._catalogs is not None else default_catalogs()
 
+    def _active(self, message: str, context: str | None = None) -> NullTranslations:
+        catalogs = self._catalogs if self._catalogs is not None else default_catalogs()
+        state = _state.get()
+        if state is None:
+            return catalogs.translations(DEFAULT_LOCALE)
+        if state.fallbacks is not None:
+            _record_in(state, catalogs, message, context)
+        return catalogs.translations(state.locale)
+
     def gettext(self, message: str) -> str:
-        _record(self.catalogs, message)
-        return self.catalogs.translations(current_locale()).gettext(message)
+        return self._active(message).gettext(message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        _record(self.catalogs, singular)
-        return self.catalogs.translations(current_locale()).ngettext(singular, plural, n)
+        return self._active(singular).ngettext(singular, plural, n)
 
     def pgettext(self, context: str, message: str) -> str:
-        _record(self.catalogs, message, context)
-        return self.catalogs.translations(current_locale()).pgettext(context, message)
+        return self._active(message, context).pgettext(context, message)
 
     def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
-        _record(self.catalogs, singular, context)
-        return self.catalogs.translations(current_locale()).npgettext(context, singular, plural, n)
+        return self._active(singular, context).npgettext(context, singular, plural, n)
 
 
 def gettext(message: str, **variables: Any) -> str:

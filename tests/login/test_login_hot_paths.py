@@ -47,3 +47,23 @@ def test_state_nonce_and_verifier_shapes() -> None:
     assert 43 <= len(verifier) <= 128 and set(verifier) <= set(string.ascii_letters + string.digits + "-._~")
     # RFC 7636 appendix B
     assert s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def _one_line_reference(value: object, limit: int = 255) -> str:
+    """one_line as it was written before its fast path (per-character category check)."""
+    import re
+    import unicodedata
+
+    if value is None:
+        return ""
+    text = re.sub(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", str(value))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch == "\t").replace("\t", " ")
+    return re.sub(r" {2,}", " ", text).strip()[:limit]
+
+
+@given(st.text(max_size=60) | st.sampled_from(["Amira Haddad", "  Zoë  ", "a\u00a0b", "x\u2028y", "tab\there"]),
+       st.integers(min_value=1, max_value=300))
+def test_one_line_fast_path_matches_the_reference(value: str, limit: int) -> None:
+    from orginvite.emails.model import one_line
+
+    assert one_line(value, limit=limit) == _one_line_reference(value, limit)
