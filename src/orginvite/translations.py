@@ -143,6 +143,7 @@ class Catalogs:
         self._cache: dict[str, _Chain] = {}
         self._resolved: dict[str, str] = {}  # locale asked -> locale that serves it (every message asks again)
         self._sources: dict[tuple[str, str], str | None] = {}  # (locale, message) -> locale that translates it
+        self._translations: dict[str | None, NullTranslations] = {}  # locale asked -> its translations
         self._lock = threading.Lock()
 
     def resolve(self, locale: str | None) -> str:
@@ -164,7 +165,12 @@ class Catalogs:
 
     def translations(self, locale: str | None) -> NullTranslations:
         """The locale's translations with its whole fallback chain attached (``add_fallback``)."""
-        return self._chain(locale).translations
+        found = self._translations.get(locale)
+        if found is None:
+            found = self._chain(locale).translations
+            if len(self._translations) < _RESOLVED_MEMO:
+                self._translations[locale] = found
+        return found
 
     def source_of(self, locale: str | None, message: str, context: str | None = None) -> str | None:
         """Which locale of the chain translates ``message`` (None: no catalog has it, the msgid shows)."""
