@@ -61,7 +61,7 @@ class Section:
 
 @dataclass
 class Options:
-    rounds: int = 15
+    rounds: int = 25
     round_seconds: float = 0.08  # time each case gets per round, once calibrated
     quick: bool = False  # smoke test: one tiny batch per case, numbers meaningless
 
@@ -207,8 +207,11 @@ def table(results: list[dict[str, Any]]) -> str:
     """The human report: one block per section, rows with median time, rate and rate against the baseline."""
     lines: list[str] = []
     for section in results:
-        lines.append(f"== {section['title']} (baseline: {section['baseline']}; {section['timer']} time)")
-        lines.append(f"  {'case':<44} {'median':>12} {'ops/s':>12} {'rate vs base':>13}")
+        if not section["rows"]:
+            lines.append(f"== {section['title']}")
+        else:
+            lines.append(f"== {section['title']} (baseline: {section['baseline']}; {section['timer']} time)")
+            lines.append(f"  {'case':<44} {'median':>12} {'ops/s':>12} {'rate vs base':>13}")
         for row in section["rows"]:
             if "skipped" in row:
                 lines.append(f"  {row['name']:<44} skipped: {row['skipped']}")

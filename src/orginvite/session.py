@@ -10,6 +10,7 @@ with an older key is accepted and re-signed with the newest, so rotating keys si
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,13 @@ class OrgUser(BaseUser):
         org = self.organization.id if self.organization else None
         return f"OrgUser(sub={self.sub!r}, organization={org!r}, roles={self.roles!r})"
 
+    def copy(self) -> OrgUser:
+        """A new user with the same fields (fields are immutable values; the copy can be changed freely)."""
+        twin = object.__new__(OrgUser)
+        twin.sub, twin.email, twin.name, twin.picture = self.sub, self.email, self.name, self.picture
+        twin.organization, twin.roles, twin.expires_at = self.organization, self.roles, self.expires_at
+        return twin
+
     def to_payload(self) -> dict[str, Any]:
         org = self.organization
         return {
@@ -113,29 +121,26 @@ class OrgUser(BaseUser):
     def from_payload(cls, payload: Mapping[str, Any]) -> OrgUser:
         """Rebuild from a verified cookie payload; a shape we did not write is ``InvalidCookieError("malformed")``."""
         text = _payload_text
-        if payload.get("v") != 1 or not isinstance(payload.get("sub"), str) or not payload["sub"]:
+        get = payload.get
+        sub = get("sub")
+        if get("v") != 1 or not isinstance(sub, str) or not sub:
             raise InvalidCookieError("malformed")
-        org = payload.get("org")
+        org = get("org")
         organization = None
         if org is not None:
             if not isinstance(org, dict):
                 raise InvalidCookieError("malformed")
             organization = Organization(text(org.get("id")), text(org.get("name")))
-        roles = payload.get("roles")
+        roles = get("roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidCookieError("malformed")
-        exp = payload.get("exp")
+        exp = get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise InvalidCookieError("malformed")
-        return cls(
-            payload["sub"],
-            email=text(payload.get("email")),
-            name=text(payload.get("name")),
-            picture=text(payload.get("picture")),
-            organization=organization,
-            roles=tuple(roles),
-            expires_at=float(exp),
-        )
+        user = object.__new__(cls)
+        user.sub, user.email, user.name, user.picture = sub, text(get("email")), text(get("name")), text(get("picture"))
+        user.organization, user.roles, user.expires_at = organization, tuple(roles), float(exp)
+        return user
 
 
 def _claim_text(claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT, cut: bool = True) -> str | None:
@@ -202,7 +207,7 @@ class SessionCookie:
         self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
         self._clock = clock
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
-        self._verified: dict[str, tuple[dict[str, Any], bool, int]] = {}
+        self._verified: OrderedDict[str, tuple[OrgUser, bool, int]] = OrderedDict()
 
     def issue(self, user: OrgUser) -> str:
         value = self._signer.sign(user.to_payload())
@@ -226,16 +231,16 @@ class SessionCookie:
         A value that verified recently is found in a small memo of verified values (keyed by the exact value, so
         only a byte-identical copy of a cookie that passed the HMAC can hit) and skips the HMAC and the JSON
         decoding; its age and expiry are checked again on every request, and the user is rebuilt each time so
-        that one request cannot change what the next one sees.
+        that one request cannot change what the next one sees (a copy of the memoized user).
         """
         ttl = self.settings.session_ttl
         memo = self._verified.get(value)
         if memo is not None:
-            payload, resign, signed_at = memo
+            known, resign, signed_at = memo
             now = self._clock()
             age = int(now) - signed_at
-            if 0 <= age <= ttl and payload["exp"] > now:
-                return OrgUser.from_payload(payload), resign
+            if 0 <= age <= ttl and known.expires_at > now:
+                return known.copy(), resign
             self._verified.pop(value, None)
         payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
         resign = key_index > 0  # an older key: accept, then re-sign with the newest
@@ -244,8 +249,8 @@ class SessionCookie:
             raise InvalidCookieError("expired")
         verified = self._verified
         if len(verified) >= _VERIFIED_MEMO:
-            verified.pop(next(iter(verified)), None)  # the oldest entry: the memo is bounded, FIFO
-        verified[value] = (payload, resign, signed_at)
+            verified.popitem(last=False)  # the oldest entry: the memo is bounded, FIFO
+        verified[value] = (user.copy(), resign, signed_at)
         return user, resign
 
     def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
