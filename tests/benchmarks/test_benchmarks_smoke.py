@@ -78,3 +78,15 @@ def test_default_output_is_a_table_with_every_section() -> None:
     assert "== 1. Login redirect" in done.stdout
     for name in EXPECTED["login"]:
         assert name in done.stdout
+
+
+def test_load_command_runs_small_and_loses_nothing() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.load", "--duration", "1", "--connections", "4",
+                           "--flows", "6", "--generator", "python", "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    login, flows = report["login"], report["invitation_flows"]
+    assert login["requests"] > 0 and login["errors"] == 0
+    assert flows["completed"] == 6 and flows["errors"] == 0
+    assert flows["members_added"] == 6 and flows["lost_memberships"] == 0

@@ -45,8 +45,8 @@ def test_state_nonce_and_verifier_shapes() -> None:
     assert len(states) == 200 and all(STATE_PATTERN.fullmatch(s) and len(s) == 40 for s in states)
     verifier = new_code_verifier()
     assert 43 <= len(verifier) <= 128 and set(verifier) <= set(string.ascii_letters + string.digits + "-._~")
-    # RFC 7636 appendix B
-    assert s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    rfc7636_appendix_b = ("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    assert s256_challenge(rfc7636_appendix_b[0]) == rfc7636_appendix_b[1]
 
 
 def _one_line_reference(value: object, limit: int = 255) -> str:
