@@ -144,6 +144,7 @@ class Catalogs:
         self._resolved: dict[str, str] = {}  # locale asked -> locale that serves it (every message asks again)
         self._sources: dict[tuple[str, str], str | None] = {}  # (locale, message) -> locale that translates it
         self._translations: dict[str | None, NullTranslations] = {}  # locale asked -> its translations
+        self._own: dict[str | None, frozenset[str]] = {}  # locale asked -> keys its own catalogs translate
         self._lock = threading.Lock()
 
     def resolve(self, locale: str | None) -> str:
@@ -187,6 +188,21 @@ class Catalogs:
         if len(self._sources) < _SOURCES_MEMO:
             self._sources[(resolved, key)] = answer
         return answer
+
+    def own_keys(self, locale: str | None) -> frozenset[str]:
+        """The message keys the locale's own catalogs translate (``context\x04message`` for contexts): a message
+        outside it is answered by a fallback locale or not at all (see :meth:`source_of`)."""
+        found = self._own.get(locale)
+        if found is None:
+            resolved = self.resolve(locale)
+            keys: set[str] = set()
+            for layer_locale, catalog in self._chain(resolved).links:
+                if layer_locale == resolved:
+                    keys.update(k if isinstance(k, str) else k[0] for k in catalog)
+            found = frozenset(keys)
+            if len(self._own) < _RESOLVED_MEMO:
+                self._own[locale] = found
+        return found
 
     def preload(self) -> Catalogs:
         """Load every locale's chain now, so a broken catalog fails at start-up (:class:`CatalogError`)."""
@@ -380,9 +396,12 @@ class _Gettext:
         state = _state.get()
         if state is None:
             return catalogs.translations(DEFAULT_LOCALE)
+        locale = state.locale
         if state.fallbacks is not None:
-            _record_in(state, catalogs, message, context)
-        return catalogs.translations(state.locale)
+            key = message if context is None else f"{context}\x04{message}"
+            if key not in catalogs.own_keys(locale):  # the usual case: the locale's own catalog answers
+                _record_in(state, catalogs, message, context)
+        return catalogs.translations(locale)
 
     def gettext(self, message: str) -> str:
         return self._active(message).gettext(message)
