@@ -20,6 +20,7 @@ EXPECTED = {
     "passthrough": {
         "bare Starlette app",
         "orginvite, no cookie",
+        "do-nothing ASGI middleware (context)",
         "orginvite, valid session cookie",
         "orginvite, session cookie not yet memoized",
         "Starlette SessionMiddleware, same-size cookie",
