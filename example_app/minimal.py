@@ -57,6 +57,12 @@ def create_app(settings: Settings | None = None) -> OrgInviteMiddleware:
     return OrgInviteMiddleware(Starlette(routes=[Route("/", home), Route("/me", me)]), settings)
 
 
-# Access logs print request URLs; invitation tickets are secrets: log their hash instead.
-logging.getLogger("uvicorn.access").addFilter(RedactInvitationTickets())
-app = create_app()
+def __getattr__(name: str) -> object:
+    """``app`` for uvicorn, built (from the environment) on first access: ``from example_app.minimal import me``
+    reads no environment, so other apps reuse the handlers."""
+    if name == "app":
+        # Access logs print request URLs; invitation tickets are secrets: log their hash instead.
+        logging.getLogger("uvicorn.access").addFilter(RedactInvitationTickets())
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

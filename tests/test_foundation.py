@@ -42,3 +42,27 @@ def test_configuration_error_names_the_setting() -> None:
     assert isinstance(error, OrgInviteError)
     assert str(error) == "ORGINVITE_ISSUER: is missing"
     assert error.setting == "ORGINVITE_ISSUER"
+
+
+def test_public_api_resolves_every_name_to_its_defining_object() -> None:
+    import importlib
+
+    import orginvite
+
+    for name, module in orginvite._LAZY.items():
+        assert getattr(orginvite, name) is getattr(importlib.import_module(module), name), name
+    assert set(orginvite._LAZY) <= set(orginvite.__all__) <= set(dir(orginvite))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        orginvite.no_such_name  # noqa: B018
+
+
+def test_importing_the_package_does_not_load_the_login_or_email_stacks() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, orginvite; "
+        "print(sorted(m for m in ('orginvite.middleware', 'orginvite.emails', 'jinja2', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,7 +1,157 @@
-"""orginvite: from an organization invitation link to a signed-in member of the right organization."""
+"""orginvite: from an organization invitation link to a signed-in member of the right organization.
 
-from orginvite.errors import ConfigurationError, OrgInviteError
+The public API is importable from here (``from orginvite import OrgInviteMiddleware, Settings``). Names are
+resolved on first use (PEP 562), so ``import orginvite`` stays cheap and ``orginvite tenant serve`` does not load
+the login or email stacks it never calls.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from orginvite.errors import (
+    CallbackError,
+    ConfigurationError,
+    InvalidCookieError,
+    InvalidLinkError,
+    OrganizationClaimError,
+    OrgInviteError,
+    ProviderError,
+    TokenError,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigurationError", "OrgInviteError", "__version__"]
+# public name -> the module that defines it
+_LAZY: dict[str, str] = {
+    # login flow
+    "Settings": "orginvite.config",
+    "OrgInviteMiddleware": "orginvite.middleware",
+    "AcceptanceVetoed": "orginvite.middleware",
+    "RedactInvitationTickets": "orginvite.middleware",
+    "OrgUser": "orginvite.session",
+    "Organization": "orginvite.session",
+    "current_organization": "orginvite.session",
+    "current_roles": "orginvite.session",
+    "LinkRules": "orginvite.links",
+    "LoginRequest": "orginvite.links",
+    "parse_login_query": "orginvite.links",
+    "safe_return_path": "orginvite.links",
+    "ticket_fingerprint": "orginvite.links",
+    "check_organization": "orginvite.claims",
+    # multi-tenant routing
+    "TenancyRules": "orginvite.tenancy",
+    "TenancyError": "orginvite.tenancy",
+    # locales and translations
+    "negotiate": "orginvite.locales",
+    "LocaleResolution": "orginvite.locales",
+    "Catalogs": "orginvite.translations",
+    "CatalogError": "orginvite.translations",
+    "set_default_catalogs": "orginvite.translations",
+    "use_locale": "orginvite.translations",
+    # emails
+    "EmailRenderer": "orginvite.emails",
+    "Invitation": "orginvite.emails",
+    "RenderedEmail": "orginvite.emails",
+    "RenderError": "orginvite.emails",
+    "MessageError": "orginvite.emails",
+    "SMTPSender": "orginvite.emails",
+    "SMTPSettings": "orginvite.emails",
+    "SendError": "orginvite.emails",
+    "build_message": "orginvite.emails",
+    # Management API
+    "ManagementClient": "orginvite.management",
+    "ManagementAPIError": "orginvite.management",
+    "InviteResult": "orginvite.management",
+    "invite": "orginvite.management",
+    "resend_invitation": "orginvite.management",
+    # testing
+    "LiveServer": "orginvite.testing",
+}
+
+__all__ = [  # noqa: RUF022 (grouped as above, not sorted)
+    "CallbackError",
+    "ConfigurationError",
+    "InvalidCookieError",
+    "InvalidLinkError",
+    "OrgInviteError",
+    "OrganizationClaimError",
+    "ProviderError",
+    "TokenError",
+    "__version__",
+    "Settings",
+    "OrgInviteMiddleware",
+    "AcceptanceVetoed",
+    "RedactInvitationTickets",
+    "OrgUser",
+    "Organization",
+    "current_organization",
+    "current_roles",
+    "LinkRules",
+    "LoginRequest",
+    "parse_login_query",
+    "safe_return_path",
+    "ticket_fingerprint",
+    "check_organization",
+    "TenancyRules",
+    "TenancyError",
+    "negotiate",
+    "LocaleResolution",
+    "Catalogs",
+    "CatalogError",
+    "set_default_catalogs",
+    "use_locale",
+    "EmailRenderer",
+    "Invitation",
+    "RenderedEmail",
+    "RenderError",
+    "MessageError",
+    "SMTPSender",
+    "SMTPSettings",
+    "SendError",
+    "build_message",
+    "ManagementClient",
+    "ManagementAPIError",
+    "InviteResult",
+    "invite",
+    "resend_invitation",
+    "LiveServer",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orginvite' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the real names
+    from orginvite.claims import check_organization
+    from orginvite.config import Settings
+    from orginvite.emails import (
+        EmailRenderer,
+        Invitation,
+        MessageError,
+        RenderedEmail,
+        RenderError,
+        SendError,
+        SMTPSender,
+        SMTPSettings,
+        build_message,
+    )
+    from orginvite.links import LinkRules, LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
+    from orginvite.locales import LocaleResolution, negotiate
+    from orginvite.management import InviteResult, ManagementAPIError, ManagementClient, invite, resend_invitation
+    from orginvite.middleware import AcceptanceVetoed, OrgInviteMiddleware, RedactInvitationTickets
+    from orginvite.session import Organization, OrgUser, current_organization, current_roles
+    from orginvite.tenancy import TenancyError, TenancyRules
+    from orginvite.testing import LiveServer
+    from orginvite.translations import CatalogError, Catalogs, set_default_catalogs, use_locale

@@ -15,7 +15,7 @@ from typing import Any
 
 from orginvite.errors import OrganizationClaimError
 
-__all__ = ["check_organization", "organization_of"]
+__all__ = ["check_host_organization", "check_organization", "organization_of"]
 
 _SHOWN = 100  # longest claim value kept on the error (for logs); claims are not secrets but may be huge
 
@@ -65,4 +65,30 @@ def check_organization(claims: Mapping[str, Any], expected: str | None, *, requi
     if org_name != wanted:
         raise OrganizationClaimError(
             expected, org_name[:_SHOWN], "The ID token belongs to another organization than the one requested."
+        )
+
+
+def check_host_organization(claims: Mapping[str, Any], name: str, org_id: str | None = None) -> None:
+    """Raise :class:`OrganizationClaimError` unless the token belongs to the organization whose host (or path) the
+    login started on (multi-tenant routing): a session made on ``acme.myapp.com`` must be an Acme session.
+
+    ``org_id`` is the host's organization ID when it was looked up (Management API); then ``org_id`` must match.
+    The ``org_name`` claim, when present, must equal ``name``. With neither an ID to compare nor an ``org_name``
+    claim the token cannot be tied to the host, which is a failure, not a pass.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("the host's organization name must be a non-empty string")
+    token_id, token_name = organization_of(claims)
+    if org_id is not None and token_id != org_id:
+        raise OrganizationClaimError(
+            org_id, None if token_id is None else token_id[:_SHOWN],
+            "The ID token belongs to another organization than the host it was requested on.",
+        )
+    if token_name is not None and token_name != name.lower():
+        raise OrganizationClaimError(
+            name, token_name[:_SHOWN], "The ID token belongs to another organization than the host it was requested on."
+        )
+    if org_id is None and token_name is None:
+        raise OrganizationClaimError(
+            name, None, "The ID token carries no organization name (org_name claim) to compare with the host's."
         )

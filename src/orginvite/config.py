@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from orginvite.errors import ConfigurationError
 from orginvite.links import LinkRules, safe_return_path
+from orginvite.tenancy import TenancyRules, host_allowed
 
 if TYPE_CHECKING:
     from orginvite.session import OrgUser
@@ -41,9 +42,11 @@ OnAccept = Callable[["OrgUser", Mapping[str, Any]], Awaitable[bool | None]]
 
 
 def _is_loopback(host: str | None) -> bool:
+    """Loopback, or a name under the reserved ``.test`` TLD (RFC 6761), which never resolves on the internet:
+    http is refused for anything else. ``.test`` is what multi-tenant development uses (``acme.myapp.test``)."""
     if not host:
         return False
-    if host == "localhost" or host.endswith(".localhost"):
+    if host in ("localhost", "test") or host.endswith((".localhost", ".test")):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -79,6 +82,12 @@ class Settings:
 
     ``secret_keys`` lists the cookie signing keys newest first: cookies are signed with the first and accepted with
     any, so a key is rotated by prepending the new one and dropping the old one after ``session_ttl``.
+
+    ``tenancy`` turns on multi-tenant routing (hosts checked on every request, organizations taken from the host or
+    path). An organization's host names its organization at ``/authorize`` by name (``organization_lookup="name"``:
+    the provider must allow names) or by its ID, looked up through the Management API with the
+    ``management_client_*`` credentials and cached ``organization_cache_ttl`` seconds (``"management"``);
+    ``"auto"`` picks ``management`` when credentials are given.
     """
 
     issuer: str
@@ -113,6 +122,11 @@ class Settings:
     jwks_min_refetch_interval: float = 30.0
     id_token_algorithms: tuple[str, ...] | None = None
     allow_symmetric_id_tokens: bool = False
+    tenancy: TenancyRules | None = None
+    organization_lookup: str = "auto"
+    management_client_id: str | None = None
+    management_client_secret: str | None = None
+    organization_cache_ttl: int = 300
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -225,6 +239,39 @@ class Settings:
                     "id_token_algorithms", "HS* algorithms need allow_symmetric_id_tokens=True (client secret as key)"
                 )
             set_(self, "id_token_algorithms", algs)
+        self._check_tenancy()
+
+    def _check_tenancy(self) -> None:
+        """Multi-tenant routing (README, "Multi-tenant routing"): the rules must serve ``base_url``'s host, and an
+        organization's host needs a way to name its organization at ``/authorize`` (its name, or its ID looked up)."""
+        set_ = object.__setattr__
+        rules = self.tenancy
+        if rules is not None and not isinstance(rules, TenancyRules):
+            raise ConfigurationError("tenancy", "must be an orginvite.tenancy.TenancyRules")
+        if rules is not None and not rules.restricts_hosts:
+            set_(self, "tenancy", None)  # nothing configured: tenancy off, no per-request work
+            rules = None
+        if rules is not None and not host_allowed(urlsplit(self.base_url).netloc, rules):
+            raise ConfigurationError("base_url", "its host is not served by the tenancy rules (apex or allowed hosts)")
+        for name in ("management_client_id", "management_client_secret"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigurationError(name, "must be a non-empty string or None")
+        has_management = self.management_client_id is not None and self.management_client_secret is not None
+        if (self.management_client_id is None) != (self.management_client_secret is None):
+            raise ConfigurationError("management_client_secret", "give both management client ID and secret")
+        lookup = self.organization_lookup
+        if lookup not in ("auto", "name", "management"):
+            raise ConfigurationError("organization_lookup", "must be one of auto, name, management")
+        if lookup == "management" and not has_management:
+            raise ConfigurationError(
+                "organization_lookup", "management needs management_client_id and management_client_secret"
+            )
+        if lookup == "auto":
+            set_(self, "organization_lookup", "management" if has_management else "name")
+        ttl = self.organization_cache_ttl
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
+            raise ConfigurationError("organization_cache_ttl", "must be an integer >= 0")
 
     # -- derived values ------------------------------------------------------------------------------------------
 
@@ -290,6 +337,9 @@ class Settings:
             ("roles_claim", "ORGINVITE_ROLES_CLAIM"),
             ("post_logout_return_to", "ORGINVITE_POST_LOGOUT_RETURN_TO"),
             ("logout_style", "ORGINVITE_LOGOUT_STYLE"),
+            ("organization_lookup", "ORGINVITE_ORGANIZATION_LOOKUP"),
+            ("management_client_id", "ORGINVITE_MANAGEMENT_CLIENT_ID"),
+            ("management_client_secret", "ORGINVITE_MANAGEMENT_CLIENT_SECRET"),
         ):
             value = get(env_name)
             if value is not None:
@@ -299,6 +349,7 @@ class Settings:
             ("transaction_ttl", "ORGINVITE_TRANSACTION_TTL"),
             ("max_transactions", "ORGINVITE_MAX_TRANSACTIONS"),
             ("session_ttl", "ORGINVITE_SESSION_TTL"),
+            ("organization_cache_ttl", "ORGINVITE_ORGANIZATION_CACHE_TTL"),
         ):
             value = get(env_name)
             if value is not None:
@@ -312,6 +363,11 @@ class Settings:
             if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
                 raise ConfigurationError("ORGINVITE_REQUIRE_ORGANIZATION", "must be true or false")
             values["require_organization"] = value.lower() in ("1", "true", "yes")
+        for setting in ("organization_lookup", "management_client_id", "management_client_secret"):
+            names.setdefault(setting, "ORGINVITE_" + setting.upper())  # named even when the missing one is unset
+        tenancy = TenancyRules.from_env(env)  # errors already name the ORGINVITE_* variable
+        if tenancy.restricts_hosts:
+            values["tenancy"] = tenancy
         if issuer is not None and get("ORGINVITE_ISSUER") is None and "ORGINVITE_LOGOUT_STYLE" not in env:
             values.setdefault("logout_style", "auth0")  # AUTH0_DOMAIN given: Auth0's /v2/logout
         values.update(overrides)

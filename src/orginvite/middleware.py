@@ -8,7 +8,9 @@ nothing else), so ``request.user`` and ``@requires("authenticated")`` work as wi
 ``AuthenticationMiddleware``.
 
 Every URL the flow builds comes from configuration (``base_url``), never from ``Host`` or ``X-Forwarded-*``
-headers. Every response of the three routes carries ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``
+headers; under multi-tenant routing (``Settings.tenancy``, see :mod:`orginvite.tenant_routing`) from the request's
+host only after the tenancy rules have allowed it, and a host they do not allow gets a 400 page.
+Every response of the three routes carries ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``
 (the login URL may hold an invitation ticket).
 """
 
@@ -31,7 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orginvite import locales
-from orginvite.claims import check_organization, organization_of
+from orginvite.claims import check_host_organization, check_organization, organization_of
 from orginvite.config import Settings
 from orginvite.cookies import CookieSigner
 from orginvite.errors import (
@@ -46,7 +48,19 @@ from orginvite.errors import (
 from orginvite.links import LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
 from orginvite.oidc import OIDCClient
 from orginvite.pages import Pages, classify_callback_error, wants_json
-from orginvite.session import ANONYMOUS, OrgUser, SessionCookie, credentials_for, set_cookie_header, user_from_claims
+from orginvite.session import (
+    ANONYMOUS,
+    ORGANIZATION_SCOPE_KEY,
+    Binding,
+    Organization,
+    OrgUser,
+    SessionCookie,
+    credentials_for,
+    set_cookie_header,
+    user_from_claims,
+)
+from orginvite.tenancy import Route, TenancyError, canonical_login_url, placement
+from orginvite.tenant_routing import OrganizationDirectory, TenantRouter, UnknownOrganization
 from orginvite.transactions import Transaction, TransactionCookies
 
 __all__ = ["AcceptanceVetoed", "OrgInviteMiddleware", "RedactInvitationTickets"]
@@ -54,6 +68,7 @@ __all__ = ["AcceptanceVetoed", "OrgInviteMiddleware", "RedactInvitationTickets"]
 logger = logging.getLogger("orginvite.login")
 
 _ANONYMOUS_AUTH = AuthCredentials()
+_ROUTE_KEY = "orginvite.route"  # the request's tenancy Route (multi-tenant routing only)
 _PENDING_TTL = 600
 _MAX_FORM_BYTES = 4096
 _CALLBACK_STATUS = {
@@ -132,16 +147,31 @@ class OrgInviteMiddleware:
         }
         origin = urlsplit(settings.base_url)
         self._origin = f"{origin.scheme}://{origin.netloc}"
+        self.tenants: TenantRouter | None = None
+        if settings.tenancy is not None:
+            directory = None
+            if settings.organization_lookup == "management":
+                directory = OrganizationDirectory.from_settings(settings, http_client)
+            self.tenants = TenantRouter(settings, directory)
 
     # -- ASGI ------------------------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        bound = None
+        if self.tenants is not None and kind in ("http", "websocket"):
+            bound = await self._bind_tenant(scope, receive, send)
+            if bound is None:
+                return
         if kind == "http":
             path = scope["path"]
             root = scope.get("root_path")
             if root and path.startswith(root):
                 path = path[len(root.rstrip("/")):]
+            if bound is not None:
+                prefix = scope[_ROUTE_KEY].path_prefix  # path routing: /o/acme/login is acme's login
+                if prefix and path.startswith(prefix + "/"):
+                    path = path[len(prefix):]
             handler = self._routes.get(path)
             if handler is not None:
                 response = await handler(Request(scope, receive))
@@ -156,7 +186,7 @@ class OrgInviteMiddleware:
         marker = self._session_marker
         for name, value in scope["headers"]:  # inlined: this loop is all an anonymous request costs
             if name == b"cookie" and marker in value:
-                user, resign = self._user_from_cookie_header(value)
+                user, resign = self._user_from_cookie_header(value, bound)
                 break
         else:
             user = None
@@ -169,7 +199,7 @@ class OrgInviteMiddleware:
         if not resign or kind != "http":
             await self.app(scope, receive, send)
             return
-        header = self.sessions.issue_header(user)  # signed with a retired key: re-sign with the newest
+        header = self.sessions.issue_header(user, bound)  # signed with a retired key: re-sign with the newest
 
         async def send_resigned(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -184,11 +214,46 @@ class OrgInviteMiddleware:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
                 await self.oidc.aclose()
+                if self.tenants is not None and self.tenants.directory is not None:
+                    await self.tenants.directory.aclose()
             return message
 
         return wrapped
 
-    def _user_from_headers(self, headers: list[tuple[bytes, bytes]]) -> tuple[OrgUser | None, bool]:
+    async def _bind_tenant(self, scope: Scope, receive: Receive, send: Send) -> Binding | None:
+        """Multi-tenant routing: route the request (host, organization) or answer it with a 400 (None)."""
+        assert self.tenants is not None
+        root = scope.get("root_path")
+        path = scope["path"]
+        if root and path.startswith(root):
+            path = path[len(root.rstrip("/")):]
+        try:
+            route_ = self.tenants.route(scope, path)
+        except TenancyError as exc:
+            logger.info("request refused by the tenancy rules: %s", exc.code)
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return None
+            request = Request(scope, receive)
+            response = self._page(
+                request, "unknown_host.html", 400,
+                {"error": "unknown_host", "code": exc.code, "message": str(exc)},
+                code=exc.code, home_url="",  # a host we do not serve: link nowhere
+            )
+            await response(scope, receive, send)
+            return None
+        scope[_ROUTE_KEY] = route_
+        scope[ORGANIZATION_SCOPE_KEY] = self.tenants.organization(route_)
+        return route_.host, route_.organization_name
+
+    @staticmethod
+    def _binding(scope: Scope) -> Binding | None:
+        route_ = scope.get(_ROUTE_KEY)
+        return None if route_ is None else (route_.host, route_.organization_name)
+
+    def _user_from_headers(
+        self, headers: list[tuple[bytes, bytes]], bound: Binding | None = None
+    ) -> tuple[OrgUser | None, bool]:
         """The session user, if a valid session cookie is present; the hot path, so no work without the cookie."""
         raw = None
         for name, value in headers:
@@ -197,19 +262,19 @@ class OrgInviteMiddleware:
                 break
         if raw is None:
             return None, False
-        return self._user_from_cookie_header(raw)
+        return self._user_from_cookie_header(raw, bound)
 
-    def _user_from_cookie_header(self, raw: bytes) -> tuple[OrgUser | None, bool]:
+    def _user_from_cookie_header(self, raw: bytes, bound: Binding | None = None) -> tuple[OrgUser | None, bool]:
         value = cookie_parser(raw.decode("latin-1")).get(self.sessions.name)
         if not value:
             return None, False
         try:
-            return self.sessions.read(value)
+            return self.sessions.read(value, bound)
         except InvalidCookieError:
             return None, False
 
     def _current_user(self, request: Request) -> OrgUser | None:
-        return self._user_from_headers(request.scope["headers"])[0]
+        return self._user_from_headers(request.scope["headers"], self._binding(request.scope))[0]
 
     # -- responses -------------------------------------------------------------------------------------------
 
@@ -232,8 +297,9 @@ class OrgInviteMiddleware:
             response = JSONResponse(dict(payload), status_code=status, headers=headers)
         else:
             s = self.settings
-            context.setdefault("home_url", _local(request, s.default_return_to))
-            context.setdefault("login_url", _local(request, s.login_path))
+            prefix = _path_prefix(request)
+            context.setdefault("home_url", _local(request, prefix + s.default_return_to))
+            context.setdefault("login_url", _local(request, prefix + s.login_path))
             html = self.pages.render(template, locale, **context)
             response = HTMLResponse(html, status_code=status, headers=headers)
         response.raw_headers.extend(cookies or ())
@@ -283,11 +349,86 @@ class OrgInviteMiddleware:
                 {"error": "invalid_link", "code": exc.code, "field": exc.field, "message": str(exc)},
                 code=exc.code, field=exc.field, message=str(exc),
             )
+        if self.tenants is not None:
+            refusal = self._place(request, link)
+            if refusal is not None:
+                return refusal
         if link.is_invitation:
             user = self._current_user(request)
             if user is not None:
                 return self._interstitial(request, link, user)
         return await self._start(request, link)
+
+    # -- multi-tenant routing --------------------------------------------------------------------------------
+
+    def _place(self, request: Request, link: LoginRequest) -> Response | None:
+        """A link on the apex goes (303) to its organization's own login URL, with the validated parameters only;
+        one that contradicts the organization of the host (or path) it arrived on is refused."""
+        assert self.tenants is not None
+        route_: Route = request.scope[_ROUTE_KEY]
+        rules = self.tenants.rules
+        name = link.organization_name
+        where = placement(route_, name, rules)
+        if where == "redirect" and name is not None:
+            query = [("invitation", link.invitation), ("organization", link.organization), ("organization_name", name)]
+            if link.return_to != self.settings.default_return_to:
+                query.append(("returnTo", link.return_to))
+            try:
+                url = canonical_login_url(name, rules, self.tenants.scheme, query,
+                                          login_path=self.tenants.base_path + self.settings.login_path)
+            except TenancyError as exc:  # a name the routing rules refuse (reserved, punycode...)
+                return self._organization_mismatch(request, name, None, exc.code)
+            logger.info("login link for organization %s moved to its own host: invitation=%s",
+                        name, link.ticket_fingerprint)
+            return self._redirect(url, status=303)
+        host_org = route_.organization_name
+        if where == "conflict":
+            return self._organization_mismatch(request, name, host_org, "organization_name_mismatch")
+        if (host_org is not None and link.organization is not None and not link.organization.startswith("org_")
+                and link.organization.lower() != host_org):
+            return self._organization_mismatch(request, link.organization, host_org, "organization_mismatch")
+        return None
+
+    def _organization_mismatch(self, request: Request, wanted: str | None, here: str | None, code: str) -> Response:
+        logger.warning("login link refused: organization %r opened on the host of %r (%s)", wanted, here, code)
+        return self._page(
+            request, "organization_mismatch.html", 400,
+            {"error": "organization_mismatch", "code": code, "organization": wanted, "host_organization": here,
+             "message": "The link belongs to another organization than the address it was opened on."},
+            wanted=wanted, here=here, code=code,
+        )
+
+    def _unknown_organization(self, request: Request, name: str, cookies: list[tuple[bytes, bytes]]) -> Response:
+        logger.info("login on the host of an unknown organization %r", name)
+        return self._page(
+            request, "unknown_organization.html", 404,
+            {"error": "unknown_organization", "organization": name,
+             "message": "No organization has this name."},
+            cookies, organization_name=name,
+        )
+
+    async def _tenant_organization(
+        self, request: Request, link: LoginRequest, cookies: list[tuple[bytes, bytes]]
+    ) -> tuple[str | None, str | None] | Response:
+        """``(organization for /authorize, the host organization's ID if looked up)``, or a page that refuses."""
+        assert self.tenants is not None
+        route_: Route = request.scope[_ROUTE_KEY]
+        host_org = route_.organization_name
+        organization = link.organization
+        if host_org is None:
+            return organization, None
+        directory = self.tenants.directory
+        if directory is None:  # the provider accepts names: send the host's, check org_name at the callback
+            return organization or host_org, None
+        try:
+            org_id = await directory.resolve(host_org)
+        except UnknownOrganization:
+            return self._unknown_organization(request, host_org, cookies)
+        except ProviderError as exc:
+            return self._provider_unavailable(request, exc, cookies, retry_url="")
+        if organization is not None and organization.startswith("org_") and organization != org_id:
+            return self._organization_mismatch(request, organization, host_org, "organization_mismatch")
+        return org_id, org_id
 
     def _ui_locales(self, request: Request) -> str | None:
         header = request.headers.get("accept-language")
@@ -305,12 +446,25 @@ class OrgInviteMiddleware:
         cookies: list[tuple[bytes, bytes]] | None = None,
     ) -> Response:
         cookies = list(cookies or ())
+        organization, host_org, host_org_id, host, redirect_uri = link.organization, None, None, None, None
+        return_to = link.return_to
+        if self.tenants is not None:
+            found = await self._tenant_organization(request, link, cookies)
+            if isinstance(found, Response):
+                return found
+            organization, host_org_id = found
+            route_: Route = request.scope[_ROUTE_KEY]
+            host_org, host = route_.organization_name, route_.host
+            redirect_uri = self.tenants.redirect_uri(route_)
+            if route_.path_prefix and return_to == self.settings.default_return_to:
+                return_to = route_.path_prefix + return_to
         try:
             auth = await self.oidc.authorization_request(
-                organization=link.organization,
+                organization=organization,
                 invitation=link.invitation,
                 ui_locales=self._ui_locales(request),
                 prompt=prompt,
+                redirect_uri=redirect_uri,
             )
         except ProviderError as exc:
             return self._provider_unavailable(request, exc, cookies, retry_url="")
@@ -318,17 +472,20 @@ class OrgInviteMiddleware:
             state=auth.state,
             nonce=auth.nonce,
             code_verifier=auth.code_verifier,
-            organization=link.organization,
+            organization=organization,
             invitation=link.is_invitation,
-            return_to=link.return_to,
+            return_to=return_to,
             created_at=round(self._clock(), 3),  # ms: the cap evicts the oldest, even within one second
             redirect_uri=auth.redirect_uri,
+            host_organization=host_org,
+            host_organization_id=host_org_id,
+            host=host,
         )
         cookies.extend(self.transactions.start(transaction, request.cookies))
         if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps
             logger.info(
                 "login started: organization=%s invitation=%s prompt=%s",
-                link.organization, link.ticket_fingerprint, prompt or "-",
+                organization, link.ticket_fingerprint, prompt or "-",
             )
         return self._redirect(auth.url, cookies, status=303 if request.method == "POST" else 302)
 
@@ -360,7 +517,7 @@ class OrgInviteMiddleware:
             [self._pending_header(value, _PENDING_TTL)],
             user_label=user.email or user.display_name,
             csrf_token=csrf,
-            action_url=_local(request, self.settings.login_path),
+            action_url=_local(request, _path_prefix(request) + self.settings.login_path),
         )
 
     async def _read_form(self, request: Request) -> dict[str, str] | None:
@@ -385,7 +542,9 @@ class OrgInviteMiddleware:
         # pending cookie is the real check, Origin and Sec-Fetch-Site only refuse what is visibly cross-site.
         origin = request.headers.get("origin")
         fetch_site = request.headers.get("sec-fetch-site")
-        if (origin not in (None, "null", self._origin)) or fetch_site in ("cross-site", "same-site"):
+        route_ = request.scope.get(_ROUTE_KEY)
+        own_origin = self._origin if self.tenants is None or route_ is None else self.tenants.origin(route_)
+        if (origin not in (None, "null", own_origin)) or fetch_site in ("cross-site", "same-site"):
             logger.warning("interstitial POST from a foreign origin refused")
             return self._forbidden(request, "token", [])
         form = await self._read_form(request)
@@ -470,6 +629,10 @@ class OrgInviteMiddleware:
             return self._transaction_expired(request, cleanup)
 
         done = [self.transactions.delete_header(transaction.state)]  # whatever happens next, this login is over
+        route_ = request.scope.get(_ROUTE_KEY)
+        if route_ is not None and transaction.host is not None and transaction.host != route_.host:
+            logger.warning("callback on another host than the login that started it; refused")
+            return self._transaction_expired(request, done)
         error = params.get("error")
         if error is not None:
             exc = classify_callback_error(error[:100], params.get("error_description", "")[:500],
@@ -486,11 +649,17 @@ class OrgInviteMiddleware:
             tokens = await self.oidc.exchange_code(code, transaction.code_verifier, transaction.redirect_uri)
             claims = await self.oidc.verify_id_token(tokens["id_token"], nonce=transaction.nonce)
             check_organization(claims, transaction.organization, require=self.settings.require_organization)
+            if transaction.host_organization is not None:
+                check_host_organization(claims, transaction.host_organization, transaction.host_organization_id)
             org_id, org_name = organization_of(claims)
             allowed = self.settings.allowed_organizations
             if allowed is not None and not allowed(org_id, org_name):
                 raise OrganizationClaimError(transaction.organization, org_id, "organization not allowed here")
             user = user_from_claims(claims, self.settings, self._clock())
+            if transaction.host_organization is not None and user.organization is not None:
+                # checked above against the host: an ID-only token (names off at the provider) gets the host's name
+                user.organization = Organization(user.organization.id, user.organization.name
+                                                 or transaction.host_organization)
             await self._accept(user, claims)
         except ProviderError as exc:
             return self._provider_unavailable(request, exc, done, retry_url=_local(request, self.settings.login_path))
@@ -504,7 +673,10 @@ class OrgInviteMiddleware:
             logger.warning("ID token rejected: %s", exc)
             return self._forbidden(request, "token", done)
         logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
-        done.append(self.sessions.issue_header(user))
+        bound = None
+        if route_ is not None:
+            bound = (transaction.host or route_.host, transaction.host_organization)
+        done.append(self.sessions.issue_header(user, bound))
         done.append(self._pending_header("", 0))
         return self._redirect(_local(request, transaction.return_to), done)
 
@@ -532,16 +704,22 @@ class OrgInviteMiddleware:
 
     # -- /logout ---------------------------------------------------------------------------------------------
 
-    def logout_return_url(self, value: str | None) -> str:
+    def logout_return_url(self, value: str | None, route: Route | None = None) -> str:
         """An absolute URL to come back to after logout: a safe path on our origin, an allow-listed URL, else the
-        configured default. Never None, never an open redirect."""
+        configured default. Never None, never an open redirect. ``route`` (multi-tenant routing): the request's
+        allow-listed host is the origin."""
         s = self.settings
+        base = s.base_url.rstrip("/")
         default = s.default_logout_return_url
+        if route is not None and self.tenants is not None:
+            base = self.tenants.url(route, "")
+            target = s.post_logout_return_to or (route.path_prefix + s.default_return_to)
+            default = base + target if target.startswith("/") else target
         if not value or len(value) > 2048:
             return default
         if value.startswith("/"):
             path = safe_return_path(value, "/")
-            return s.base_url.rstrip("/") + path if path == value else default
+            return base + path if path == value else default
         if value in s.allowed_logout_urls:
             return value
         return default
@@ -558,7 +736,7 @@ class OrgInviteMiddleware:
                 pairs = []
             values = [v for k, v in pairs if k == "returnTo"]
             return_to = values[0] if len(values) == 1 else None
-        target = self.logout_return_url(return_to)
+        target = self.logout_return_url(return_to, request.scope.get(_ROUTE_KEY))
         provider = await self.oidc.end_session_url(target)
         user = self._current_user(request)
         logger.info("logout: sub=%r provider_logout=%s", user.sub if user else None, provider is not None)
@@ -568,6 +746,12 @@ class OrgInviteMiddleware:
 def _local(request: Request, path: str) -> str:
     """A same-origin path as the browser must see it: behind a proxy prefix (``root_path``), with the prefix."""
     return request.scope.get("root_path", "").rstrip("/") + path
+
+
+def _path_prefix(request: Request) -> str:
+    """Path routing: the organization's prefix (``/o/acme``) of this request, else ``""``."""
+    route_ = request.scope.get(_ROUTE_KEY)
+    return route_.path_prefix if route_ is not None else ""
 
 
 def _text_or_none(value: Any) -> str | None:

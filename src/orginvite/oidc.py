@@ -129,6 +129,9 @@ class OIDCClient:
             ("response_type", "code"), ("client_id", settings.client_id), ("redirect_uri", settings.redirect_uri),
             ("scope", settings.scope),
         ])
+        # Multi-tenant routing sends a per-host redirect_uri: the same query around it, encoded once too.
+        self._query_head = urlencode([("response_type", "code"), ("client_id", settings.client_id)])
+        self._query_scope = urlencode([("scope", settings.scope)])
         self._extra_query = urlencode(sorted(settings.extra_authorize_params.items()))
         self._endpoint, self._separator = "", "?"
 
@@ -236,17 +239,26 @@ class OIDCClient:
         invitation: str | None = None,
         ui_locales: str | None = None,
         prompt: str | None = None,
+        redirect_uri: str | None = None,
     ) -> AuthorizationRequest:
-        """Build the ``/authorize`` URL from the allow-list only; the caller binds the returned secrets."""
+        """Build the ``/authorize`` URL from the allow-list only; the caller binds the returned secrets.
+
+        ``redirect_uri`` is the callback on the request's host under multi-tenant routing (the caller built it from
+        an allow-listed host); by default the configured one.
+        """
         document = await self.discovery()
         s = self.settings
         if invitation and not organization:
             raise ValueError("an invitation is always sent with its organization")
         state, nonce, verifier = new_state(), new_state(), new_code_verifier()
+        if redirect_uri is None or redirect_uri == s.redirect_uri:
+            redirect_uri, static = s.redirect_uri, self._static_query
+        else:
+            static = f"{self._query_head}&redirect_uri={quote_plus(redirect_uri)}&{self._query_scope}"
         # The parameters in a fixed order; the constant ones are encoded once (see _static_query). state, nonce
         # and the challenge are hex or base64url: nothing to escape. The rest goes through quote_plus, as urlencode.
         query = (
-            f"{self._static_query}&state={state}&nonce={nonce}&code_challenge={s256_challenge(verifier)}"
+            f"{static}&state={state}&nonce={nonce}&code_challenge={s256_challenge(verifier)}"
             "&code_challenge_method=S256"
         )
         if s.audience:
@@ -264,7 +276,7 @@ class OIDCClient:
         endpoint = document["authorization_endpoint"]
         if endpoint != self._endpoint:
             self._endpoint, self._separator = endpoint, "&" if urlsplit(endpoint).query else "?"
-        return AuthorizationRequest(endpoint + self._separator + query, state, nonce, verifier, s.redirect_uri)
+        return AuthorizationRequest(endpoint + self._separator + query, state, nonce, verifier, redirect_uri)
 
     # -- token endpoint ----------------------------------------------------------------------------------------
 

@@ -41,6 +41,9 @@ PAGE_NAMES = (
     "transaction_expired.html",
     "provider_unavailable.html",
     "forbidden.html",
+    "unknown_host.html",
+    "organization_mismatch.html",
+    "unknown_organization.html",
     *(f"callback_{kind}.html" for kind in CALLBACK_ERROR_KINDS),
 )
 

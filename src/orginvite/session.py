@@ -5,6 +5,10 @@ signed with the newest secret key (salt ``"orginvite.session"``). Every request 
 gets ``request.user`` (an :class:`OrgUser`) and ``request.auth`` (scopes ``authenticated``, ``org:<id>``,
 ``role:<name>``), so ``@requires("authenticated")`` and ``@requires("role:admin")`` work unchanged. A cookie signed
 with an older key is accepted and re-signed with the newest, so rotating keys signs nobody out.
+
+Under multi-tenant routing a session is bound to the host and organization it was made for (``bound``, kept in
+the signed payload): a cookie made on ``acme.myapp.com`` and replayed on ``globex.myapp.com`` (or under another
+organization's path on a shared host) reads as no session at all.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from orginvite.cookies import CookieSigner
 from orginvite.errors import InvalidCookieError
 
 __all__ = [
+    "ORGANIZATION_SCOPE_KEY",
     "OrgUser",
     "Organization",
     "SessionCookie",
@@ -36,6 +41,11 @@ _MAX_TEXT = 320
 _MAX_ROLES = 50
 _VERIFIED_MEMO = 1024  # session cookie values kept as verified (~1 KiB each): the signed-in users of the moment
 _MAX_SESSION_COOKIE = 3800  # leave room for name and attributes under the browsers' ~4096 bytes
+#: Where the middleware keeps the request's organization under multi-tenant routing (also for anonymous requests).
+ORGANIZATION_SCOPE_KEY = "orginvite.organization"
+
+#: ``(host, organization name or None)``: what a session is bound to under multi-tenant routing.
+Binding = tuple[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -207,59 +217,72 @@ class SessionCookie:
         self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
         self._clock = clock
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
-        self._verified: OrderedDict[str, tuple[OrgUser, bool, int]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any]] = OrderedDict()
 
-    def issue(self, user: OrgUser) -> str:
-        value = self._signer.sign(user.to_payload())
+    def _sign(self, user: OrgUser, bound: Binding | None) -> str:
+        payload = user.to_payload()
+        if bound is not None:
+            payload["b"] = list(bound)
+        return self._signer.sign(payload)
+
+    def issue(self, user: OrgUser, bound: Binding | None = None) -> str:
+        value = self._sign(user, bound)
         if len(value) > _MAX_SESSION_COOKIE and user.picture:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization, roles=user.roles,
                 expires_at=user.expires_at,
             )
-            value = self._signer.sign(user.to_payload())
+            value = self._sign(user, bound)
         if len(value) > _MAX_SESSION_COOKIE:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization,
                 roles=user.roles[:10], expires_at=user.expires_at,
             )
-            value = self._signer.sign(user.to_payload())
+            value = self._sign(user, bound)
         return value
 
-    def read(self, value: str) -> tuple[OrgUser, bool]:
+    def read(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool]:
         """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept.
+
+        With ``bound`` (multi-tenant routing) the session must have been issued for exactly that host and
+        organization; a session from another host or organization is ``InvalidCookieError("foreign")``.
 
         A value that verified recently is found in a small memo of verified values (keyed by the exact value, so
         only a byte-identical copy of a cookie that passed the HMAC can hit) and skips the HMAC and the JSON
-        decoding; its age and expiry are checked again on every request, and the user is rebuilt each time so
-        that one request cannot change what the next one sees (a copy of the memoized user).
+        decoding; its age, expiry and binding are checked again on every request, and the user is a copy, so
+        that one request cannot change what the next one sees.
         """
         ttl = self.settings.session_ttl
         memo = self._verified.get(value)
         if memo is not None:
-            known, resign, signed_at = memo
+            known, resign, signed_at, binding = memo
             now = self._clock()
             age = int(now) - signed_at
             if 0 <= age <= ttl and known.expires_at > now:
+                if bound is not None and binding != list(bound):
+                    raise InvalidCookieError("foreign")
                 return known.copy(), resign
             self._verified.pop(value, None)
         payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
         resign = key_index > 0  # an older key: accept, then re-sign with the newest
+        if bound is not None and payload.get("b") != list(bound):
+            raise InvalidCookieError("foreign")
         user = OrgUser.from_payload(payload)
         if user.expires_at <= self._clock():
             raise InvalidCookieError("expired")
         verified = self._verified
         if len(verified) >= _VERIFIED_MEMO:
             verified.popitem(last=False)  # the oldest entry: the memo is bounded, FIFO
-        verified[value] = (user.copy(), resign, signed_at)
+        verified[value] = (user.copy(), resign, signed_at, payload.get("b"))
         return user, resign
 
     def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
         age = self.settings.session_ttl if max_age is None else max_age
         return set_cookie_header(self.name, value, max_age=age, secure=self.settings.secure)
 
-    def issue_header(self, user: OrgUser) -> tuple[bytes, bytes]:
+    def issue_header(self, user: OrgUser, bound: Binding | None = None) -> tuple[bytes, bytes]:
         remaining = max(1, int(user.expires_at - self._clock()))
-        return self.header(self.issue(user), max_age=remaining)
+        return self.header(self.issue(user, bound), max_age=remaining)
 
     def delete_header(self) -> tuple[bytes, bytes]:
         return self.header("", max_age=0)
@@ -278,9 +301,13 @@ ANONYMOUS = UnauthenticatedUser()
 
 
 def current_organization(conn: HTTPConnection) -> Organization | None:
-    """The organization of the signed-in user, or None (signed out, or a session without organization)."""
+    """The organization of the signed-in user; else, under multi-tenant routing, the organization of the request's
+    host or path (also for anonymous requests, e.g. to brand a login page; its ``id`` is None until looked up);
+    else None."""
     user = conn.scope.get("user")
-    return user.organization if isinstance(user, OrgUser) else None
+    if isinstance(user, OrgUser) and user.organization is not None:
+        return user.organization
+    return conn.scope.get(ORGANIZATION_SCOPE_KEY)
 
 
 def current_roles(conn: HTTPConnection) -> tuple[str, ...]:

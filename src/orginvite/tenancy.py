@@ -283,6 +283,8 @@ class TenancyRules:
             return False
         if self._trust_all:
             return True
+        if not self._networks:
+            return False  # the common case, on every request: no address to parse
         try:
             address = ipaddress.ip_address(client_ip.strip("[]"))
         except ValueError:

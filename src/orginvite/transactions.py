@@ -51,6 +51,11 @@ class Transaction:
     return_to: str
     created_at: float
     redirect_uri: str
+    #: Multi-tenant routing: the organization of the host (or path) the login started on, checked at the callback
+    #: against the token and bound into the session; its ID when it was looked up, and the host itself.
+    host_organization: str | None = None
+    host_organization_id: str | None = None
+    host: str | None = None
 
     def __repr__(self) -> str:  # nonce and verifier are secrets of this login
         return (
@@ -77,10 +82,17 @@ class Transaction:
             or not math.isfinite(created_at)
         ):
             raise InvalidCookieError("malformed")
-        return cls(**{name: payload[name] for name in _FIELDS})
+        optional = _OPTIONAL
+        for name in optional:
+            value = payload.get(name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidCookieError("malformed")
+        return cls(**{name: payload[name] for name in _REQUIRED}, **{name: payload.get(name) for name in optional})
 
 
 _FIELDS = tuple(Transaction.__dataclass_fields__)
+_OPTIONAL = ("host_organization", "host_organization_id", "host")
+_REQUIRED = tuple(name for name in _FIELDS if name not in _OPTIONAL)
 
 
 class TransactionCookies:

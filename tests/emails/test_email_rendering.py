@@ -152,6 +152,10 @@ def test_expiry_is_counted_in_whole_days_in_the_invitees_timezone():
     invitation = sample_invitation(expires_at="2026-12-01T09:30:00.000Z", user_metadata={"timezone": "Asia/Tokyo"})
     text = renderer.render(invitation, locale="en").text
     assert "expires in 6 days, on December 1, 2026, 6:30\u202fPM Japan Standard Time." in text
+    # An email rendered just after a 7-day invitation was created says 7 days, not 6 (floor of 6.99999).
+    created = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
+    fresh = EmailRenderer(clock=lambda: created + dt.timedelta(seconds=2, minutes=10))
+    assert "expires in 7 days, on December 1, 2026" in fresh.render(invitation, locale="en").text
     late = EmailRenderer(clock=lambda: dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC))
     text = late.render(invitation, locale="en", timezone="Europe/Paris").text
     assert "This invitation expires on December 1, 2026, 10:30\u202fAM Central European Standard Time." in text

@@ -8,6 +8,7 @@ workflow in the README: pybabel extract, update, translate, compile.
 
 from __future__ import annotations
 
+import gettext
 import io
 import re
 import shutil
@@ -17,9 +18,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
-from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from orginvite import translations
@@ -109,7 +110,10 @@ def test_shipped_locales_are_exactly_the_catalog_directories():
 
 
 def completeness_problems(catalog: Catalog, locale: str) -> list[tuple]:
-    problems: list[tuple] = []
+    """Fuzzy or missing translations, plural messages without every form the catalog's Plural-Forms declares
+    (gettext picks forms by that header at run time, not by Babel's tables), and a header that does not fit
+    the language (see :func:`plural_header_problems`)."""
+    problems: list[tuple] = plural_header_problems(catalog, locale)
     for message in catalog:
         if not message.id:
             continue
@@ -118,9 +122,37 @@ def completeness_problems(catalog: Catalog, locale: str) -> list[tuple]:
             problems.append(("fuzzy", message.id))
         elif not all(strings):
             problems.append(("untranslated", message.id))
-        if isinstance(message.id, tuple) and len(strings) != get_plural(locale).num_plurals:
+        if isinstance(message.id, tuple) and len(strings) != catalog.num_plurals:
             problems.append(("plural forms", message.id))
     return problems
+
+
+# Our pt catalog is European Portuguese (Brazilian is pt_BR); CLDR's bare "pt" means Brazilian, whose "one"
+# covers 0 as well.
+CLDR_PLURAL_RULES = {"pt": "pt_PT"}
+
+
+def plural_header_problems(catalog: Catalog, locale: str) -> list[tuple]:
+    """The Plural-Forms expression must tell apart exactly the CLDR plural categories of 0..200.
+
+    Not a comparison with Babel's own Plural-Forms table: that table changes between Babel releases (2.19 gives
+    French a third form, "many", for millions), while a catalog's header is fixed when the catalog is created and
+    ``pybabel update`` keeps it. What must hold is that no two numbers the language words differently share a
+    form, and no category is split over two forms ("0 jour" and "1 jour" share one; Arabic needs six forms).
+    """
+    choose = gettext.c2py(catalog.plural_expr)
+    cldr = Locale.parse(CLDR_PLURAL_RULES.get(locale, locale))
+    forms: dict[str, set[int]] = {}
+    for n in range(201):
+        index = choose(n)
+        if not 0 <= index < catalog.num_plurals:
+            return [("plural header", f"form {index} for n={n} outside nplurals={catalog.num_plurals}")]
+        forms.setdefault(cldr.plural_form(n), set()).add(index)
+    split = {category: sorted(indexes) for category, indexes in forms.items() if len(indexes) > 1}
+    used = [index for indexes in forms.values() for index in indexes]
+    if split or len(used) != len(set(used)):
+        return [("plural header", f"{catalog.plural_forms} does not match {locale}'s plural categories {forms}")]
+    return []
 
 
 def consistency_problems(catalog: Catalog) -> list[tuple]:
@@ -168,6 +200,11 @@ def test_the_checks_catch_broken_catalogs():
     found = sorted((kind, message if isinstance(message, str) else message[0]) for kind, message in
                    completeness_problems(broken, "fr"))
     assert found == [("fuzzy", "Guessed"), ("plural forms", "%(count)s item"), ("untranslated", "Untranslated")]
+    # A Plural-Forms header that merges 0 with 2..n in French, or gives Arabic two forms, is caught too.
+    for locale, header in (("fr", "nplurals=2; plural=(n != 1);"), ("ar", "nplurals=2; plural=(n != 1);")):
+        wrong = read_po(io.BytesIO(BROKEN_PO.replace("nplurals=2; plural=(n > 1);", header).encode()), locale=locale)
+        assert [kind for kind, _ in plural_header_problems(wrong, locale)] == ["plural header"], locale
+    assert plural_header_problems(broken, "fr") == []
     found = sorted((kind, message if isinstance(message, str) else message[0]) for kind, message, _ in
                    consistency_problems(broken))
     assert found == [

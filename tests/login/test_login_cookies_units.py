@@ -202,3 +202,14 @@ def test_session_memo_rechecks_age_isolates_users_and_stays_bounded():
         sessions.read(sessions.issue(OrgUser(f"auth0|u{index}", expires_at=clock.now + 100)))
     assert len(sessions._verified) <= 1024
     assert sessions.read(value) == (user, False)
+
+
+def test_session_memo_keeps_the_host_binding():
+    clock = Clock()
+    sessions = SessionCookie(settings(), clock=clock)
+    user = OrgUser("auth0|b", expires_at=clock.now + 100)
+    value = sessions.issue(user, ("acme.app.test", "acme"))
+    assert sessions.read(value, ("acme.app.test", "acme")) == (user, False)  # now memoized
+    with pytest.raises(InvalidCookieError, match="foreign"):
+        sessions.read(value, ("globex.app.test", "globex"))
+    assert sessions.read(value, ("acme.app.test", "acme")) == (user, False)

@@ -86,7 +86,12 @@ def parse_single_valued(pairs: Iterable[tuple[str, str]], names: Sequence[str]) 
 
 
 def callback_allowed(uri: str, allowed: Iterable[str]) -> bool:
-    """Exact match, or Auth0's wildcard: ``*`` as the whole leftmost host label matches exactly one label."""
+    """Exact match, or Auth0's wildcard subdomain (``https://*.myapp.com/callback``, or ``https://pr-*.myapp.com``).
+
+    Auth0's rules: http(s) only; one ``*``, in the leftmost label of the host, never directly above the top-level
+    domain (``*.com``); it stands for one or more characters of exactly one label (``*.myapp.com`` does not
+    match ``a.b.myapp.com``, nor ``myapp.com``); scheme, port, path and query must match exactly.
+    """
     if not uri or "#" in uri or any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
         return False
     try:
@@ -113,9 +118,10 @@ def _wildcard_match(parts: object, pattern: str) -> bool:
         return False
     host = wanted.hostname or ""
     labels = host.split(".")
-    # "*" only as the whole leftmost label, and never directly above a top-level domain ("*.com").
-    if labels[0] != "*" or len(labels) < 3 or any("*" in label for label in labels[1:]):
+    # one "*" in the leftmost label (optionally with a prefix and/or suffix), never directly above a TLD ("*.com").
+    if labels[0].count("*") != 1 or len(labels) < 3 or any("*" in label for label in labels[1:]):
         return False
+    prefix, _, suffix = labels[0].partition("*")
     if "*" in (wanted.path + wanted.query) or "@" in wanted.netloc:
         return False
     candidate = (parts.hostname or "").split(".")  # type: ignore[attr-defined]
@@ -124,6 +130,9 @@ def _wildcard_match(parts: object, pattern: str) -> bool:
         and port == wanted_port
         and len(candidate) == len(labels)
         and _LABEL.match(candidate[0]) is not None
+        and len(candidate[0]) > len(prefix) + len(suffix)  # "*" stands for at least one character
+        and candidate[0].startswith(prefix)
+        and candidate[0].endswith(suffix)
         and candidate[1:] == labels[1:]
         and parts.path == wanted.path  # type: ignore[attr-defined]
         and parts.query == wanted.query  # type: ignore[attr-defined]

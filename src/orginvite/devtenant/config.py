@@ -223,7 +223,8 @@ def _url(*, wildcard: bool = False) -> Checker:
             host = parts.hostname
             if not wildcard:
                 raise _fail(path, "must not contain a wildcard")
-            if value.count("*") != 1 or not host.startswith("*.") or host.count(".") < 2:
+            labels = host.split(".")
+            if value.count("*") != 1 or "*" not in labels[0] or len(labels) < 3:
                 raise _fail(
                     path,
                     f"a '*' may only stand for the leftmost host label, as in http://*.example.com/ (got {value!r})",

@@ -40,6 +40,7 @@ __all__ = ["TEMPLATES_DIR", "EmailRenderer", "RenderError", "RenderedEmail", "in
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
+_EXPIRY_SLACK_SECONDS = 3600
 _JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _SUPPORT_URL = re.compile(r"^https?://[^\s\"'<>\\`]+$")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -342,9 +343,11 @@ class EmailRenderer:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         text = format_datetime_tz(moment, locale=locale, tzinfo=zone)
-        # Whole days left, rounded down (Babel's format_timedelta would call 6 days 20 hours "1 week").
+        # Whole days left, rounded down (Babel's format_timedelta would call 6 days 20 hours "1 week"), with an
+        # hour's slack: an email rendered seconds (or a queue's minutes) after a 7-day invitation was created
+        # still says 7 days, not 6.
         seconds = (moment - now).total_seconds()
-        days = math.floor(seconds / 86400) if seconds > 0 else 0
+        days = math.floor((seconds + _EXPIRY_SLACK_SECONDS) / 86400) if seconds > 0 else 0
         return text, days if days >= 1 else None
 
 

@@ -1,0 +1,487 @@
+"""What both front-ends of the team workspace share: configuration, the Management API calls, form checks, CSRF.
+
+Built on orginvite's public API only (``orginvite.config``, ``orginvite.middleware``, ``orginvite.session``,
+``orginvite.management``, ``orginvite.management_mailer``, ``orginvite.emails``). The Starlette app
+(``example_app.workspace``) and the FastAPI app (``example_app.fastapi_app``) only differ in how they route.
+
+Who may do what is decided from the Management API (the member's roles in the organization right now), not from
+the ID token's roles claim: it works on an Auth0 tenant without a roles Action, and a demoted admin loses the
+invite form on the next request instead of at the next sign-in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+
+from orginvite.config import Settings
+from orginvite.emails import EmailRenderer
+from orginvite.errors import ConfigurationError
+from orginvite.management import (
+    BadRequestError,
+    ConflictError,
+    InviteResult,
+    ManagementAPIError,
+    ManagementClient,
+    NotFoundError,
+    invite,
+)
+from orginvite.management_errors import InvitationEmailError
+from orginvite.management_mailer import SmtpInvitationSender, sender_from_env
+from orginvite.session import OrgUser, current_organization
+
+__all__ = [
+    "DEV_TENANT",
+    "FormError",
+    "InviteForm",
+    "Member",
+    "NotAMember",
+    "PendingInvitation",
+    "Workspace",
+    "WorkspaceConfig",
+    "csrf_ok",
+    "csrf_token",
+    "parse_invite_form",
+    "read_form",
+]
+
+logger = logging.getLogger("example_app")
+
+#: The seeded demo tenant of ``orginvite tenant serve`` (its README-documented credentials). The app side never
+#: imports orginvite.devtenant: these are plain configuration values, as they would be for Auth0.
+DEV_TENANT = {
+    "issuer": "http://127.0.0.1:8765/",
+    "client_id": "demo-web-app",
+    "client_secret": "demo-web-app-secret-for-local-development-only",
+    "management_client_id": "demo-m2m",
+    "management_client_secret": "demo-m2m-secret-for-local-development-only",
+    "base_url": "http://127.0.0.1:8000",
+    "organization": "acme",
+    "smtp_url": "smtp://127.0.0.1:1025?starttls=off",
+    "email_from": "Team workspace <no-reply@workspace.test>",
+}
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"], default=True),  # every variable escaped, untrusted or not
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+MAX_FORM_BYTES = 8192
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+MAX_NAME = 100
+LANGUAGE_NAMES = {
+    "ar": "العربية", "de": "Deutsch", "en": "English", "es": "Español", "fr": "Français", "ja": "日本語",
+    "pt": "Português", "pt-BR": "Português (Brasil)",
+}
+
+
+def _env(environ: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """Everything the workspace needs. :meth:`from_env` reads the login flow's variables, or falls back to the dev
+    tenant of ``orginvite tenant serve`` when no issuer is set."""
+
+    login: Settings
+    management_domain: str
+    management_client_id: str
+    management_client_secret: str
+    smtp_url: str
+    email_from: str
+    management_audience: str | None = None
+    organization: str | None = None  # organization the "Sign in" button asks for (name or org_ ID)
+    admin_role: str = "admin"
+    app_name: str = "Team workspace"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkspaceConfig:
+        env = dict(os.environ if environ is None else environ)
+        dev = _env(env, "ORGINVITE_ISSUER", "AUTH0_DOMAIN") is None
+        if dev:  # nothing configured: the dev tenant on its default port, as `orginvite tenant serve` runs it
+            env.setdefault("ORGINVITE_ISSUER", DEV_TENANT["issuer"])
+            env.setdefault("ORGINVITE_CLIENT_ID", DEV_TENANT["client_id"])
+            env.setdefault("ORGINVITE_CLIENT_SECRET", DEV_TENANT["client_secret"])
+            env.setdefault("ORGINVITE_BASE_URL", DEV_TENANT["base_url"])
+            env.setdefault("ORGINVITE_MANAGEMENT_CLIENT_ID", DEV_TENANT["management_client_id"])
+            env.setdefault("ORGINVITE_MANAGEMENT_CLIENT_SECRET", DEV_TENANT["management_client_secret"])
+            env.setdefault("ORGINVITE_SMTP_URL", DEV_TENANT["smtp_url"])
+            env.setdefault("ORGINVITE_EMAIL_FROM", DEV_TENANT["email_from"])
+            env.setdefault("WORKSPACE_ORGANIZATION", DEV_TENANT["organization"])
+            if not _env(env, "ORGINVITE_SECRET_KEYS"):
+                logger.warning("ORGINVITE_SECRET_KEYS not set: using a random key (sessions end on restart)")
+                env["ORGINVITE_SECRET_KEYS"] = secrets.token_urlsafe(32)
+        login = Settings.from_env(env)
+        domain = _env(env, "ORGINVITE_MANAGEMENT_DOMAIN") or login.issuer
+        client_id = _env(env, "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID")
+        client_secret = _env(env, "ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET")
+        if not client_id:
+            raise ConfigurationError(
+                "ORGINVITE_MANAGEMENT_CLIENT_ID (or AUTH0_M2M_CLIENT_ID)", "is missing: the machine-to-machine app"
+            )
+        if not client_secret:
+            raise ConfigurationError("ORGINVITE_MANAGEMENT_CLIENT_SECRET (or AUTH0_M2M_CLIENT_SECRET)", "is missing")
+        smtp_url = _env(env, "ORGINVITE_SMTP_URL")
+        email_from = _env(env, "ORGINVITE_EMAIL_FROM")
+        if not smtp_url:
+            raise ConfigurationError("ORGINVITE_SMTP_URL", "is missing: invitation emails are sent over SMTP")
+        if not email_from:
+            raise ConfigurationError("ORGINVITE_EMAIL_FROM", "is missing: the From address of invitation emails")
+        return cls(
+            login=login,
+            management_domain=domain,
+            management_client_id=client_id,
+            management_client_secret=client_secret,
+            management_audience=_env(env, "ORGINVITE_MANAGEMENT_AUDIENCE"),
+            smtp_url=smtp_url,
+            email_from=email_from,
+            organization=_env(env, "WORKSPACE_ORGANIZATION"),
+            admin_role=_env(env, "WORKSPACE_ADMIN_ROLE") or "admin",
+            app_name=_env(env, "WORKSPACE_APP_NAME") or "Team workspace",
+        )
+
+    @property
+    def sign_in_path(self) -> str:
+        path = self.login.login_path
+        return f"{path}?{urlencode({'organization': self.organization})}" if self.organization else path
+
+
+# -- forms ------------------------------------------------------------------------------------------------------
+
+
+class FormError(ValueError):
+    """A form field is wrong; ``field`` names it and the message says how to fix it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+async def read_form(request: Request) -> dict[str, list[str]] | None:
+    """An ``application/x-www-form-urlencoded`` body, capped; None when it is not one we accept."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form: dict[str, list[str]] = {}
+    for key, value in pairs:
+        form.setdefault(key, []).append(value)
+    return form
+
+
+def _one(form: Mapping[str, Sequence[str]], name: str) -> str:
+    values = form.get(name) or []
+    if len(values) > 1:
+        raise FormError(name, f"{name} was sent more than once")
+    return values[0] if values else ""
+
+
+@dataclass(frozen=True)
+class InviteForm:
+    email: str
+    name: str | None
+    role_ids: tuple[str, ...]
+    language: str
+
+
+def parse_invite_form(
+    form: Mapping[str, Sequence[str]], roles: Mapping[str, str], languages: Sequence[str]
+) -> InviteForm:
+    """Check the invite form against the organization's roles (``{id: name}``) and the email languages."""
+    email = _one(form, "email").strip()
+    if not email:
+        raise FormError("email", "Enter the email address of the person to invite.")
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise FormError("email", "This is not an email address (expected something like name@example.com).")
+    name = _one(form, "name").strip()
+    if len(name) > MAX_NAME:
+        raise FormError("name", f"The name is too long (at most {MAX_NAME} characters).")
+    if _CONTROL.search(name):
+        raise FormError("name", "The name must be one line of text.")
+    role_ids = tuple(dict.fromkeys(form.get("roles") or []))
+    unknown = [role for role in role_ids if role not in roles]
+    if unknown:
+        raise FormError("roles", "Pick roles from the list (one of them does not exist).")
+    if not role_ids:
+        raise FormError("roles", "Pick at least one role.")
+    language = _one(form, "language").strip()
+    if language not in languages:
+        raise FormError("language", "Pick the language of the invitation email from the list.")
+    return InviteForm(email=email, name=name or None, role_ids=role_ids, language=language)
+
+
+# -- CSRF -------------------------------------------------------------------------------------------------------
+
+
+def _csrf_key(settings: Settings) -> bytes:
+    key = settings.secret_keys[0]
+    raw = key.encode() if isinstance(key, str) else key
+    return hmac.new(raw, b"example_app.csrf", hashlib.sha256).digest()
+
+
+def csrf_token(settings: Settings, user: OrgUser) -> str:
+    """A token bound to this session (user, organization, session expiry): stateless, like the session itself."""
+    org = user.organization.id if user.organization else ""
+    message = f"{user.sub}\x00{org}\x00{user.expires_at}".encode()
+    digest = hmac.new(_csrf_key(settings), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def csrf_ok(settings: Settings, request: Request, user: OrgUser, token: str) -> bool:
+    """The token matches the session and the request does not visibly come from another site."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        base = urlsplit(settings.base_url)
+        if origin != f"{base.scheme}://{base.netloc}":
+            return False
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return False
+    return bool(token) and hmac.compare_digest(token.encode(), csrf_token(settings, user).encode())
+
+
+# -- the Management API side ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    name: str
+    email: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PendingInvitation:
+    """An invitation as the page shows it: never its ticket or URL (a bearer secret until accepted)."""
+
+    id: str
+    email: str
+    inviter: str
+    roles: tuple[str, ...]
+    language: str | None
+    expires_at: str
+
+
+@dataclass
+class Workspace:
+    """The Management API calls of the workspace; one per app (one HTTP connection pool, one cached token)."""
+
+    config: WorkspaceConfig
+    client: ManagementClient | None = None
+    sender: SmtpInvitationSender | None = None
+    languages: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        c = self.config
+        if self.client is None:
+            self.client = ManagementClient(
+                c.management_domain, c.management_client_id, c.management_client_secret,
+                audience=c.management_audience,
+            )
+        renderer = EmailRenderer()
+        if self.sender is None:
+            self.sender = sender_from_env(
+                {"ORGINVITE_SMTP_URL": c.smtp_url, "ORGINVITE_EMAIL_FROM": c.email_from}, renderer=renderer
+            )
+        if not self.languages:
+            from orginvite.locales import to_bcp47
+
+            self.languages = tuple(to_bcp47(locale) for locale in renderer.available_locales)
+
+    @property
+    def api(self) -> ManagementClient:
+        assert self.client is not None
+        return self.client
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    async def organization(self, org_id: str) -> dict[str, Any]:
+        return await self.api.get_organization(org_id)
+
+    async def roles(self) -> dict[str, str]:
+        """``{role id: role name}`` of the tenant's roles, in the API's order."""
+        return {str(role["id"]): str(role.get("name") or role["id"]) async for role in self.api.iter_roles()}
+
+    async def member_roles(self, org_id: str, user_id: str) -> tuple[str, ...]:
+        page = await self.api.list_member_roles(org_id, user_id, per_page=100)
+        return tuple(str(role.get("name") or role.get("id")) for role in page.items)
+
+    async def members(self, org_id: str) -> list[Member]:
+        members = []
+        async for record in self.api.iter_members(org_id):
+            user_id = str(record.get("user_id", ""))
+            if not user_id:
+                continue
+            members.append(Member(
+                user_id=user_id,
+                name=str(record.get("name") or ""),
+                email=str(record.get("email") or ""),
+                roles=await self.member_roles(org_id, user_id),
+            ))
+        return sorted(members, key=lambda m: (m.name or m.email).lower())
+
+    async def pending(self, org_id: str, roles: Mapping[str, str]) -> list[PendingInvitation]:
+        pending = []
+        async for record in self.api.iter_invitations(org_id):
+            metadata = record.get("user_metadata") or {}
+            pending.append(PendingInvitation(
+                id=str(record.get("id", "")),
+                email=str((record.get("invitee") or {}).get("email", "")),
+                inviter=str((record.get("inviter") or {}).get("name", "")),
+                roles=tuple(roles.get(str(r), str(r)) for r in record.get("roles") or []),
+                language=metadata.get("lang") if isinstance(metadata, Mapping) else None,
+                expires_at=_when(record.get("expires_at")),
+            ))
+        return pending
+
+    async def is_admin(self, org_id: str, user: OrgUser) -> bool:
+        try:
+            return self.config.admin_role in await self.member_roles(org_id, user.sub)
+        except NotFoundError:  # not (or no longer) a member of the organization
+            return False
+
+    async def invite(self, org_id: str, inviter: OrgUser, form: InviteForm) -> InviteResult:
+        assert self.sender is not None
+        return await invite(
+            self.api,
+            await self.organization(org_id),
+            form.email,
+            client_id=self.config.login.client_id,
+            inviter_name=inviter.display_name,
+            sender=self.sender,
+            name=form.name,
+            roles=form.role_ids,
+            language=form.language,
+            application={"name": self.config.app_name},
+        )
+
+    async def revoke(self, org_id: str, invitation_id: str) -> None:
+        if not _ID.match(invitation_id):
+            raise FormError("invitation", "This is not an invitation ID.")
+        await self.api.delete_invitation(org_id, invitation_id)
+
+
+#: What an action may fail with, short of a bug: each has a message for the page (see :func:`describe_failure`).
+EXPECTED_FAILURES = (FormError, ValueError, InvitationEmailError, ManagementAPIError)
+
+
+def _when(value: Any) -> str:
+    """``2026-12-08T17:50:14.912Z`` -> ``2026-12-08 17:50 UTC`` (what the API gives, shorter)."""
+    text = str(value or "")
+    if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d", text) and text.endswith("Z"):
+        return text[:16].replace("T", " ") + " UTC"
+    return text
+
+
+def describe_failure(exc: Exception) -> tuple[int, str]:
+    """(status, message) for one of :data:`EXPECTED_FAILURES`; the page escapes the message."""
+    if isinstance(exc, FormError):
+        return 400, exc.message
+    if isinstance(exc, InvitationEmailError):
+        return 502, (f"The invitation for {exc.email} was created, but its email could not be sent. "
+                     "Check the SMTP settings, then revoke it and invite again.")
+    if isinstance(exc, ValueError):  # a language or role the invite() call refused before creating anything
+        return 400, str(exc)
+    if isinstance(exc, NotFoundError):
+        return 404, "That invitation no longer exists (accepted, expired or revoked already)."
+    if isinstance(exc, BadRequestError | ConflictError):
+        return 400, f"The identity provider refused: {exc.message}"
+    return 502, "The identity provider's Management API is unavailable or refused our credentials. Try again."
+
+
+class NotAMember(Exception):
+    """The session names an organization the user no longer belongs to (removed since signing in)."""
+
+
+NOTICES = {"invited": "Invitation sent.", "revoked": "Invitation revoked."}
+
+
+async def dashboard_context(
+    workspace: Workspace,
+    user: OrgUser,
+    org_id: str,
+    *,
+    form: Mapping[str, Any] | None = None,
+    error: FormError | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The dashboard's data: the organization, its members with roles, and for admins the invite form's choices
+    and the pending invitations. Raises ManagementAPIError when the API cannot answer, NotAMember when the
+    session's user was removed from the organization since signing in."""
+    organization = await workspace.organization(org_id)
+    members = await workspace.members(org_id)
+    if not any(member.user_id == user.sub for member in members):
+        raise NotAMember(org_id)
+    mine = next(member.roles for member in members if member.user_id == user.sub)
+    is_admin = workspace.config.admin_role in mine
+    roles = await workspace.roles() if is_admin else {}
+    return {
+        "organization": organization,
+        "members": members,
+        "my_roles": mine,
+        "is_admin": is_admin,
+        "roles": roles,
+        "languages": [(tag, LANGUAGE_NAMES.get(tag, tag)) for tag in workspace.languages],
+        "pending": await workspace.pending(org_id, roles) if is_admin else [],
+        "form": {"email": "", "name": "", "roles": [], "language": "en", **(form or {})},
+        "error": error,
+        "notice": NOTICES.get(notice or ""),
+        "notice_code": notice if notice in NOTICES else None,
+        "csrf_token": csrf_token(workspace.config.login, user),
+    }
+
+
+def echo_form(form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """What the user typed, to fill the form again after an error (escaped by the template)."""
+    first = {name: (form.get(name) or [""])[0][:300] for name in ("email", "name", "language")}
+    return {**first, "roles": list(form.get("roles") or [])[:50]}
+
+
+def organization_id(request: Request) -> str | None:
+    org = current_organization(request)
+    return org.id if org is not None and org.id else None
+
+
+def render(name: str, **context: Any) -> str:
+    return TEMPLATES.get_template(name).render(**context)

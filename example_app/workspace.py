@@ -1,0 +1,178 @@
+"""A small team workspace on orginvite, in Starlette: ``uvicorn example_app.workspace:app --port 8000``.
+
+Sign in, see the organization's members and their roles, invite teammates (email, name, roles, language of the
+email), revoke pending invitations; invitees accept through the link in their email, which lands on the
+middleware's ``/login``. ``GET /me`` is example_app.minimal's.
+
+With no environment variables it talks to ``orginvite tenant serve`` on http://127.0.0.1:8765/ and sends emails to
+an SMTP catcher on 127.0.0.1:1025 (``orginvite demo`` runs all three). With ``ORGINVITE_ISSUER`` or
+``AUTH0_DOMAIN`` set it uses the login flow's variables (see example_app.minimal) plus
+``ORGINVITE_MANAGEMENT_CLIENT_ID`` / ``ORGINVITE_MANAGEMENT_CLIENT_SECRET``, ``ORGINVITE_SMTP_URL``,
+``ORGINVITE_EMAIL_FROM`` and optionally ``WORKSPACE_ORGANIZATION`` (the organization "Sign in" asks for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from example_app.core import (
+    EXPECTED_FAILURES,
+    SECURITY_HEADERS,
+    FormError,
+    NotAMember,
+    Workspace,
+    WorkspaceConfig,
+    csrf_ok,
+    dashboard_context,
+    describe_failure,
+    echo_form,
+    organization_id,
+    parse_invite_form,
+    read_form,
+    render,
+)
+from example_app.minimal import me
+from orginvite.management import ManagementAPIError
+from orginvite.middleware import OrgInviteMiddleware, RedactInvitationTickets
+from orginvite.session import OrgUser
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("example_app")
+
+
+def _workspace(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    config = _workspace(request).config
+    user = request.user if isinstance(request.user, OrgUser) else None
+    html = render(template, app_name=config.app_name, user=user, logout_url=config.login.logout_path,
+                  sign_in_url=config.sign_in_path, **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _error(request: Request, status: int, code: str, title: str, message: str) -> HTMLResponse:
+    return _page(request, "error.html", status, code=code, title=title, message=message)
+
+
+async def dashboard(request: Request) -> Response:
+    user = request.user
+    if not isinstance(user, OrgUser):
+        return _page(request, "signed_out.html")
+    org_id = organization_id(request)
+    if org_id is None:
+        return _page(request, "no_organization.html", 403)
+    try:
+        context = await dashboard_context(_workspace(request), user, org_id, notice=request.query_params.get("notice"))
+    except NotAMember:
+        return _error(request, 403, "not_a_member", "Not a member any more",
+                      "You are no longer a member of this organization. Sign out, or ask an admin to invite you again.")
+    except ManagementAPIError as exc:
+        logger.warning("dashboard: Management API failed: %s", exc)
+        return _error(request, 502, "management_api", "The workspace is unavailable", describe_failure(exc)[1])
+    return _page(request, "dashboard.html", **context)
+
+
+async def _admin_form(request: Request) -> tuple[OrgUser, str, dict[str, list[str]]] | Response:
+    """Signed in to an organization, a well-formed form with this session's CSRF token, and an admin right now."""
+    user = request.user
+    if not isinstance(user, OrgUser):
+        return _error(request, 401, "signed_out", "Sign in first", "Your session ended: sign in and try again.")
+    org_id = organization_id(request)
+    if org_id is None:
+        return _error(request, 403, "no_organization", "No organization", "Sign in to an organization first.")
+    form = await read_form(request)
+    if form is None:
+        return _error(request, 400, "bad_form", "Unreadable form", "The form could not be read; reload the page.")
+    workspace = _workspace(request)
+    token = form.get("csrf_token") or [""]
+    if len(token) != 1 or not csrf_ok(workspace.config.login, request, user, token[0]):
+        logger.warning("form refused: bad CSRF token or foreign origin (sub=%r)", user.sub)
+        return _error(request, 403, "csrf", "This form has expired",
+                      "The form was not sent from this page, or your session changed. Reload the page and try again.")
+    try:
+        admin = await workspace.is_admin(org_id, user)
+    except ManagementAPIError as exc:
+        return _error(request, 502, "management_api", "The workspace is unavailable", describe_failure(exc)[1])
+    if not admin:
+        return _error(request, 403, "not_admin", "Admins only",
+                      f"Only members with the {workspace.config.admin_role!r} role can invite or revoke.")
+    return user, org_id, form
+
+
+async def create_invitation(request: Request) -> Response:
+    checked = await _admin_form(request)
+    if isinstance(checked, Response):
+        return checked
+    user, org_id, form = checked
+    workspace = _workspace(request)
+    try:
+        parsed = parse_invite_form(form, await workspace.roles(), workspace.languages)
+        result = await workspace.invite(org_id, user, parsed)
+    except EXPECTED_FAILURES as exc:
+        status, message = describe_failure(exc)
+        field = exc.field if isinstance(exc, FormError) else "invitation"
+        try:
+            context = await dashboard_context(workspace, user, org_id, form=echo_form(form),
+                                              error=FormError(field, message))
+        except (ManagementAPIError, NotAMember):
+            return _error(request, status, field, "The invitation was not sent", message)
+        return _page(request, "dashboard.html", status, **context)
+    logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, user.sub)
+    return RedirectResponse("/?notice=invited", status_code=303)
+
+
+async def revoke_invitation(request: Request) -> Response:
+    checked = await _admin_form(request)
+    if isinstance(checked, Response):
+        return checked
+    user, org_id, _ = checked
+    try:
+        await _workspace(request).revoke(org_id, request.path_params["invitation_id"])
+    except EXPECTED_FAILURES as exc:
+        status, message = describe_failure(exc)
+        return _error(request, status, "revoke", "The invitation was not revoked", message)
+    logger.info("invitation revoked by %r", user.sub)
+    return RedirectResponse("/?notice=revoked", status_code=303)
+
+
+def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None) -> OrgInviteMiddleware:
+    """The workspace wrapped in the login middleware; ``config=None`` reads the environment."""
+    if workspace is None:
+        workspace = Workspace(config or WorkspaceConfig.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await workspace.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/", dashboard),
+            Route("/me", me),
+            Route("/invitations", create_invitation, methods=["POST"]),
+            Route("/invitations/{invitation_id}/revoke", revoke_invitation, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.workspace = workspace
+    return OrgInviteMiddleware(app, workspace.config.login)
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` for uvicorn, built on first access so that importing this module reads no environment."""
+    if name == "app":
+        logging.getLogger("uvicorn.access").addFilter(RedactInvitationTickets())
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

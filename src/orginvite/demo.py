@@ -1,0 +1,265 @@
+"""``orginvite demo``: the dev tenant, an SMTP catcher with its outbox page, and example_app, in one process.
+
+    orginvite demo                        # workspace on :8000, tenant on :8765, outbox on :8025, SMTP on :1025
+    orginvite demo --port 0 --tenant-port 0 --outbox-port 0 --smtp-port 0   # free ports (tests, busy machines)
+
+Everything lives in memory and on loopback only. The seeded tenant is ``orginvite tenant serve``'s, with the web
+application's callback, logout and login URLs pointed at the workspace's port; the workspace sends its invitation
+emails over real SMTP to the catcher, exactly as it would to a production server. Ctrl-C or SIGTERM stops all of
+it and the command exits 0.
+
+example_app lives next to ``src/`` in the source checkout (it is an example, not part of the installed package):
+the demo finds it there after ``pip install -e .``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import uvicorn
+
+from orginvite.config import Settings
+from orginvite.devtenant.app import DevTenant
+from orginvite.devtenant.cli import banner
+from orginvite.devtenant.config import (
+    DEMO_ACME_ORG_NAME,
+    DEMO_ADMIN_EMAIL,
+    DEMO_ADMIN_PASSWORD,
+    DEMO_M2M_CLIENT_ID,
+    DEMO_M2M_CLIENT_SECRET,
+    DEMO_WEB_CLIENT_ID,
+    DEMO_WEB_CLIENT_SECRET,
+    demo_config,
+)
+from orginvite.emails.outbox import Outbox
+from orginvite.middleware import RedactInvitationTickets
+
+__all__ = ["build_parser", "demo_tenant_config", "import_example_app", "main"]
+
+HOST = "127.0.0.1"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orginvite demo",
+        description="Run the dev tenant, an SMTP catcher with an outbox page and the example team workspace "
+        "together, on loopback, in memory. Ctrl-C stops everything.",
+    )
+    parser.add_argument("--port", type=int, default=8000, help="the workspace (example_app) (default: 8000)")
+    parser.add_argument("--tenant-port", type=int, default=8765, help="the dev tenant (default: 8765)")
+    parser.add_argument("--outbox-port", type=int, default=8025, help="the outbox page (default: 8025)")
+    parser.add_argument("--smtp-port", type=int, default=1025, help="the SMTP catcher (default: 1025)")
+    parser.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn log level (default: warning)",
+    )
+    return parser
+
+
+def demo_tenant_config(app_url: str) -> dict[str, Any]:
+    """The seeded demo tenant with its web application pointed at ``app_url`` (callback, logout, login URI)."""
+    config = demo_config()
+    for client in config["clients"]:
+        if client["client_id"] == DEMO_WEB_CLIENT_ID:
+            client["callbacks"] = [app_url + "/callback"]
+            client["allowed_logout_urls"] = [app_url + "/"]
+            client["initiate_login_uri"] = app_url + "/login"
+    return config
+
+
+def import_example_app() -> ModuleType:
+    """``example_app.workspace``, from the path or from the source checkout this package is installed from."""
+    try:
+        return importlib.import_module("example_app.workspace")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("example_app", "example_app.workspace"):
+            raise
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "example_app" / "workspace.py").is_file():
+        raise RuntimeError(
+            "example_app is not importable: run the demo from a source checkout installed with "
+            "'pip install -e .' (example_app sits next to src/), or put the checkout on PYTHONPATH"
+        )
+    sys.path.insert(0, str(checkout))
+    return importlib.import_module("example_app.workspace")
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to the demo (several servers share one loop and one Ctrl-C)."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+    def install_signal_handlers(self) -> None:  # the same, for uvicorn versions before capture_signals
+        return None
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _summary(urls: dict[str, str]) -> str:
+    return "\n".join([
+        "orginvite demo: a dev tenant, an SMTP catcher and the example team workspace, in memory.",
+        "",
+        f"  workspace (example_app): {urls['app']}/",
+        f"  outbox (caught emails):  {urls['outbox']}/",
+        f"  SMTP catcher:            {urls['smtp']}",
+        f"  dev tenant:              {urls['tenant']}/",
+        "",
+        "Sign in to the workspace as the admin of Acme Inc.:",
+        f"  email:    {DEMO_ADMIN_EMAIL}",
+        f"  password: {DEMO_ADMIN_PASSWORD}",
+        "",
+        "Then invite a teammate, open the email in the outbox and follow its link (a private window keeps",
+        "the two sessions apart).",
+    ])
+
+
+async def _run(
+    servers: list[tuple[uvicorn.Server, socket.socket]],
+    smtp_sock: socket.socket,
+    outbox: Outbox,
+    ready: Callable[[], None],
+    err: TextIO,
+) -> int:
+    """Serve until SIGINT/SIGTERM (0) or until a server stops on its own (1); ``ready`` once all accept."""
+    from orginvite.emails.catcher import serve_smtp
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    smtp = await serve_smtp(outbox, sock=smtp_sock)
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    stopper = asyncio.create_task(stop.wait())
+    failed = True
+    try:
+        while not all(server.started for server, _ in servers):
+            if stop.is_set() or any(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            ready()  # the URLs are printed once they answer
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        failed = stopper not in done
+        if failed:
+            print("orginvite demo: a server stopped unexpectedly; stopping the others", file=err)
+    finally:
+        for server, _sock in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stopper.cancel()
+        smtp.close()
+        with contextlib.suppress(TimeoutError):  # Python 3.12+ waits for open SMTP sessions too: not forever
+            await asyncio.wait_for(smtp.wait_closed(), 5)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        workspace_module = import_example_app()
+        from example_app.core import WorkspaceConfig
+    except (RuntimeError, ImportError) as exc:
+        print(f"orginvite demo: {exc}", file=err)
+        return 2
+    try:
+        import aiosmtpd  # noqa: F401
+
+        from orginvite.emails import catcher  # noqa: F401 - fail before binding anything
+    except ImportError:
+        print("orginvite demo: the SMTP catcher needs aiosmtpd: pip install aiosmtpd", file=err)
+        return 2
+
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for name in ("port", "tenant_port", "outbox_port", "smtp_port"):
+            port = getattr(args, name)
+            try:
+                sockets[name] = _bind(port)
+            except OSError as exc:
+                option = "--" + name.replace("_", "-")
+                print(f"orginvite demo: cannot listen on {HOST}:{port} ({option}): {exc.strerror or exc}; "
+                      f"pick another port with {option} (0 picks a free one)", file=err)
+                return 2
+        ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
+        urls = {
+            "app": f"http://{HOST}:{ports['port']}",
+            "tenant": f"http://{HOST}:{ports['tenant_port']}",
+            "outbox": f"http://{HOST}:{ports['outbox_port']}",
+            "smtp": f"smtp://{HOST}:{ports['smtp_port']}",
+        }
+        tenant = DevTenant(demo_tenant_config(urls["app"]), db=":memory:", issuer=urls["tenant"] + "/")
+        try:
+            outbox = Outbox()
+            config = WorkspaceConfig(
+                login=Settings(
+                    issuer=urls["tenant"] + "/",
+                    client_id=DEMO_WEB_CLIENT_ID,
+                    client_secret=DEMO_WEB_CLIENT_SECRET,
+                    secret_keys=(secrets.token_urlsafe(32),),
+                    base_url=urls["app"],
+                ),
+                management_domain=urls["tenant"],
+                management_client_id=DEMO_M2M_CLIENT_ID,
+                management_client_secret=DEMO_M2M_CLIENT_SECRET,
+                smtp_url=urls["smtp"] + "?starttls=off",
+                email_from="Acme workspace <no-reply@acme.test>",
+                organization=DEMO_ACME_ORG_NAME,
+                app_name="Acme workspace",
+            )
+            app = workspace_module.create_app(config)
+            level = args.log_level
+
+            def server(asgi: Any, sock_name: str) -> tuple[uvicorn.Server, socket.socket]:
+                return _Server(uvicorn.Config(asgi, log_level=level, lifespan="auto")), sockets[sock_name]
+
+            servers = [server(tenant.app, "tenant_port"), server(outbox.app, "outbox_port"), server(app, "port")]
+
+            def ready() -> None:
+                print(_summary(urls), file=out)
+                print("\n-- dev tenant --\n" + banner(tenant, urls["tenant"] + "/", ":memory:"), file=out)
+                print("\nPress Ctrl-C to stop.", file=out, flush=True)
+
+            # Access logs print request URLs, invitation tickets included (--log-level info): log their hash.
+            logging.getLogger("uvicorn.access").addFilter(RedactInvitationTickets())
+            code = 0  # a Ctrl-C before the loop's own handlers are in place is a stop too
+            with contextlib.suppress(KeyboardInterrupt):
+                code = asyncio.run(_run(servers, sockets["smtp_port"], outbox, ready, err))
+            print("orginvite demo: stopped.", file=out, flush=True)
+            return code
+        finally:
+            tenant.close()
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    return run(args, sys.stdout, sys.stderr)

@@ -1,0 +1,239 @@
+"""The team workspace over real HTTP: sign-in, dashboard, invitations end to end, and every refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from example_app.core import csrf_token
+from workspace_support import ACME, ADMIN_EMAIL, Stack, forms_of
+
+MEMBER_PASSWORD = "member-password-123"
+
+
+@pytest.fixture(params=["starlette", "fastapi"])
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    s = Stack(fastapi=request.param == "fastapi")
+    yield s
+    s.close()
+
+
+def invite_form(page: httpx.Response) -> dict[str, Any]:
+    return next(form for form in forms_of(page.text) if form["action"] == "/invitations")
+
+
+def role_ids(stack: Stack) -> dict[str, str]:
+    return {r["name"]: r["id"] for r in stack.tenant.store.list_roles(0, 100)[0]}
+
+
+def pending(stack: Stack) -> list[str]:
+    return [inv["invitee"]["email"] for inv in stack.tenant.store.list_invitations(ACME)[0]]
+
+
+def post_invite(stack: Stack, client: httpx.Client, token: str, **fields: Any) -> httpx.Response:
+    data = {"csrf_token": token, "email": "camille@example.test", "name": "Camille", "language": "fr",
+            "roles": [role_ids(stack)["member"]], **fields}
+    return client.post(stack.url + "/invitations", data=data, follow_redirects=False)
+
+
+def test_me_is_401_json_when_signed_out_and_the_session_when_signed_in(stack: Stack) -> None:
+    with stack.client() as client:
+        response = client.get(stack.url + "/me")
+        assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
+        home = client.get(stack.url + "/")
+        assert 'href="/login?organization=acme"' in home.text and 'data-page="signed_out"' in home.text
+        stack.sign_in(client)
+        me = client.get(stack.url + "/me").json()
+    assert me["user"]["email"] == ADMIN_EMAIL and me["user"]["name"] == "Ada Admin" and me["user"]["sub"]
+    assert me["organization"] == {"id": ACME, "name": "acme"}
+    assert me["roles"] == ["admin"]
+
+
+def test_admin_invites_in_french_and_the_teammate_joins_with_the_roles(stack: Stack) -> None:
+    ids = role_ids(stack)
+    with stack.client() as admin:
+        dashboard = stack.sign_in(admin)
+        assert dashboard.status_code == 200 and 'data-page="dashboard"' in dashboard.text
+        assert 'data-email="admin@acme.test"' in dashboard.text and "Acme Inc." in dashboard.text
+        token = invite_form(dashboard)["fields"]["csrf_token"]
+        sent = post_invite(stack, admin, token, roles=[ids["member"], ids["billing"]])
+        assert sent.status_code == 303 and sent.headers["location"] == "/?notice=invited"
+        page = admin.get(stack.url + sent.headers["location"])
+        assert 'data-notice="invited"' in page.text and 'data-email="camille@example.test"' in page.text
+        invitation = stack.tenant.store.list_invitations(ACME)[0][0]
+        assert invitation["ticket_id"] not in page.text  # the ticket is a secret: never on a page
+        assert invitation["user_metadata"]["lang"] == "fr" and sorted(invitation["roles"]) == sorted(
+            [ids["member"], ids["billing"]])
+    [email] = stack.outbox.messages()
+    assert email.to == ["camille@example.test"] and email.locale == "fr"
+    assert "Acme Inc." in email.subject and "Accepter" in (email.part("html") or "")
+    with stack.client() as teammate:
+        landed = stack.accept(teammate, stack.invitation_link("camille@example.test"), "Camille Martin")
+        assert str(landed.url) == stack.url + "/" and 'data-page="dashboard"' in landed.text
+        assert 'data-testid="invite-form"' not in landed.text  # a member, not an admin
+        me = teammate.get(stack.url + "/me").json()
+    assert me["user"]["email"] == "camille@example.test" and sorted(me["roles"]) == ["billing", "member"]
+    assert pending(stack) == []
+
+
+def test_admin_revokes_and_a_second_revoke_says_it_is_gone(stack: Stack) -> None:
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        assert post_invite(stack, admin, token).status_code == 303
+        page = admin.get(stack.url + "/")
+        revoke = next(f for f in forms_of(page.text) if f["action"].endswith("/revoke"))
+        done = admin.post(stack.url + revoke["action"], data=revoke["fields"], follow_redirects=False)
+        assert done.status_code == 303 and pending(stack) == []
+        again = admin.post(stack.url + revoke["action"], data=revoke["fields"])
+        assert again.status_code == 404 and "no longer exists" in again.text
+
+
+def test_forms_without_this_sessions_csrf_token_are_refused(stack: Stack) -> None:
+    with stack.client() as admin, stack.client() as other:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        stack.add_member("second-admin@acme.test", MEMBER_PASSWORD, ["admin"])
+        other_token = invite_form(stack.sign_in(other, "second-admin@acme.test", MEMBER_PASSWORD))["fields"][
+            "csrf_token"]
+        assert other_token != token
+        for response in (
+            post_invite(stack, admin, ""),
+            post_invite(stack, admin, "forged"),
+            post_invite(stack, admin, other_token),
+            admin.post(stack.url + "/invitations", data={"csrf_token": token, "email": "x@example.test"},
+                       headers={"origin": "https://evil.example"}),
+            admin.post(stack.url + "/invitations", data={"csrf_token": token, "email": "x@example.test"},
+                       headers={"sec-fetch-site": "cross-site"}),
+        ):
+            assert response.status_code == 403 and 'data-error="csrf"' in response.text
+    assert pending(stack) == [] and len(stack.outbox) == 0
+
+
+def test_a_member_who_is_not_admin_cannot_invite_or_revoke(stack: Stack) -> None:
+    stack.add_member("max@acme.test", MEMBER_PASSWORD, ["member"])
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        assert post_invite(stack, admin, token).status_code == 303
+    invitation_id = stack.tenant.store.list_invitations(ACME)[0][0]["id"]
+    with stack.client() as member:
+        page = stack.sign_in(member, "max@acme.test", MEMBER_PASSWORD)
+        assert 'data-page="dashboard"' in page.text and 'data-email="max@acme.test"' in page.text
+        assert 'data-testid="invite-form"' not in page.text and 'data-testid="pending"' not in page.text
+        assert forms_of(page.text) == []  # members get no forms at all
+        valid = csrf_token(stack.config.login, stack.session_user(member))  # what a forged-by-hand form would send
+        refused = post_invite(stack, member, valid, email="friend@example.test")
+        assert refused.status_code == 403 and 'data-error="not_admin"' in refused.text
+        revoke = member.post(stack.url + f"/invitations/{invitation_id}/revoke", data={"csrf_token": valid})
+        assert revoke.status_code == 403 and 'data-error="not_admin"' in revoke.text
+    assert pending(stack) == ["camille@example.test"] and len(stack.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"email": ""}, "email", "Enter the email address"),
+        ({"email": "not-an-email"}, "email", "This is not an email address"),
+        ({"email": "a@b.test\r\nBcc: x@y.test"}, "email", "This is not an email address"),
+        ({"name": "x" * 101}, "name", "The name is too long"),
+        ({"name": "Eve\r\nBcc: victim@example.test"}, "name", "one line"),
+        ({"roles": ["rol_DoesNotExist0001"]}, "roles", "Pick roles from the list"),
+        ({"roles": []}, "roles", "Pick at least one role"),
+        ({"language": "klingon"}, "language", "Pick the language"),
+        ({"email": ["a@example.test", "b@example.test"]}, "email", "more than once"),
+    ],
+)
+def test_bad_invite_input_gets_a_clear_error_and_creates_nothing(
+    stack: Stack, fields: dict[str, Any], field: str, message: str
+) -> None:
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        response = post_invite(stack, admin, token, **fields)
+    assert response.status_code == 400
+    assert f'data-error="{field}"' in response.text and message in response.text
+    assert 'data-testid="invite-form"' in response.text  # the form comes back, to fix and resend
+    assert pending(stack) == [] and len(stack.outbox) == 0
+
+
+def test_typed_text_comes_back_escaped_and_member_names_are_escaped(stack: Stack) -> None:
+    stack.add_member("eve@acme.test", MEMBER_PASSWORD, ["member"], name='<img src=x onerror="alert(1)">')
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        response = post_invite(stack, admin, token, email='"><script>alert(2)</script>')
+        page = admin.get(stack.url + "/")
+    assert response.status_code == 400 and "<script>alert(2)" not in response.text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in response.text
+    assert '<img src=x onerror="alert(1)">' not in page.text and "&lt;img src=x" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_unreadable_bodies_and_signed_out_posts(stack: Stack) -> None:
+    with stack.client() as client:
+        signed_out = client.post(stack.url + "/invitations", data={"email": "a@example.test"})
+        assert signed_out.status_code == 401 and 'data-error="signed_out"' in signed_out.text
+        stack.sign_in(client)
+        as_json = client.post(stack.url + "/invitations", json={"email": "a@example.test"})
+        assert as_json.status_code == 400 and 'data-error="bad_form"' in as_json.text
+        huge = client.post(stack.url + "/invitations", data={"csrf_token": "x" * 10000})
+        assert huge.status_code == 400
+        bad_id = client.post(stack.url + "/invitations/%3Cscript%3E/revoke", data={"csrf_token": "t"})
+        assert bad_id.status_code == 403  # CSRF first: a forged form learns nothing
+    assert pending(stack) == []
+
+
+def test_smtp_down_says_the_invitation_exists_but_its_email_failed(stack: Stack) -> None:
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        stack.stop_smtp()
+        response = post_invite(stack, admin, token)
+    assert response.status_code == 502
+    assert "was created, but its email could not be sent" in response.text and "camille@example.test" in response.text
+    assert pending(stack) == ["camille@example.test"]  # listed under pending, where it can be revoked
+
+
+def test_management_api_down_gives_a_page_not_a_500(stack: Stack) -> None:
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
+        stack.tenant_server.stop()
+        dashboard = admin.get(stack.url + "/")
+        invite = post_invite(stack, admin, token)
+        me = admin.get(stack.url + "/me")
+    assert dashboard.status_code == 502 and 'data-error="management_api"' in dashboard.text
+    assert invite.status_code == 502 and 'data-error="management_api"' in invite.text
+    assert me.status_code == 200  # the session itself is a cookie: no provider call
+
+
+def test_configuration_from_the_environment() -> None:
+    from example_app.core import DEV_TENANT, WorkspaceConfig
+
+    from orginvite.errors import ConfigurationError
+
+    dev = WorkspaceConfig.from_env({})
+    assert dev.login.issuer == DEV_TENANT["issuer"] and dev.organization == "acme"
+    assert dev.management_client_id == DEV_TENANT["management_client_id"]
+    auth0 = {"AUTH0_DOMAIN": "acme.eu.auth0.com", "AUTH0_CLIENT_ID": "web", "AUTH0_CLIENT_SECRET": "s",
+             "ORGINVITE_BASE_URL": "https://app.acme.example", "ORGINVITE_SECRET_KEYS": "k" * 32}
+    with pytest.raises(ConfigurationError, match="AUTH0_M2M_CLIENT_ID"):
+        WorkspaceConfig.from_env(auth0)
+    auth0 |= {"AUTH0_M2M_CLIENT_ID": "m2m", "AUTH0_M2M_CLIENT_SECRET": "m2m-s"}
+    with pytest.raises(ConfigurationError, match="ORGINVITE_SMTP_URL"):
+        WorkspaceConfig.from_env(auth0)
+    real = WorkspaceConfig.from_env(auth0 | {"ORGINVITE_SMTP_URL": "smtp://mail.acme.example:587",
+                                              "ORGINVITE_EMAIL_FROM": "Acme <no-reply@acme.example>"})
+    assert real.login.issuer == "https://acme.eu.auth0.com/" and real.management_domain == real.login.issuer
+    assert real.organization is None and real.sign_in_path == "/login"
+    with pytest.raises(ConfigurationError, match="ORGINVITE_BASE_URL"):
+        WorkspaceConfig.from_env({**auth0, "ORGINVITE_BASE_URL": "http://app.acme.example"})
+
+
+def test_a_member_removed_since_signing_in_sees_no_members_and_cannot_act(stack: Stack) -> None:
+    stack.add_member("gone@acme.test", MEMBER_PASSWORD, ["admin"])
+    with stack.client() as client:
+        token = invite_form(stack.sign_in(client, "gone@acme.test", MEMBER_PASSWORD))["fields"]["csrf_token"]
+        stack.tenant.store.remove_members(ACME, [stack.session_user(client).sub])
+        page = client.get(stack.url + "/")
+        refused = post_invite(stack, client, token)
+    assert page.status_code == 403 and 'data-error="not_a_member"' in page.text
+    assert "admin@acme.test" not in page.text
+    assert refused.status_code == 403 and 'data-error="not_admin"' in refused.text
+    assert pending(stack) == []

@@ -1,0 +1,204 @@
+"""Multi-tenant worlds over real loopback HTTP: the app on 127.0.0.1 reached as ``*.myapp.test``, the dev tenant.
+
+Browsers reach ``acme.myapp.test:PORT`` through Chromium's ``--host-resolver-rules``; httpx through
+:class:`ToLoopback`, a transport that connects to 127.0.0.1 while the request keeps its ``Host`` header and the
+cookie jar keeps per-host cookies, exactly as a browser with a resolver rule would.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "login"))
+
+from login_support import KEY_A, Holder, MiniOP
+from test_login_devtenant import PASSWORD, first_form
+
+from orginvite.config import Settings
+from orginvite.devtenant.app import DevTenant
+from orginvite.middleware import OrgInviteMiddleware
+from orginvite.session import current_organization
+from orginvite.tenancy import TenancyRules
+from orginvite.testing import LiveServer
+
+__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "MiniOP", "TenantWorld", "ToLoopback", "app_routes", "query_of"]
+
+ACME = "org_acme000000000001"
+GLOBEX = "org_glob000000000001"
+DOMAIN = "myapp.test"
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+
+
+class ToLoopback(httpx.HTTPTransport):
+    """Connect every ``*.myapp.test`` request to 127.0.0.1; the Host header and the cookies stay per host."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host == DOMAIN or host.endswith("." + DOMAIN):
+            request = httpx.Request(
+                request.method, request.url.copy_with(host="127.0.0.1"), headers=request.headers,
+                stream=request.stream, extensions=request.extensions,
+            )
+        return super().handle_request(request)
+
+
+async def _me(request: Request) -> Response:
+    org = current_organization(request)
+    user = request.user
+    return JSONResponse(
+        {
+            "authenticated": user.is_authenticated,
+            "email": user.email if user.is_authenticated else None,
+            "organization": None if org is None else {"id": org.id, "name": org.name},
+        },
+        status_code=200 if user.is_authenticated else 401,
+    )
+
+
+async def _home(request: Request) -> Response:
+    return JSONResponse({"path": request.url.path})
+
+
+def app_routes() -> Starlette:
+    """The app behind the middleware: ``/me`` tells who and which organization, also when signed out."""
+    return Starlette(routes=[Route("/", _home), Route("/me", _me), Route("/o/{org}/", _home),
+                             Route("/o/{org}/me", _me)])
+
+
+def tenant_config(port: int, *, names: bool = True) -> dict[str, Any]:
+    apex = f"http://{DOMAIN}:{port}"
+    return {
+        "tenant": {"friendly_name": "Tenancy Dev", "allow_organization_name_in_authentication_api": names},
+        "clients": [
+            {"client_id": "web", "client_secret": "web-secret", "name": "Web", "app_type": "regular_web",
+             "callbacks": [f"http://*.{DOMAIN}:{port}/callback", f"{apex}/callback"],
+             "allowed_logout_urls": [f"http://*.{DOMAIN}:{port}/", f"{apex}/", f"{apex}/o/acme/"],
+             "initiate_login_uri": f"{apex}/login", "organization_usage": "allow",
+             "organization_require_behavior": "no_prompt", "grant_types": ["authorization_code"]},
+            {"client_id": "m2m", "client_secret": "m2m-secret", "name": "Backend", "app_type": "non_interactive",
+             "grant_types": ["client_credentials"],
+             "scopes": ["create:organization_invitations", "read:organization_invitations", "read:organizations"]},
+        ],
+        "connections": [{"id": "con_dbdbdbdbdbdbdbdb", "name": "Username-Password-Authentication",
+                         "strategy": "auth0"}],
+        "organizations": [
+            {"id": ACME, "name": "acme", "display_name": "Acme Inc.",
+             "enabled_connections": [{"connection": "Username-Password-Authentication",
+                                      "assign_membership_on_login": False}]},
+            {"id": GLOBEX, "name": "globex", "display_name": "Globex",
+             "enabled_connections": [{"connection": "Username-Password-Authentication",
+                                      "assign_membership_on_login": False}]},
+        ],
+        "roles": [{"id": "rol_membr00000000001", "name": "member", "description": "Member"}],
+        "users": [{"email": "ann@acme.test", "password": PASSWORD, "name": "Ann", "email_verified": True},
+                  {"email": "gus@globex.test", "password": PASSWORD, "name": "Gus", "email_verified": True}],
+        "members": [{"organization": "acme", "user": "ann@acme.test", "roles": ["member"]},
+                    {"organization": "globex", "user": "gus@globex.test", "roles": ["member"]}],
+    }
+
+
+class TenantWorld:
+    """The dev tenant, and the app (middleware + :func:`app_routes`) on ``http://myapp.test:PORT``.
+
+    uvicorn's own proxy-header handling is off so the TCP peer reaches the middleware as it is: the tenancy rules
+    alone decide whom to believe.
+    """
+
+    def __init__(self, *, names: bool = True) -> None:
+        self.holder = Holder()
+        self.app_server = LiveServer(self.holder, proxy_headers=False).start()
+        self.port = self.app_server.port
+        self.apex = f"http://{DOMAIN}:{self.port}"
+        self.tenant = DevTenant(config=tenant_config(self.port, names=names))
+        self.tenant_server = self.tenant.serve().start()
+        self.tenant_url = self.tenant_server.url
+        self.http = self.client()
+        self.middleware: OrgInviteMiddleware | None = None
+
+    def org_url(self, name: str) -> str:
+        return f"http://{name}.{DOMAIN}:{self.port}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
+
+    def raw(self, path: str, host: str, **kw: Any) -> httpx.Response:
+        """A request to the app's socket with an arbitrary Host header (attacks, unknown hosts)."""
+        headers = {"host": host, **kw.pop("headers", {})}
+        return httpx.get(self.app_server.url + path, headers=headers, follow_redirects=False, timeout=10, **kw)
+
+    def configure(self, *, tenancy: TenancyRules | None = None, issuer: str | None = None, **kw: Any) -> None:
+        rules = tenancy or TenancyRules(host_template=f"{{organization}}.{DOMAIN}:{self.port}")
+        values: dict[str, Any] = dict(issuer=issuer or self.tenant_url + "/", client_id="web",
+                                      client_secret="web-secret", secret_keys=(KEY_A,), base_url=self.apex,
+                                      tenancy=rules)
+        values.update(kw)
+        self.middleware = OrgInviteMiddleware(app_routes(), Settings(**values))
+        self.holder.inner = self.middleware
+
+    # -- walking through the hosted pages -----------------------------------------------------------------------
+
+    def to_tenant(self, response: httpx.Response, http: httpx.Client | None = None) -> httpx.Response:
+        http = http or self.http
+        for _ in range(10):
+            if response.status_code not in (301, 302, 303):
+                return response
+            target = urljoin(str(response.url), response.headers["location"])
+            if not target.startswith(self.tenant_url):
+                return response
+            response = http.get(target)
+        return response
+
+    def submit(self, page: httpx.Response, values: dict[str, str], http: httpx.Client | None = None) -> httpx.Response:
+        http = http or self.http
+        form = first_form(page.text)
+        response = http.post(urljoin(str(page.url), form["action"]), data={**form["fields"], **values})
+        return self.to_tenant(response, http)
+
+    def sign_in(self, start: httpx.Response, email: str, http: httpx.Client | None = None,
+                **fields: str) -> httpx.Response:
+        """From a 302 to /authorize to the app's callback answer (the page or the redirect after it)."""
+        http = http or self.http
+        page = self.to_tenant(start, http)
+        if page.status_code == 200:
+            page = self.submit(page, {"email": email, "password": PASSWORD, **fields}, http)
+        assert page.status_code in (302, 303), page.text[:300]
+        return http.get(page.headers["location"])
+
+    def invite(self, org_id: str, email: str) -> dict[str, Any]:
+        token = httpx.post(self.tenant_url + "/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": "m2m", "client_secret": "m2m-secret",
+            "audience": self.tenant_url + "/api/v2/"}).json()["access_token"]
+        response = httpx.post(
+            self.tenant_url + f"/api/v2/organizations/{org_id}/invitations",
+            json={"inviter": {"name": "Ann"}, "invitee": {"email": email}, "client_id": "web",
+                  "send_invitation_email": False, "roles": ["rol_membr00000000001"]},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def close(self) -> None:
+        self.http.close()
+        self.app_server.stop()
+        self.tenant_server.stop()
+        self.tenant.close()
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
