@@ -11,7 +11,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from benchmarks.harness import ASGICall
+from benchmarks.harness import BROWSER_HEADERS, ASGICall
 from benchmarks.provider import CLIENT_ID, CLIENT_SECRET, ORG_ID, SECRET_KEY, TICKET, Provider
 
 DOMAIN = "bench.auth0.test"
@@ -34,4 +34,4 @@ def build(provider: Provider, base_url: str) -> tuple[Any, str | None]:
     document["authorization_endpoint"] = f"https://{DOMAIN}/authorize"
     client.client._discovery_cache[DOMAIN] = {"metadata": document, "jwks": None, "expires_at": time.time() + 1e9}
     query = urlencode({"organization": ORG_ID, "invitation": TICKET}).encode()
-    return ASGICall(app, "/auth/login", query, expect=307), None
+    return ASGICall(app, "/auth/login", query, BROWSER_HEADERS, expect=307), None

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from benchmarks.harness import ASGICall, Case, Section, Target
+from benchmarks.harness import BROWSER_HEADERS, ASGICall, Case, Section, Target
 from benchmarks.provider import CLIENT_ID, CLIENT_SECRET, ORG_ID, SECRET_KEY, TICKET, Provider
 from orginvite.config import Settings
 from orginvite.middleware import OrgInviteMiddleware
@@ -30,12 +30,12 @@ async def _home(request: Request) -> Response:
     return PlainTextResponse("home")
 
 
-def orginvite_app(provider: Provider, **settings: Any) -> OrgInviteMiddleware:
+def orginvite_app(provider: Provider, http_client: Any = None, **settings: Any) -> OrgInviteMiddleware:
     inner = Starlette(routes=[Route("/", _home)])
     return OrgInviteMiddleware(inner, Settings(
         issuer=provider.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, secret_keys=(SECRET_KEY,),
         base_url=BASE_URL, **settings,
-    ))
+    ), http_client=http_client)
 
 
 def floor_app(provider: Provider) -> Starlette:
@@ -47,7 +47,8 @@ def floor_app(provider: Provider) -> Starlette:
     return Starlette(routes=[Route("/login", login)])
 
 
-def authlib_app(provider: Provider) -> Starlette:
+def authlib_oauth(provider: Provider) -> Any:
+    """Authlib's Starlette client registered as its docs show (discovery from the loopback provider)."""
     from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
@@ -56,6 +57,11 @@ def authlib_app(provider: Provider) -> Starlette:
         server_metadata_url=provider.issuer + ".well-known/openid-configuration",
         client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
     )
+    return oauth
+
+
+def authlib_app(provider: Provider) -> Starlette:
+    oauth = authlib_oauth(provider)
 
     async def login(request: Request) -> Response:
         params = request.query_params
@@ -82,10 +88,12 @@ def auth0_fastapi_app(provider: Provider) -> tuple[Any, str | None]:
 
 def section(provider: Provider) -> Section:
     cases = [
-        Case("floor: bare Starlette fixed redirect", ASGICall(floor_app(provider), "/login", expect=302)),
-        Case("orginvite /login (invitation)", ASGICall(orginvite_app(provider), "/login", QUERY, expect=302)),
+        Case("floor: bare Starlette fixed redirect",
+             ASGICall(floor_app(provider), "/login", headers=BROWSER_HEADERS, expect=302)),
+        Case("orginvite /login (invitation)",
+             ASGICall(orginvite_app(provider), "/login", QUERY, BROWSER_HEADERS, expect=302)),
         Case("authlib authorize_redirect + SessionMiddleware",
-             ASGICall(authlib_app(provider), "/login", QUERY, expect=302)),
+             ASGICall(authlib_app(provider), "/login", QUERY, BROWSER_HEADERS, expect=302)),
     ]
     auth0_app, reason = auth0_fastapi_app(provider)
     if auth0_app is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import platform
 import sys
@@ -17,20 +18,33 @@ from typing import Any
 from benchmarks.harness import Options, run_section, table
 from benchmarks.provider import Provider
 
-SECTIONS = ("login",)
+SECTIONS = ("login", "passthrough", "callback", "emails", "memory", "devtenant")
 
 
 async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
-    from benchmarks import login
+    from benchmarks import callback, devtenant, emails, login, memory, passthrough
 
     provider = Provider().start()
     try:
-        builders = {"login": lambda: login.section(provider)}
+        builders = {
+            "login": lambda: login.section(provider),
+            "passthrough": lambda: passthrough.section(provider),
+            "callback": lambda: callback.build(provider),
+            "emails": lambda: emails.section(quick=options.quick),
+            "memory": lambda: None,
+            "devtenant": devtenant.build,
+        }
         results = []
         for key in SECTIONS:
             if only and key not in only:
                 continue
-            results.append(await run_section(builders[key](), options))
+            if key == "memory":  # nothing timed: facts from a fresh process
+                results.append({"key": key, "title": "5. Memory (fresh process)", "baseline": None, "timer": None,
+                                "rows": [], "targets": [], "extra": memory.measure()})
+            else:
+                built = builders[key]()
+                section = await built if inspect.isawaitable(built) else built
+                results.append(await run_section(section, options))
             print(f"[{key} done]", file=sys.stderr, flush=True)
         return results
     finally:
@@ -40,8 +54,8 @@ async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per section (median over them)")
-    parser.add_argument("--round-seconds", type=float, default=0.25, help="time per case per round")
+    parser.add_argument("--rounds", type=int, default=25, help="interleaved rounds per section (median over them)")
+    parser.add_argument("--round-seconds", type=float, default=0.08, help="time per case per round")
     parser.add_argument("--quick", action="store_true", help="one tiny batch per case (smoke test; meaningless)")
     parser.add_argument("--only", action="append", default=[], choices=SECTIONS, help="run only these sections")
     args = parser.parse_args(argv)

@@ -35,8 +35,16 @@ MAX_COOKIE_LENGTH = 4096
 _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(text: str) -> bytes:
+    """Unpadded base64url to bytes (``text`` already matched :data:`_SHAPE`, so only the alphabet is left)."""
+    return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
 
 
 class CookieSigner:
@@ -95,14 +103,15 @@ class CookieSigner:
         """
         return self.verify(value, max_age)[0]
 
-    def _key_index(self, message: bytes, mac: bytes) -> int:
+    def _key_index(self, data: bytes, signature: str) -> int:
         for index, key in enumerate(self._keys):
-            if hmac.compare_digest(hmac.digest(key, message, "sha256"), mac):
+            if hmac.compare_digest(_b64(hmac.digest(key, data, "sha256")).decode("ascii"), signature):
                 return index
         raise InvalidCookieError("tampered")
 
-    def verify(self, value: str, max_age: float | None) -> tuple[dict[str, Any], int]:
-        """Like :meth:`unsign`, plus the index of the key that signed it (0: the newest; more: re-sign it)."""
+    def verify(self, value: str, max_age: float | None) -> tuple[dict[str, Any], int, int]:
+        """Like :meth:`unsign`, plus the index of the key that signed it (0: the newest; more: re-sign it) and
+        the signing time (Unix seconds)."""
         if isinstance(value, bytes):
             try:
                 value = value.decode("ascii")
@@ -110,33 +119,27 @@ class CookieSigner:
                 raise InvalidCookieError("malformed") from None
         if not isinstance(value, str) or len(value) > self.max_length or not _SHAPE.fullmatch(value):
             raise InvalidCookieError("malformed")
-        body, stamp, signature = value.split(".")
+        message, _, signature = value.rpartition(".")
+        data = message.encode("ascii")
+        # Compare spellings, not decoded bytes: base64 ignores the spare low bits of the last character, and a
+        # look-alike signature must not verify, so that a cookie has exactly one valid spelling.
+        index = self._key_index(data, signature)
+        body, _, stamp = message.partition(".")
         try:
-            mac = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+            signed_at = int.from_bytes(_unb64(stamp), "big")
         except (binascii.Error, ValueError):
-            raise InvalidCookieError("tampered") from None
-        if _b64(mac).decode("ascii") != signature:
-            # base64 ignores the spare low bits of the last character: refuse the look-alike signatures it allows,
-            # so that a cookie has exactly one valid spelling.
-            raise InvalidCookieError("tampered")
-        message = value[: len(body) + 1 + len(stamp)].encode("ascii")
-        index = self._key_index(message, mac)
+            raise InvalidCookieError("tampered") from None  # signed by us, yet not a stamp: never happens
         if max_age is not None:
-            try:
-                signed_at = int.from_bytes(base64.urlsafe_b64decode(stamp + "=" * (-len(stamp) % 4)), "big")
-            except (binascii.Error, ValueError):
-                raise InvalidCookieError("tampered") from None  # signed by us, yet not a stamp: never happens
             age = int(self._clock()) - signed_at
             if age > max_age or age < 0:
                 raise InvalidCookieError("expired")
         try:
-            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            payload = json.loads(raw.decode("utf-8"))
+            payload = json.loads(_unb64(body).decode("utf-8"))
         except (binascii.Error, ValueError, RecursionError):
             raise InvalidCookieError("malformed") from None
         if not isinstance(payload, dict):
             raise InvalidCookieError("malformed")
-        return payload, index
+        return payload, index, signed_at
 
 
 def pick_evictions(created_at_by_name: Mapping[str, float], cap: int) -> list[str]:

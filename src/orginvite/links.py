@@ -24,6 +24,7 @@ Decisions (documented in the README):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -60,6 +61,10 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+#: Compiled patterns of the rules (``re.fullmatch(str, ...)`` looks the pattern up in re's cache on every call).
+_compiled = functools.lru_cache(maxsize=64)(re.compile)
+
+
 @dataclass(frozen=True)
 class LinkRules:
     """What a valid link looks like; the defaults follow Auth0 (FACTS.md), every deployment may tighten or widen.
@@ -93,7 +98,7 @@ class LinkRules:
     def is_organization_id(self, value: str) -> bool:
         """Whether ``value`` is a well-formed organization ID under these rules."""
         return len(value) <= self.organization_id_max_length and (
-            re.fullmatch(self.organization_id_pattern, value) is not None
+            _compiled(self.organization_id_pattern).fullmatch(value) is not None
         )
 
     def is_organization_name(self, value: str) -> bool:
@@ -101,7 +106,7 @@ class LinkRules:
         return (
             value.isascii()
             and len(value) <= self.organization_name_max_length
-            and re.fullmatch(self.organization_name_pattern, value) is not None
+            and _compiled(self.organization_name_pattern).fullmatch(value) is not None
         )
 
 
@@ -174,6 +179,8 @@ def _fail(code: str, key: str | None, message: str) -> InvalidLinkError:
 
 def _decode_component(raw: str, key: str | None) -> str:
     """Strict ``application/x-www-form-urlencoded`` decoding of one key or value."""
+    if "%" not in raw and "+" not in raw:
+        return raw  # nothing encoded (the usual case): nothing to decode, nothing that can fail
     label = _LABELS.get(key, "query string")
     if _BAD_PERCENT.search(raw):
         raise _fail("invalid_encoding", key, f"The {label} contains a '%' that is not followed by two hex digits.")
@@ -227,8 +234,7 @@ def _check_text(value: str, key: str, max_length: int) -> None:
 
 def _check_ticket(value: str, rules: LinkRules) -> str:
     _check_text(value, "invitation", rules.ticket_max_length)
-    allowed = rules.ticket_alphabet
-    if any(char not in allowed for char in value):
+    if value.strip(rules.ticket_alphabet):  # strip() removes every allowed character: anything left is not allowed
         raise _fail(
             "invalid_ticket", "invitation", "The invitation ticket contains characters that are not URL-safe."
         )
@@ -357,7 +363,9 @@ def _structurally_safe(path: str) -> bool:
     return not any(segment in (".", "..") for segment in segments)
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_safe_return_path(value: str) -> bool:
+    """Pure and called on every login (the default path at least): memoized, bounded (values are <= 2048 chars)."""
     if not value or len(value) > RETURN_TO_MAX_LENGTH or not value.isascii():
         return False
     if any(char <= " " or char == "\x7f" for char in value):  # whitespace and controls, raw, anywhere

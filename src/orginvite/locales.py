@@ -37,6 +37,7 @@ __all__ = [
     "fallback_chain",
     "match",
     "negotiate",
+    "negotiate_accept_language",
     "normalize",
     "parse_accept_language",
     "parse_tag",
@@ -134,6 +135,12 @@ def parse_tag(value: object) -> Tag | None:
     """
     if not isinstance(value, str):
         return None
+    if len(value) <= 128:
+        return _parse_tag_memo(value)  # every translated message and direction check asks: memoized, bounded
+    return _parse_tag(value)
+
+
+def _parse_tag(value: str) -> Tag | None:
     text = value.strip()
     if not text or len(text) > 64:
         return None
@@ -149,6 +156,9 @@ def parse_tag(value: object) -> Tag | None:
     script = found["script"].title() if found["script"] else None
     region = found["region"].upper() if found["region"] else None
     return Tag(language, script, region)
+
+
+_parse_tag_memo = lru_cache(maxsize=1024)(_parse_tag)
 
 
 def normalize(value: object) -> str | None:
@@ -259,6 +269,12 @@ def _index(available: tuple[str, ...]) -> dict[str, str]:
 
 def match(requested: object, available: Sequence[str]) -> str | None:
     """The available locale that best serves one requested tag, or None (see the module docstring)."""
+    if isinstance(requested, str) and len(requested) <= 64:
+        return _match_memo(requested, tuple(available))  # pure, and asked for every source of every negotiation
+    return _match(requested, tuple(available))
+
+
+def _match(requested: object, available: tuple[str, ...]) -> str | None:
     if isinstance(requested, str) and requested.strip() == "*":
         return None
     tag = parse_tag(requested)
@@ -294,6 +310,9 @@ def match(requested: object, available: Sequence[str]) -> str | None:
     return None
 
 
+_match_memo = lru_cache(maxsize=1024)(_match)
+
+
 def _truncations(tag: Tag) -> Iterable[Tag]:
     """The tag, then shorter forms that keep its script (zh_TW and zh_Hant never fall to zh, i.e. Simplified)."""
     yield tag
@@ -312,9 +331,15 @@ def fallback_chain(locale: str, available: Sequence[str], default: str = "en") -
     """The message-level fallback chain of a locale: itself, its shipped parents, then the default.
 
     ``fallback_chain("pt_BR", [...]) == ("pt_BR", "pt", "en")``; only locales in ``available`` (plus
-    ``default``) appear, each once.
+    ``default``) appear, each once. Memoized (every negotiation ends here; the inputs are a handful of locales).
     """
-    index = _index(tuple(available))
+    if isinstance(locale, str) and len(locale) <= 64 and isinstance(default, str):
+        return _fallback_chain_memo(locale, tuple(available), default)
+    return _fallback_chain(locale, tuple(available), default)
+
+
+def _fallback_chain(locale: str, available: tuple[str, ...], default: str) -> tuple[str, ...]:
+    index = _index(available)
     chain: list[str] = []
     tag = parse_tag(locale)
     if tag is not None:
@@ -328,6 +353,9 @@ def fallback_chain(locale: str, available: Sequence[str], default: str = "en") -
     if default_spelling not in chain:
         chain.append(default_spelling)
     return tuple(chain)
+
+
+_fallback_chain_memo = lru_cache(maxsize=512)(_fallback_chain)
 
 
 def _split_ui_locales(value: object) -> list[str]:
@@ -402,3 +430,23 @@ def negotiate(
         found = next(iter(_index(available).values()))
     trace.append(Attempt("default", default, found))
     return resolved("default", default, found)
+
+
+#: Longest Accept-Language header memoized; browsers send a few dozen characters, longer ones are computed each time.
+_MEMO_HEADER_LENGTH = 256
+
+
+@lru_cache(maxsize=512)
+def _negotiate_accept_language(available: tuple[str, ...], accept_language: str, default: str) -> LocaleResolution:
+    return negotiate(available=available, accept_language=accept_language, default=default)
+
+
+def negotiate_accept_language(
+    available: Sequence[str], accept_language: str | None, default: str = "en"
+) -> LocaleResolution:
+    """:func:`negotiate` from the Accept-Language header alone, memoized: it runs on every login and error page,
+    costs tens of microseconds, and a site sees only a handful of distinct headers. Same result as ``negotiate``.
+    """
+    if accept_language is None or len(accept_language) > _MEMO_HEADER_LENGTH:
+        return negotiate(available=available, accept_language=accept_language, default=default)
+    return _negotiate_accept_language(tuple(available), accept_language, default)

@@ -82,6 +82,8 @@ _CALLBACK_STATUS = {
 }
 
 
+#: URLs that Starlette's RedirectResponse would leave unchanged: unreserved characters and its ``safe`` set only.
+_QUOTED_URL = re.compile(r"[A-Za-z0-9_.~:/%#?=@\[\]!$&'()*+,;-]*")
 _TICKET_IN_URL = re.compile(r"(invitation=)([^&\s\"']+)")
 
 
@@ -181,9 +183,16 @@ class OrgInviteMiddleware:
             await self.app(scope, receive, send)
             return
 
-        user, resign = self._user_from_headers(scope["headers"], bound)
+        marker = self._session_marker
+        for name, value in scope["headers"]:  # inlined: this loop is all an anonymous request costs
+            if name == b"cookie" and marker in value:
+                user, resign = self._user_from_cookie_header(value, bound)
+                break
+        else:
+            user = None
         if user is None:
-            scope["user"], scope["auth"] = ANONYMOUS, _ANONYMOUS_AUTH
+            scope["user"] = ANONYMOUS
+            scope["auth"] = _ANONYMOUS_AUTH
             await self.app(scope, receive, send)
             return
         scope["user"], scope["auth"] = user, credentials_for(user)
@@ -253,6 +262,9 @@ class OrgInviteMiddleware:
                 break
         if raw is None:
             return None, False
+        return self._user_from_cookie_header(raw, bound)
+
+    def _user_from_cookie_header(self, raw: bytes, bound: Binding | None = None) -> tuple[OrgUser | None, bool]:
         value = cookie_parser(raw.decode("latin-1")).get(self.sessions.name)
         if not value:
             return None, False
@@ -294,8 +306,13 @@ class OrgInviteMiddleware:
         return response
 
     def _redirect(self, url: str, cookies: list[tuple[bytes, bytes]] | None = None, status: int = 303) -> Response:
-        response = RedirectResponse(url, status_code=status, headers={"cache-control": "no-store",
-                                                                       "referrer-policy": "no-referrer"})
+        headers = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+        if _QUOTED_URL.fullmatch(url):
+            # Already what RedirectResponse's quote() would make of it (the /authorize URL is built encoded):
+            # skip quote(), a Python loop over every character of a URL of several hundred.
+            response = Response(status_code=status, headers={"location": url, **headers})
+        else:
+            response = RedirectResponse(url, status_code=status, headers=headers)
         response.raw_headers.extend(cookies or ())
         return response
 
@@ -417,7 +434,7 @@ class OrgInviteMiddleware:
         header = request.headers.get("accept-language")
         if not header:
             return None
-        resolution = locales.negotiate(available=self.pages.available, accept_language=header)
+        resolution = locales.negotiate_accept_language(self.pages.available, header)
         return locales.to_bcp47(resolution.locale) if resolution.source == "accept_language" else None
 
     async def _start(
@@ -465,10 +482,11 @@ class OrgInviteMiddleware:
             host=host,
         )
         cookies.extend(self.transactions.start(transaction, request.cookies))
-        logger.info(
-            "login started: organization=%s invitation=%s prompt=%s",
-            organization, link.ticket_fingerprint, prompt or "-",
-        )
+        if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps
+            logger.info(
+                "login started: organization=%s invitation=%s prompt=%s",
+                organization, link.ticket_fingerprint, prompt or "-",
+            )
         return self._redirect(auth.url, cookies, status=303 if request.method == "POST" else 302)
 
     # -- the wrong-account interstitial ----------------------------------------------------------------------

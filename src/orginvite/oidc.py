@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 import httpx
-from joserfc import jwt
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
@@ -64,11 +64,6 @@ class AuthorizationRequest:
 
     def __repr__(self) -> str:  # the URL may carry an invitation ticket
         return f"AuthorizationRequest(state={self.state[:6]}..., redirect_uri={self.redirect_uri!r})"
-
-
-def _b64_json(segment: str) -> Any:
-    padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
 
 
 def _origin(url: str) -> str:
@@ -122,6 +117,9 @@ class OIDCClient:
         self._discovery: dict[str, Any] | None = None
         self._discovery_at = float("-inf")
         self._keys: list[Any] = []
+        self._picked: dict[tuple[str | None, str], Any] = {}  # (kid, alg) -> key, for the current JWKS
+        self._registries: dict[str, jws.JWSRegistry] = {}
+        self._algorithms_memo: tuple[Mapping[str, Any], tuple[str, ...]] | None = None  # per discovery document
         self._jwks_at = float("-inf")
         # Two locks: a JWKS refresh needs the discovery document, which may itself be due for a refresh.
         self._discovery_lock = asyncio.Lock()
@@ -207,6 +205,14 @@ class OIDCClient:
         return document
 
     def _algorithms(self, document: Mapping[str, Any]) -> tuple[str, ...]:
+        memo = self._algorithms_memo
+        if memo is not None and memo[0] is document:
+            return memo[1]
+        algorithms = self._list_algorithms(document)
+        self._algorithms_memo = (document, algorithms)
+        return algorithms
+
+    def _list_algorithms(self, document: Mapping[str, Any]) -> tuple[str, ...]:
         if self.settings.id_token_algorithms is not None:
             return self.settings.id_token_algorithms
         listed = document.get("id_token_signing_alg_values_supported")
@@ -325,8 +331,10 @@ class OIDCClient:
         if not isinstance(id_token, str) or len(id_token) > _MAX_TOKEN_LENGTH or id_token.count(".") != 2:
             raise TokenError("the ID token is not a compact JWS")
         try:
-            header = _b64_json(id_token.split(".", 1)[0])
-        except (ValueError, UnicodeError):
+            # Parsed once, by joserfc (size limits, base64url, JSON header), then verified from the same object.
+            token = jws.extract_compact(id_token.encode("ascii"))
+            header = token.headers()
+        except (JoseError, ValueError, UnicodeError):
             raise TokenError("the ID token header is not valid base64url JSON") from None
         if not isinstance(header, dict):
             raise TokenError("the ID token header is not a JSON object")
@@ -340,8 +348,13 @@ class OIDCClient:
             key: Any = OctKey.import_key(self.settings.client_secret)
         else:
             key = await self._signing_key(kid, alg)
+        registry = self._registries.get(alg)
+        if registry is None:  # one per algorithm, built once (jwt.decode builds a new one on every call)
+            registry = self._registries[alg] = jws.JWSRegistry(algorithms=[alg])
         try:
-            claims = jwt.decode(id_token, key, algorithms=[alg]).claims
+            if not jws.validate_compact(token, key, registry=registry):
+                raise TokenError("the ID token signature does not verify (bad_signature)")
+            claims = json.loads(token.payload)
         except JoseError as exc:
             raise TokenError(f"the ID token signature does not verify ({exc.error})") from None
         except (ValueError, TypeError):
@@ -419,9 +432,17 @@ class OIDCClient:
                     keys.append(cls.import_key(raw))
                 except (JoseError, ValueError, TypeError):
                     logger.warning("JWKS: skipped a key that does not import (kid %r)", str(raw.get("kid"))[:40])
-            self._keys, self._jwks_at = keys, self._clock()
+            self._keys, self._picked, self._jwks_at = keys, {}, self._clock()
 
     def _pick(self, kid: str | None, alg: str) -> Any:
+        found = self._picked.get((kid, alg))
+        if found is None:
+            found = self._choose(kid, alg)
+            if found is not None:  # only keys the JWKS holds: the map stays as small as the JWKS
+                self._picked[(kid, alg)] = found
+        return found
+
+    def _choose(self, kid: str | None, alg: str) -> Any:
         kty = _KTY_BY_PREFIX.get(alg[:2])
         candidates = [
             key

@@ -14,6 +14,7 @@ organization's path on a shared host) reads as no session at all.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
 
 _MAX_TEXT = 320
 _MAX_ROLES = 50
+_VERIFIED_MEMO = 1024  # session cookie values kept as verified (~1 KiB each): the signed-in users of the moment
 _MAX_SESSION_COOKIE = 3800  # leave room for name and attributes under the browsers' ~4096 bytes
 #: Where the middleware keeps the request's organization under multi-tenant routing (also for anonymous requests).
 ORGANIZATION_SCOPE_KEY = "orginvite.organization"
@@ -52,6 +54,12 @@ class Organization:
 
     id: str | None
     name: str | None
+
+
+def _payload_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and len(value) <= 2048):
+        return value
+    raise InvalidCookieError("malformed")
 
 
 class OrgUser(BaseUser):
@@ -99,6 +107,13 @@ class OrgUser(BaseUser):
         org = self.organization.id if self.organization else None
         return f"OrgUser(sub={self.sub!r}, organization={org!r}, roles={self.roles!r})"
 
+    def copy(self) -> OrgUser:
+        """A new user with the same fields (fields are immutable values; the copy can be changed freely)."""
+        twin = object.__new__(OrgUser)
+        twin.sub, twin.email, twin.name, twin.picture = self.sub, self.email, self.name, self.picture
+        twin.organization, twin.roles, twin.expires_at = self.organization, self.roles, self.expires_at
+        return twin
+
     def to_payload(self) -> dict[str, Any]:
         org = self.organization
         return {
@@ -115,35 +130,27 @@ class OrgUser(BaseUser):
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> OrgUser:
         """Rebuild from a verified cookie payload; a shape we did not write is ``InvalidCookieError("malformed")``."""
-
-        def text(value: Any) -> str | None:
-            if value is None or (isinstance(value, str) and len(value) <= 2048):
-                return value
+        text = _payload_text
+        get = payload.get
+        sub = get("sub")
+        if get("v") != 1 or not isinstance(sub, str) or not sub:
             raise InvalidCookieError("malformed")
-
-        if payload.get("v") != 1 or not isinstance(payload.get("sub"), str) or not payload["sub"]:
-            raise InvalidCookieError("malformed")
-        org = payload.get("org")
+        org = get("org")
         organization = None
         if org is not None:
             if not isinstance(org, dict):
                 raise InvalidCookieError("malformed")
             organization = Organization(text(org.get("id")), text(org.get("name")))
-        roles = payload.get("roles")
+        roles = get("roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidCookieError("malformed")
-        exp = payload.get("exp")
+        exp = get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise InvalidCookieError("malformed")
-        return cls(
-            payload["sub"],
-            email=text(payload.get("email")),
-            name=text(payload.get("name")),
-            picture=text(payload.get("picture")),
-            organization=organization,
-            roles=tuple(roles),
-            expires_at=float(exp),
-        )
+        user = object.__new__(cls)
+        user.sub, user.email, user.name, user.picture = sub, text(get("email")), text(get("name")), text(get("picture"))
+        user.organization, user.roles, user.expires_at = organization, tuple(roles), float(exp)
+        return user
 
 
 def _claim_text(claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT, cut: bool = True) -> str | None:
@@ -210,6 +217,7 @@ class SessionCookie:
         self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
         self._clock = clock
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
+        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any]] = OrderedDict()
 
     def _sign(self, user: OrgUser, bound: Binding | None) -> str:
         payload = user.to_payload()
@@ -238,14 +246,34 @@ class SessionCookie:
 
         With ``bound`` (multi-tenant routing) the session must have been issued for exactly that host and
         organization; a session from another host or organization is ``InvalidCookieError("foreign")``.
+
+        A value that verified recently is found in a small memo of verified values (keyed by the exact value, so
+        only a byte-identical copy of a cookie that passed the HMAC can hit) and skips the HMAC and the JSON
+        decoding; its age, expiry and binding are checked again on every request, and the user is a copy, so
+        that one request cannot change what the next one sees.
         """
-        payload, key_index = self._signer.verify(value, max_age=self.settings.session_ttl)
+        ttl = self.settings.session_ttl
+        memo = self._verified.get(value)
+        if memo is not None:
+            known, resign, signed_at, binding = memo
+            now = self._clock()
+            age = int(now) - signed_at
+            if 0 <= age <= ttl and known.expires_at > now:
+                if bound is not None and binding != list(bound):
+                    raise InvalidCookieError("foreign")
+                return known.copy(), resign
+            self._verified.pop(value, None)
+        payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
         resign = key_index > 0  # an older key: accept, then re-sign with the newest
         if bound is not None and payload.get("b") != list(bound):
             raise InvalidCookieError("foreign")
         user = OrgUser.from_payload(payload)
         if user.expires_at <= self._clock():
             raise InvalidCookieError("expired")
+        verified = self._verified
+        if len(verified) >= _VERIFIED_MEMO:
+            verified.popitem(last=False)  # the oldest entry: the memo is bounded, FIFO
+        verified[value] = (user.copy(), resign, signed_at, payload.get("b"))
         return user, resign
 
     def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:

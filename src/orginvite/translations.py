@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ LOCALES_DIR: Path = _find_locales_dir()
 # --- catalogs ----------------------------------------------------------------------------------------------------
 
 
+_SOURCES_MEMO = 8192  # (locale, message) answers remembered for fallback reports; messages are a finite set
+_UNSEEN = object()
+_RESOLVED_MEMO = 256  # distinct locale spellings remembered per Catalogs (a few in practice; bounded all the same)
+
+
 class Catalogs:
     """A stack of catalog directories, searched first to last for each locale of a fallback chain.
 
@@ -135,13 +141,22 @@ class Catalogs:
             found.insert(0, default_locale)
         self.available: tuple[str, ...] = tuple(found)
         self._cache: dict[str, _Chain] = {}
+        self._resolved: dict[str, str] = {}  # locale asked -> locale that serves it (every message asks again)
+        self._sources: dict[tuple[str, str], str | None] = {}  # (locale, message) -> locale that translates it
+        self._translations: dict[str | None, NullTranslations] = {}  # locale asked -> its translations
+        self._own: dict[str | None, frozenset[str]] = {}  # locale asked -> keys its own catalogs translate
         self._lock = threading.Lock()
 
     def resolve(self, locale: str | None) -> str:
         """The available locale that serves ``locale`` (see :func:`orginvite.locales.match`), else the default."""
         if locale:
+            found = self._resolved.get(locale)
+            if found is not None:
+                return found
             found = locales.match(locale, self.available)
             if found is not None:
+                if len(self._resolved) < _RESOLVED_MEMO:
+                    self._resolved[locale] = found
                 return found
         return self.default_locale
 
@@ -151,15 +166,43 @@ class Catalogs:
 
     def translations(self, locale: str | None) -> NullTranslations:
         """The locale's translations with its whole fallback chain attached (``add_fallback``)."""
-        return self._chain(locale).translations
+        found = self._translations.get(locale)
+        if found is None:
+            found = self._chain(locale).translations
+            if len(self._translations) < _RESOLVED_MEMO:
+                self._translations[locale] = found
+        return found
 
     def source_of(self, locale: str | None, message: str, context: str | None = None) -> str | None:
         """Which locale of the chain translates ``message`` (None: no catalog has it, the msgid shows)."""
         key = message if context is None else f"{context}\x04{message}"
-        for layer_locale, catalog in self._chain(locale).links:
+        resolved = self.resolve(locale)
+        memo = self._sources.get((resolved, key), _UNSEEN)
+        if memo is not _UNSEEN:
+            return memo
+        answer = None
+        for layer_locale, catalog in self._chain(resolved).links:
             if key in catalog or (key, 0) in catalog:
-                return layer_locale
-        return None
+                answer = layer_locale
+                break
+        if len(self._sources) < _SOURCES_MEMO:
+            self._sources[(resolved, key)] = answer
+        return answer
+
+    def own_keys(self, locale: str | None) -> frozenset[str]:
+        """The message keys the locale's own catalogs translate (``context\x04message`` for contexts): a message
+        outside it is answered by a fallback locale or not at all (see :meth:`source_of`)."""
+        found = self._own.get(locale)
+        if found is None:
+            resolved = self.resolve(locale)
+            keys: set[str] = set()
+            for layer_locale, catalog in self._chain(resolved).links:
+                if layer_locale == resolved:
+                    keys.update(k if isinstance(k, str) else k[0] for k in catalog)
+            found = frozenset(keys)
+            if len(self._own) < _RESOLVED_MEMO:
+                self._own[locale] = found
+        return found
 
     def preload(self) -> Catalogs:
         """Load every locale's chain now, so a broken catalog fails at start-up (:class:`CatalogError`)."""
@@ -321,17 +364,25 @@ def current_timezone() -> dt.tzinfo:
 
 def _record(catalogs: Catalogs, message: str, context: str | None = None) -> None:
     state = _state.get()
-    if state is None or state.fallbacks is None:
-        return
+    if state is not None and state.fallbacks is not None:
+        _record_in(state, catalogs, message, context)
+
+
+def _record_in(state: _State, catalogs: Catalogs, message: str, context: str | None) -> None:
+    fallbacks = state.fallbacks
+    assert fallbacks is not None
     resolved = catalogs.resolve(state.locale)
     answered = catalogs.source_of(resolved, message, context)
-    if answered != resolved and (message, answered) not in state.fallbacks:
-        state.fallbacks.append((message, answered))
+    if answered != resolved and (message, answered) not in fallbacks:
+        fallbacks.append((message, answered))
 
 
 class _Gettext:
     """gettext callables bound to a catalog stack (None: the default one, looked up at call time, so
-    :func:`set_default_catalogs` reaches environments created earlier), reading the active locale at call time."""
+    :func:`set_default_catalogs` reaches environments created earlier), reading the active locale at call time.
+
+    Called for every message of every template: the active state is read once per call.
+    """
 
     def __init__(self, catalogs: Catalogs | None) -> None:
         self._catalogs = catalogs
@@ -340,21 +391,29 @@ class _Gettext:
     def catalogs(self) -> Catalogs:
         return self._catalogs if self._catalogs is not None else default_catalogs()
 
+    def _active(self, message: str, context: str | None = None) -> NullTranslations:
+        catalogs = self._catalogs if self._catalogs is not None else default_catalogs()
+        state = _state.get()
+        if state is None:
+            return catalogs.translations(DEFAULT_LOCALE)
+        locale = state.locale
+        if state.fallbacks is not None:
+            key = message if context is None else f"{context}\x04{message}"
+            if key not in catalogs.own_keys(locale):  # the usual case: the locale's own catalog answers
+                _record_in(state, catalogs, message, context)
+        return catalogs.translations(locale)
+
     def gettext(self, message: str) -> str:
-        _record(self.catalogs, message)
-        return self.catalogs.translations(current_locale()).gettext(message)
+        return self._active(message).gettext(message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        _record(self.catalogs, singular)
-        return self.catalogs.translations(current_locale()).ngettext(singular, plural, n)
+        return self._active(singular).ngettext(singular, plural, n)
 
     def pgettext(self, context: str, message: str) -> str:
-        _record(self.catalogs, message, context)
-        return self.catalogs.translations(current_locale()).pgettext(context, message)
+        return self._active(message, context).pgettext(context, message)
 
     def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
-        _record(self.catalogs, singular, context)
-        return self.catalogs.translations(current_locale()).npgettext(context, singular, plural, n)
+        return self._active(singular, context).npgettext(context, singular, plural, n)
 
 
 def gettext(message: str, **variables: Any) -> str:
@@ -381,8 +440,15 @@ def babel_locale(locale: str | None = None) -> Locale:
     """A Babel Locale for ``locale`` (default: the active one); falls back to the language, then English.
 
     Passing it explicitly to every ``format_*`` call is the point: without it Babel uses the server's locale.
+    Memoized per spelling (every formatted date asks; Babel Locales are not changed after parsing).
     """
-    tag = locales.parse_tag(locale or current_locale())
+    locale = locale or current_locale()
+    return _babel_locale(locale) if len(locale) <= 64 else _babel_locale.__wrapped__(locale)
+
+
+@lru_cache(maxsize=256)
+def _babel_locale(locale: str) -> Locale:
+    tag = locales.parse_tag(locale)
     candidates = [tag.key, tag.language] if tag else []
     for candidate in [*candidates, DEFAULT_LOCALE]:
         try:

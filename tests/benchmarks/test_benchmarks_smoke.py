@@ -17,6 +17,31 @@ EXPECTED = {
         "authlib authorize_redirect + SessionMiddleware",
         "auth0-fastapi /auth/login",
     },
+    "passthrough": {
+        "bare Starlette app",
+        "orginvite, no cookie",
+        "do-nothing ASGI middleware (context)",
+        "orginvite, valid session cookie",
+        "orginvite, session cookie not yet memoized",
+        "Starlette SessionMiddleware, same-size cookie",
+        "Starlette SessionMiddleware, 2048 cookies in turn",
+    },
+    "callback": {
+        "authlib parse_id_token",
+        "orginvite verify + org check + session",
+        "orginvite /callback, full request",
+    },
+    "emails": {
+        "bare Jinja render (3 templates)",
+        "orginvite full render",
+        "orginvite full pipeline to bytes",
+    },
+    "memory": set(),
+    "devtenant": {
+        "management API: GET organization",
+        "management API: create invitation",
+        "complete invitation acceptance",
+    },
 }
 
 
@@ -43,6 +68,9 @@ def test_quick_json_reports_every_row_with_numbers_or_a_reason() -> None:
         for target in sections[key]["targets"]:
             assert target["row"] in rows and target["ref"] in rows
             assert target["ok"] in (True, False, None)
+    memory = sections["memory"]["extra"]
+    assert "all locales + email templates rendered once" in memory and "MiB" in memory["orginvite's own resident cost"]
+    assert sections["devtenant"]["extra"]["lost memberships"] == 0
 
 
 def test_default_output_is_a_table_with_every_section() -> None:
@@ -51,3 +79,15 @@ def test_default_output_is_a_table_with_every_section() -> None:
     assert "== 1. Login redirect" in done.stdout
     for name in EXPECTED["login"]:
         assert name in done.stdout
+
+
+def test_load_command_runs_small_and_loses_nothing() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.load", "--duration", "1", "--connections", "4",
+                           "--flows", "6", "--generator", "python", "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    login, flows = report["login"], report["invitation_flows"]
+    assert login["requests"] > 0 and login["errors"] == 0
+    assert flows["completed"] == 6 and flows["errors"] == 0
+    assert flows["members_added"] == 6 and flows["lost_memberships"] == 0

@@ -175,3 +175,41 @@ def test_oversized_session_drops_picture():
     value = cookie.issue(user)
     assert len(value) < 4000
     assert cookie.read(value)[0].picture is None
+
+
+def test_session_memo_rechecks_age_isolates_users_and_stays_bounded():
+    clock = Clock()
+    sessions = SessionCookie(settings(session_ttl=600), clock=clock)
+    user = OrgUser("auth0|m", email="m@x", roles=("admin",), expires_at=clock.now + 10_000)
+    value = sessions.issue(user)
+    first, _ = sessions.read(value)
+    first.roles = ("owner",)  # an app changing request.user must not change what the next request sees
+    again, resign = sessions.read(value)
+    assert again == user and again is not first and not resign
+    # a look-alike of a memoized value (last signature character's spare bits) is still refused
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = value[:-1] + alphabet[alphabet.index(value[-1]) ^ 1]
+    with pytest.raises(InvalidCookieError, match="tampered"):
+        sessions.read(twin)
+    # the cookie's own age (session_ttl from its stamp) is checked on a memo hit, not only the user's expiry
+    clock.now += 601
+    with pytest.raises(InvalidCookieError, match="expired"):
+        sessions.read(value)
+    with pytest.raises(InvalidCookieError, match="expired"):
+        sessions.read(value)
+    clock.now -= 601
+    for index in range(1500):
+        sessions.read(sessions.issue(OrgUser(f"auth0|u{index}", expires_at=clock.now + 100)))
+    assert len(sessions._verified) <= 1024
+    assert sessions.read(value) == (user, False)
+
+
+def test_session_memo_keeps_the_host_binding():
+    clock = Clock()
+    sessions = SessionCookie(settings(), clock=clock)
+    user = OrgUser("auth0|b", expires_at=clock.now + 100)
+    value = sessions.issue(user, ("acme.app.test", "acme"))
+    assert sessions.read(value, ("acme.app.test", "acme")) == (user, False)  # now memoized
+    with pytest.raises(InvalidCookieError, match="foreign"):
+        sessions.read(value, ("globex.app.test", "globex"))
+    assert sessions.read(value, ("acme.app.test", "acme")) == (user, False)

@@ -9,7 +9,6 @@ escaping happens in the templates, header encoding in the message builder.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,9 @@ from typing import Any
 __all__ = ["Invitation", "one_line", "safe_color", "safe_https_url", "sample_invitation"]
 
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+#: Unicode category Cc (C0 controls, DEL, C1 controls) except the tab, which becomes a space.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r" {2,}")
 _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
@@ -27,9 +29,12 @@ def one_line(value: object, *, limit: int = 255) -> str:
     """
     if value is None:
         return ""
-    text = _LINE_BREAKS.sub(" ", str(value))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch == "\t").replace("\t", " ")
-    text = re.sub(r" {2,}", " ", text).strip()
+    text = str(value)
+    if text.isprintable() and "  " not in text:
+        return text.strip()[:limit]  # no breaks, controls, tabs or other separators: the usual name or subject
+    text = _LINE_BREAKS.sub(" ", text)
+    text = _CONTROLS.sub("", text).replace("\t", " ")
+    text = _SPACES.sub(" ", text).strip()
     return text[:limit]
 
 

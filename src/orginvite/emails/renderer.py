@@ -42,6 +42,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 _EXPIRY_SLACK_SECONDS = 3600
 _JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_SUPPORT_URL = re.compile(r"^https?://[^\s\"'<>\\`]+$")
+_BLANK_RUNS = re.compile(r"\n{3,}")
 _EMAIL_ADDRESS = re.compile(r"^[^@\s\"'<>(),;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}$")
 
 
@@ -286,7 +288,7 @@ class EmailRenderer:
         if not (isinstance(support_email, str) and _EMAIL_ADDRESS.match(support_email)):
             support_email = None
         support_url = invitation.support_url
-        if not (isinstance(support_url, str) and re.match(r"^https?://[^\s\"'<>\\`]+$", support_url)):
+        if not (isinstance(support_url, str) and _SUPPORT_URL.match(support_url)):
             support_url = None
         logo_url = safe_https_url(branding.get("logo_url")) if self.remote_images else None
         return {
@@ -360,4 +362,4 @@ def _readable_text_on(color: str) -> str:
 
 def _tidy_text(text: str) -> str:
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip() + "\n"
