@@ -270,7 +270,10 @@ def _placeholder_url(path: str, value: str, kind: str | None) -> str:
     # The placeholders keep the URL's shape; check the rest with a stand-in label.
     stand_in = value.replace(ORGANIZATION_NAME, "org")
     stand_in = re.sub(r"\{organization\.metadata\.[^{}]*\}", "org.example", stand_in)
-    _url()(path, stand_in)
+    try:
+        _url()(path, stand_in)
+    except TenantConfigError as exc:
+        raise _fail(path, exc.problem.replace(repr(stand_in), repr(value))) from exc
     return value
 
 
