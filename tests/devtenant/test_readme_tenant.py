@@ -7,7 +7,9 @@ import tomllib
 from pathlib import Path
 
 from orginvite.devtenant.app import DevTenant
+from orginvite.devtenant.authorize_rules import callback_allowed
 from orginvite.devtenant.config import load_config
+from orginvite.devtenant.url_placeholders import resolve_login_uri
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -26,7 +28,7 @@ def test_the_python_example_runs() -> None:
 
 
 def test_the_config_example_is_a_valid_tenant() -> None:
-    [example] = section_blocks("The development tenant", "toml")
+    example = section_blocks("The development tenant", "toml")[0]
     config = load_config(tomllib.loads(example))
     with DevTenant(config) as tenant:
         [organization] = tenant.store.list_organizations()[0]
@@ -35,3 +37,17 @@ def test_the_config_example_is_a_valid_tenant() -> None:
         roles, _ = tenant.store.list_member_roles(organization["id"], owner["user_id"])
         assert [role["name"] for role in roles] == ["admin"]
         assert tenant.settings["friendly_name"] == "Acme Dev"
+
+
+def test_the_placeholder_example_does_what_the_readme_says() -> None:
+    _, example = section_blocks("The development tenant", "toml")
+    config = load_config(tomllib.loads(example))
+    [client], [organization] = config.clients, config.organizations
+    callbacks = client["callbacks"]
+    assert callback_allowed("http://acme.myapp.test:8000/callback", callbacks, organization_name="acme")
+    assert not callback_allowed("http://acme.myapp.test:8000/callback", callbacks, organization_name="globex")
+    assert not callback_allowed("http://acme.myapp.test:8000/callback", callbacks)
+    assert resolve_login_uri(client["initiate_login_uri"], organization["metadata"]) == (
+        "http://acme.myapp.test:8000/login"
+    )
+    assert config.settings["default_redirection_uri"] == "http://127.0.0.1:8000/login"

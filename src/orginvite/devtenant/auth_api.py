@@ -34,6 +34,7 @@ from orginvite.devtenant.authorize_rules import (
     add_query,
     callback_allowed,
     check_organization_parameter,
+    has_organization_callback,
     parse_single_valued,
     valid_code_challenge,
 )
@@ -198,6 +199,36 @@ def _validate_request(
     return pending
 
 
+def _callback_organization(
+    tenant: Tenant, values: Mapping[str, str], repeated: list[str], client: Mapping[str, Any]
+) -> str | None:
+    """The name ``{organization_name}`` callbacks are evaluated with: the request's organization, when it has one.
+
+    Only a client with such callbacks and ``organization_usage`` allow or require, and only an organization
+    parameter that names (once) an existing organization, the way the rest of /authorize would accept it. Any
+    doubt gives None: the placeholder URLs then match nothing and the redirect URI is refused on a page.
+    """
+    callbacks = client.get("callbacks") or []
+    if not has_organization_callback(callbacks) or "organization" in repeated:
+        return None
+    usage = str(client.get("organization_usage") or "deny")
+    try:
+        kind_value = check_organization_parameter(
+            values.get("organization"),
+            usage=usage,
+            require_behavior=str(client.get("organization_require_behavior") or "no_prompt"),
+            names_allowed=bool(tenant.settings.get("allow_organization_name_in_authentication_api")),
+        )
+    except AuthorizeError:
+        return None
+    if kind_value is None or usage == "deny":
+        return None
+    kind, value = kind_value
+    store = tenant.store
+    organization = store.get_organization(value) if kind == "id" else store.get_organization_by_name(value)
+    return str(organization["name"]) if organization else None
+
+
 def _authorize(tenant: Tenant) -> Endpoint:
     async def authorize(request: Request) -> Response:
         raw = request.scope.get("query_string", b"")
@@ -215,7 +246,10 @@ def _authorize(tenant: Tenant) -> Endpoint:
         if client is None:
             return error_page(tenant, request, "invalid_client", 400)
         redirect_uri = values.get("redirect_uri") or ""
-        if not callback_allowed(redirect_uri, client.get("callbacks") or []):
+        callbacks = client.get("callbacks") or []
+        if not callback_allowed(
+            redirect_uri, callbacks, organization_name=_callback_organization(tenant, values, repeated, client)
+        ):
             return error_page(tenant, request, "invalid_redirect_uri", 400)
         try:
             pending = _validate_request(tenant, request, values, repeated, client)

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from orginvite.errors import OrgInviteError
 
+from .url_placeholders import ORGANIZATION_NAME, matches_organization_callback
+
 __all__ = [
     "AUTHORIZE_PARAMETERS",
     "INVITATION_INVALID",
@@ -24,6 +26,7 @@ __all__ = [
     "add_query",
     "callback_allowed",
     "check_organization_parameter",
+    "has_organization_callback",
     "parse_single_valued",
     "pkce_s256",
     "valid_code_challenge",
@@ -85,12 +88,15 @@ def parse_single_valued(pairs: Iterable[tuple[str, str]], names: Sequence[str]) 
     return values, repeated
 
 
-def callback_allowed(uri: str, allowed: Iterable[str]) -> bool:
+def callback_allowed(uri: str, allowed: Iterable[str], *, organization_name: str | None = None) -> bool:
     """Exact match, or Auth0's wildcard subdomain (``https://*.myapp.com/callback``, or ``https://pr-*.myapp.com``).
 
     Auth0's rules: http(s) only; one ``*``, in the leftmost label of the host, never directly above the top-level
     domain (``*.com``); it stands for one or more characters of exactly one label (``*.myapp.com`` does not
     match ``a.b.myapp.com``, nor ``myapp.com``); scheme, port, path and query must match exactly.
+
+    A ``{organization_name}`` URL is evaluated beside them, only with ``organization_name`` (the organization of
+    the transaction): it then allows that organization's URL exactly, and without one it allows nothing.
     """
     if not uri or "#" in uri or any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
         return False
@@ -102,11 +108,20 @@ def callback_allowed(uri: str, allowed: Iterable[str]) -> bool:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return False
     for pattern in allowed:
+        if ORGANIZATION_NAME in pattern:
+            if matches_organization_callback(uri, pattern, organization_name):
+                return True
+            continue
         if uri == pattern:
             return True
         if "*" in pattern and _wildcard_match(parts, pattern):
             return True
     return False
+
+
+def has_organization_callback(allowed: Iterable[str]) -> bool:
+    """Whether any allowed callback needs the transaction's organization to be evaluated."""
+    return any(ORGANIZATION_NAME in pattern for pattern in allowed)
 
 
 def _wildcard_match(parts: object, pattern: str) -> bool:

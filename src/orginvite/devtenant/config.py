@@ -24,6 +24,12 @@ from urllib.parse import urlsplit
 from orginvite.errors import ConfigurationError
 
 from .store import ConflictError, Record, Store, generate_id
+from .url_placeholders import (
+    ORGANIZATION_NAME,
+    callback_placeholder_problem,
+    has_placeholder,
+    login_uri_placeholder_problem,
+)
 
 __all__ = [
     "DEFAULT_CONNECTION_ID",
@@ -98,6 +104,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "friendly_name": DEMO_FRIENDLY_NAME,
     "support_email": None,
     "support_url": None,
+    "default_redirection_uri": None,
     "default_locale": "en",
     "allow_organization_name_in_authentication_api": False,
     "id_token_roles_claim": None,
@@ -205,11 +212,18 @@ def _one_of(*choices: str) -> Checker:
     return check
 
 
-def _url(*, wildcard: bool = False) -> Checker:
-    """An absolute http(s) URL; with ``wildcard`` a ``*`` may stand for the leftmost host label only."""
+def _url(*, wildcard: bool = False, placeholders: str | None = None) -> Checker:
+    """An absolute http(s) URL; with ``wildcard`` a ``*`` may stand for the leftmost host label only.
+
+    ``placeholders`` names the field's Auth0 placeholders (:mod:`.url_placeholders`): ``"callback"`` for
+    ``{organization_name}``, ``"login_uri"`` for ``{organization.metadata.public_KEY}``. Any other field refuses
+    braces, saying where the placeholder would have worked, since a URL with one there would never match.
+    """
 
     def check(path: str, value: Any) -> str:
         value = _str()(path, value)
+        if has_placeholder(value):
+            return _placeholder_url(path, value, placeholders)
         try:
             parts = urlsplit(value)
             parts.port  # noqa: B018 (raises ValueError on a malformed port)
@@ -234,6 +248,33 @@ def _url(*, wildcard: bool = False) -> Checker:
         return value
 
     return check
+
+
+def _placeholder_url(path: str, value: str, kind: str | None) -> str:
+    if kind == "callback":
+        problem = callback_placeholder_problem(value)
+    elif kind == "login_uri":
+        problem = login_uri_placeholder_problem(value)
+    elif kind == "logout" and ORGANIZATION_NAME in value:
+        problem = (
+            f"does not accept {ORGANIZATION_NAME}: Auth0 evaluates it in Allowed Callback URLs only (a logout "
+            "request carries no organization); list each host, or use a '*' wildcard such as http://*.example.com/"
+        )
+    else:
+        problem = (
+            f"must not contain a placeholder: Auth0 accepts {ORGANIZATION_NAME} in a client's callbacks and "
+            "{organization.metadata.public_KEY} in its initiate_login_uri only"
+        )
+    if problem is not None:
+        raise _fail(path, problem)
+    # The placeholders keep the URL's shape; check the rest with a stand-in label.
+    stand_in = value.replace(ORGANIZATION_NAME, "org")
+    stand_in = re.sub(r"\{organization\.metadata\.[^{}]*\}", "org.example", stand_in)
+    try:
+        _url()(path, stand_in)
+    except TenantConfigError as exc:
+        raise _fail(path, exc.problem.replace(repr(stand_in), repr(value))) from exc
+    return value
 
 
 def _list_of(item: Checker, *, max_items: int = 100) -> Checker:
@@ -299,6 +340,8 @@ _TENANT = _table(
         "friendly_name": _str(max_length=255),
         "support_email": _str(pattern=_EMAIL, describe="an email address"),
         "support_url": _url(),
+        # The tenant's login route: invitation links fall back to it (Auth0 allows no placeholder here).
+        "default_redirection_uri": _url(),
         "default_locale": _str(pattern=re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"), describe="a locale"),
         "allow_organization_name_in_authentication_api": _bool,
         "id_token_roles_claim": _optional_str,
@@ -312,9 +355,9 @@ _CLIENT = _table(
         "client_secret": _str(max_length=512),
         "name": _str(max_length=255),
         "app_type": _one_of("regular_web", "non_interactive"),
-        "callbacks": _list_of(_url(wildcard=True)),
-        "allowed_logout_urls": _list_of(_url(wildcard=True)),
-        "initiate_login_uri": _url(),
+        "callbacks": _list_of(_url(wildcard=True, placeholders="callback")),
+        "allowed_logout_urls": _list_of(_url(wildcard=True, placeholders="logout")),
+        "initiate_login_uri": _url(placeholders="login_uri"),
         "organization_usage": _one_of("deny", "allow", "require"),
         "organization_require_behavior": _one_of("no_prompt", "pre_login_prompt", "post_login_prompt"),
         "grant_types": _list_of(_one_of("authorization_code", "refresh_token", "client_credentials")),
@@ -543,6 +586,19 @@ def _normalize_client(path: str, client: dict[str, Any]) -> Record:
         raise _fail(f"{path}.app_type", "a client with only client_credentials must be 'non_interactive'")
     if app_type == "non_interactive" and "authorization_code" in grant_types:
         raise _fail(f"{path}.grant_types", "a 'non_interactive' client cannot use authorization_code")
+    usage = client.get("organization_usage", "deny")
+    if usage == "deny":
+        for index, url in enumerate(client.get("callbacks", [])):
+            if ORGANIZATION_NAME in url:
+                raise _fail(
+                    f"{path}.callbacks[{index}]",
+                    f"{ORGANIZATION_NAME} is only evaluated when organization_usage is allow or require",
+                )
+        if has_placeholder(client.get("initiate_login_uri") or ""):
+            raise _fail(
+                f"{path}.initiate_login_uri",
+                "organization metadata placeholders need organization_usage allow or require",
+            )
     return {
         "client_id": client["client_id"],
         "client_secret": client.get("client_secret"),
@@ -551,7 +607,7 @@ def _normalize_client(path: str, client: dict[str, Any]) -> Record:
         "callbacks": client.get("callbacks", []),
         "allowed_logout_urls": client.get("allowed_logout_urls", []),
         "initiate_login_uri": client.get("initiate_login_uri"),
-        "organization_usage": client.get("organization_usage", "deny"),
+        "organization_usage": usage,
         "organization_require_behavior": client.get("organization_require_behavior", "no_prompt"),
         "grant_types": grant_types,
         "scopes": scopes,

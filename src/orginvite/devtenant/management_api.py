@@ -79,6 +79,7 @@ from orginvite.devtenant.store import (
     generate_ticket,
     iso8601,
 )
+from orginvite.devtenant.url_placeholders import resolve_login_uri
 
 __all__ = ["ManagementApi", "Tenant", "routes"]
 
@@ -602,9 +603,7 @@ class ManagementApi:
         missing = self._missing_roles(roles)
         if missing:
             raise bad_body(f"One or more of the specified roles do not exist: {', '.join(missing)}", raw=True)
-        login_uri = client.get("initiate_login_uri") or self.tenant.settings.get("default_redirection_uri")
-        if not isinstance(login_uri, str) or not login_uri:
-            raise bad_body(NO_LOGIN_ROUTE, raw=True)
+        login_uri = self._login_route(client, organization)
 
         ticket = generate_ticket()
         now = self.tenant.now()
@@ -645,6 +644,28 @@ class ManagementApi:
         if stored.get("send_invitation_email") and mail is not None:
             await mail.deliver(stored, ticket_hash=_ticket_hash(ticket))
         return JSONResponse(_invitation_view(stored), status_code=200)
+
+    def _login_route(self, client: Mapping[str, Any], organization: Mapping[str, Any]) -> str:
+        """The client's Application Login URI for this organization, else the tenant's login route.
+
+        ``{organization.metadata.public_KEY}`` placeholders resolve from the organization's metadata; one that
+        cannot (a missing key, a value that is not a host name) falls back to ``default_redirection_uri`` as on
+        Auth0, and with neither there is no login route: Auth0's 400.
+        """
+        template = client.get("initiate_login_uri")
+        if isinstance(template, str) and template:
+            resolved = resolve_login_uri(template, organization.get("metadata"))
+            if resolved is not None:
+                return resolved
+            log.warning(
+                "initiate_login_uri of %s has a placeholder %s's metadata cannot fill; using default_redirection_uri",
+                client.get("client_id"),
+                organization.get("id"),
+            )
+        fallback = self.tenant.settings.get("default_redirection_uri")
+        if not isinstance(fallback, str) or not fallback:
+            raise bad_body(NO_LOGIN_ROUTE, raw=True)
+        return fallback
 
     async def list_invitations(self, call: Call) -> Response:
         org_id = self._organization(call.path["org_id"])["id"]
