@@ -198,6 +198,7 @@ class TenancyRules:
     are allowed implicitly; ``allowed_hosts`` adds others (exact, or ``*.example.com`` for any subdomain).
     ``trusted_proxies`` lists IPs or CIDR networks whose forwarded-host headers we believe (``*``: any peer; only
     behind a proxy that always overwrites them). ``reserved_names`` are labels never taken for an organization.
+    ``organization_name_pattern`` can only narrow what a name is: it is always a lowercase DNS label as well.
     With nothing configured, tenancy is off: any well-formed host is served, with no organization.
     """
 
@@ -269,10 +270,16 @@ class TenancyRules:
         return self._apex is not None or bool(self._allowed) or self._template_host is not None
 
     def is_valid_name(self, name: str) -> bool:
-        """Whether ``name`` may be an organization's label or path segment."""
+        """Whether ``name`` may be an organization's label or path segment.
+
+        The name becomes a host label or a path segment of the URLs we redirect to, so whatever
+        ``organization_name_pattern`` says, it must also be a lowercase DNS label (``[a-z0-9_-]{1,63}``): the pattern
+        may narrow that, never widen it (a pattern such as ``.+`` would otherwise let ``evil.com/x`` build
+        ``https://evil.com/x.myapp.com/login``, an open redirect).
+        """
         return (
             isinstance(name, str)
-            and name.isascii()
+            and _LABEL.fullmatch(name) is not None
             and re.fullmatch(self.organization_name_pattern, name) is not None
             and name not in self.reserved_names
         )
