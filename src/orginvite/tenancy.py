@@ -8,8 +8,9 @@ Auth0 puts ``organization_name`` into every invitation link so that apps serving
 * whether we serve that host at all (:func:`host_allowed`) and for which organization (:func:`route`);
 * where an invitation link that arrived on the apex host belongs (:func:`placement`, :func:`canonical_login_url`).
 
-Hosts are compared lowercased, without a single trailing dot. A pattern without a port matches any port (as
-Django's ``ALLOWED_HOSTS``); a pattern with a port (``{organization}.myapp.test:8000``) matches that port only.
+Hosts are compared lowercased, without a single trailing dot, IPv6 literals in their compressed form. A pattern
+without a port matches any port (as Django's ``ALLOWED_HOSTS``); a pattern with a port
+(``{organization}.myapp.test:8000``) matches that port only.
 Every refusal is a :class:`TenancyError` with a stable ``code``: the login flow answers it with a 400 page, never
 a redirect.
 """
@@ -115,7 +116,7 @@ def _parse_host(value: str | bytes) -> _Host:
             raise TenancyError("invalid_host", "The host is not a valid IPv6 literal.")
         literal, rest = value[1:end], value[end + 1 :]
         try:
-            ipaddress.IPv6Address(literal)
+            literal = ipaddress.IPv6Address(literal).compressed  # one spelling per address: [0::1] is [::1]
         except ValueError:
             raise TenancyError("invalid_host", "The host is not a valid IPv6 literal.") from None
         if rest and not rest.startswith(":"):

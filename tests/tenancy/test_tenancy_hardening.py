@@ -8,7 +8,7 @@ import pytest
 from tenancy_support import ACME, DOMAIN, TenantWorld
 
 from orginvite.links import LinkRules
-from orginvite.tenancy import TenancyError, TenancyRules, canonical_login_url, route
+from orginvite.tenancy import TenancyError, TenancyRules, canonical_login_url, host_allowed, normalize_host, route
 
 LOOSE = ".+"  # an operator widening the name pattern (another provider, a typo): names must still be host labels
 ESCAPES = ["evil.com/x", "evil.com?", "a@evil.com#", "evil.com\\x", "..", ".", "a b", "Acme", "a%2fb", "a" * 64]
@@ -56,3 +56,13 @@ def test_an_apex_link_never_redirects_off_our_hosts_even_with_widened_patterns(l
     assert location is None or urlsplit(location).hostname.endswith("." + DOMAIN), location
     assert response.status_code == 400
     assert 'data-page="organization_mismatch"' in response.text
+
+
+@pytest.mark.parametrize("spelling", ["[::1]:8000", "[0:0:0:0:0:0:0:1]:8000", "[0::1]:8000", "[0000::0001]:8000"])
+def test_every_spelling_of_an_ipv6_literal_is_the_same_host(spelling: str) -> None:
+    for allowed in ("[::1]:8000", "[0:0::1]:8000"):
+        rules = TenancyRules(allowed_hosts=[allowed])
+        assert normalize_host(spelling) == "[::1]:8000"
+        assert host_allowed(spelling, rules)
+    assert not host_allowed(spelling, TenancyRules(allowed_hosts=["[::2]:8000"]))
+    assert normalize_host("[::FFFF:127.0.0.1]") == "[::ffff:7f00:1]"
