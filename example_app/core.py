@@ -42,6 +42,7 @@ from orginvite.management import (
 from orginvite.management_errors import InvitationEmailError
 from orginvite.management_mailer import SmtpInvitationSender, sender_from_env
 from orginvite.session import OrgUser, current_organization
+from orginvite.tenancy import TenancyError, effective_host, host_allowed
 
 __all__ = [
     "DEV_TENANT",
@@ -54,6 +55,7 @@ __all__ = [
     "WorkspaceConfig",
     "csrf_ok",
     "csrf_token",
+    "own_origin",
     "parse_invite_form",
     "read_form",
 ]
@@ -267,13 +269,27 @@ def csrf_token(settings: Settings, user: OrgUser) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def own_origin(settings: Settings, request: Request) -> str:
+    """The origin this request was made to: ``base_url``'s, or under multi-tenant routing the organization's own
+    host (the middleware has already refused any host the tenancy rules do not serve; forwarded headers count only
+    from a trusted proxy, as there)."""
+    base = urlsplit(settings.base_url)
+    rules = settings.tenancy
+    if rules is None:
+        return f"{base.scheme}://{base.netloc}"
+    client = request.client
+    try:
+        host = effective_host(request.scope["headers"], client.host if client else None, rules)
+    except TenancyError:
+        return f"{base.scheme}://{base.netloc}"
+    return f"{base.scheme}://{host}" if host_allowed(host, rules) else f"{base.scheme}://{base.netloc}"
+
+
 def csrf_ok(settings: Settings, request: Request, user: OrgUser, token: str) -> bool:
     """The token matches the session and the request does not visibly come from another site."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != "null":
-        base = urlsplit(settings.base_url)
-        if origin != f"{base.scheme}://{base.netloc}":
-            return False
+    if origin is not None and origin != "null" and origin != own_origin(settings, request):
+        return False
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
         return False
     return bool(token) and hmac.compare_digest(token.encode(), csrf_token(settings, user).encode())

@@ -87,7 +87,9 @@ class Settings:
     path). An organization's host names its organization at ``/authorize`` by name (``organization_lookup="name"``:
     the provider must allow names) or by its ID, looked up through the Management API with the
     ``management_client_*`` credentials and cached ``organization_cache_ttl`` seconds (``"management"``);
-    ``"auto"`` picks ``management`` when credentials are given.
+    ``"auto"`` picks ``management`` when credentials are given. Names not in the cache are looked up at most
+    ``organization_lookups_per_second`` (bursts of ten times that), so random subdomains cannot spend the
+    tenant's Management API rate limit.
     """
 
     issuer: str
@@ -127,6 +129,7 @@ class Settings:
     management_client_id: str | None = None
     management_client_secret: str | None = None
     organization_cache_ttl: int = 300
+    organization_lookups_per_second: float = 2.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -272,6 +275,9 @@ class Settings:
         ttl = self.organization_cache_ttl
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
             raise ConfigurationError("organization_cache_ttl", "must be an integer >= 0")
+        rate = self.organization_lookups_per_second
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate < float("inf"):
+            raise ConfigurationError("organization_lookups_per_second", "must be a positive number")
 
     # -- derived values ------------------------------------------------------------------------------------------
 
@@ -358,6 +364,15 @@ class Settings:
                 except ValueError:
                     raise ConfigurationError(env_name, f"must be an integer, got {value!r}") from None
                 names[setting] = env_name
+        value = get("ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND")
+        if value is not None:
+            try:
+                values["organization_lookups_per_second"] = float(value)
+            except ValueError:
+                raise ConfigurationError(
+                    "ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND", f"must be a number, got {value!r}"
+                ) from None
+            names["organization_lookups_per_second"] = "ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND"
         value = get("ORGINVITE_REQUIRE_ORGANIZATION")
         if value is not None:
             if value.lower() not in ("1", "true", "yes", "0", "false", "no"):

@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any, TextIO
 
 import uvicorn
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
@@ -49,6 +50,8 @@ from orginvite.middleware import RedactInvitationTickets
 __all__ = ["build_parser", "demo_tenant_config", "import_example_app", "main"]
 
 HOST = "127.0.0.1"
+#: The only Host header names the demo's servers answer (anything else is DNS rebinding or a mistake).
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,7 +236,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             level = args.log_level
 
             def server(asgi: Any, sock_name: str) -> tuple[uvicorn.Server, socket.socket]:
-                return _Server(uvicorn.Config(asgi, log_level=level, lifespan="auto")), sockets[sock_name]
+                # Loopback is not a boundary for a browser: a page on attacker.example that re-resolves its name
+                # to 127.0.0.1 (DNS rebinding) reads the outbox's invitation links, or drives the tenant with the
+                # demo's published credentials. Its requests still say "Host: attacker.example": refuse those.
+                guarded = TrustedHostMiddleware(asgi, allowed_hosts=list(LOOPBACK_NAMES))
+                return _Server(uvicorn.Config(guarded, log_level=level, lifespan="auto")), sockets[sock_name]
 
             servers = [server(tenant.app, "tenant_port"), server(outbox.app, "outbox_port"), server(app, "port")]
 

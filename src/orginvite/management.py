@@ -378,7 +378,7 @@ class ManagementClient:
         if not response.is_success:
             raise error_from_response(response.status_code, response.content, method="POST", path="/oauth/token")
         try:
-            payload = response.json()
+            payload = _loads(response.content)
         except (ValueError, UnicodeDecodeError):
             payload = None
         if not isinstance(payload, dict):
@@ -684,7 +684,11 @@ class ManagementClient:
 
 
 def _loads(content: bytes) -> Any:
-    return json.loads(content.decode("utf-8"))
+    """JSON from an answer; ``ValueError`` for anything else (json raises RecursionError for deep nesting)."""
+    try:
+        return json.loads(content.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def _records(items: list[Any], path: str) -> list[Record]:

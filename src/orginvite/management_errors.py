@@ -173,7 +173,7 @@ def error_from_response(
     payload: Any = None
     try:
         payload = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past ~1000 levels: RecursionError
         payload = None
     if isinstance(payload, Mapping):
         message = (

@@ -8,8 +8,9 @@ Auth0 puts ``organization_name`` into every invitation link so that apps serving
 * whether we serve that host at all (:func:`host_allowed`) and for which organization (:func:`route`);
 * where an invitation link that arrived on the apex host belongs (:func:`placement`, :func:`canonical_login_url`).
 
-Hosts are compared lowercased, without a single trailing dot. A pattern without a port matches any port (as
-Django's ``ALLOWED_HOSTS``); a pattern with a port (``{organization}.myapp.test:8000``) matches that port only.
+Hosts are compared lowercased, without a single trailing dot, IPv6 literals in their compressed form. A pattern
+without a port matches any port (as Django's ``ALLOWED_HOSTS``); a pattern with a port
+(``{organization}.myapp.test:8000``) matches that port only.
 Every refusal is a :class:`TenancyError` with a stable ``code``: the login flow answers it with a 400 page, never
 a redirect.
 """
@@ -115,7 +116,7 @@ def _parse_host(value: str | bytes) -> _Host:
             raise TenancyError("invalid_host", "The host is not a valid IPv6 literal.")
         literal, rest = value[1:end], value[end + 1 :]
         try:
-            ipaddress.IPv6Address(literal)
+            literal = ipaddress.IPv6Address(literal).compressed  # one spelling per address: [0::1] is [::1]
         except ValueError:
             raise TenancyError("invalid_host", "The host is not a valid IPv6 literal.") from None
         if rest and not rest.startswith(":"):
@@ -198,6 +199,7 @@ class TenancyRules:
     are allowed implicitly; ``allowed_hosts`` adds others (exact, or ``*.example.com`` for any subdomain).
     ``trusted_proxies`` lists IPs or CIDR networks whose forwarded-host headers we believe (``*``: any peer; only
     behind a proxy that always overwrites them). ``reserved_names`` are labels never taken for an organization.
+    ``organization_name_pattern`` can only narrow what a name is: it is always a lowercase DNS label as well.
     With nothing configured, tenancy is off: any well-formed host is served, with no organization.
     """
 
@@ -269,10 +271,16 @@ class TenancyRules:
         return self._apex is not None or bool(self._allowed) or self._template_host is not None
 
     def is_valid_name(self, name: str) -> bool:
-        """Whether ``name`` may be an organization's label or path segment."""
+        """Whether ``name`` may be an organization's label or path segment.
+
+        The name becomes a host label or a path segment of the URLs we redirect to, so whatever
+        ``organization_name_pattern`` says, it must also be a lowercase DNS label (``[a-z0-9_-]{1,63}``): the pattern
+        may narrow that, never widen it (a pattern such as ``.+`` would otherwise let ``evil.com/x`` build
+        ``https://evil.com/x.myapp.com/login``, an open redirect).
+        """
         return (
             isinstance(name, str)
-            and name.isascii()
+            and _LABEL.fullmatch(name) is not None
             and re.fullmatch(self.organization_name_pattern, name) is not None
             and name not in self.reserved_names
         )

@@ -45,21 +45,37 @@ class UnknownOrganization(LookupError):
 
 
 class OrganizationDirectory:
-    """Organization name -> ID through the Management API, cached ``ttl`` seconds (unknown names 30 s)."""
+    """Organization name -> ID through the Management API, cached ``ttl`` seconds (unknown names 30 s).
+
+    Anybody can open ``/login`` on ``<random>.myapp.com``, and every new name is a Management API call: without a
+    limit, an anonymous client spends the tenant's whole Management API rate limit (shared with invitations and
+    every other API use of the app). Lookups of names not in the cache therefore draw on a budget of
+    ``lookup_burst`` calls refilled at ``lookups_per_second``; when it is empty the lookup fails as the provider
+    being unavailable (the page says "try again"), while every cached organization keeps signing in.
+    """
 
     def __init__(
         self,
         client: ManagementClient,
         *,
         ttl: float = 300,
+        lookups_per_second: float = 2.0,
+        lookup_burst: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if lookups_per_second <= 0 or lookup_burst < 1:
+            raise ValueError("lookups_per_second must be positive and lookup_burst at least 1")
         self.client = client
         self.ttl = ttl
+        self.lookups_per_second = lookups_per_second
+        self.lookup_burst = lookup_burst
         self._clock = clock
         self._entries: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._budget = float(lookup_burst)
+        self._budget_at: float | None = None
         self.lookups = 0  # how many times the API was asked (lets tests and apps see the cache working)
+        self.refused = 0  # lookups refused because the budget was spent
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> OrganizationDirectory:
@@ -74,7 +90,9 @@ class OrganizationDirectory:
             max_retry_wait=min(5.0, settings.http_timeout),
             allow_http=settings.issuer.startswith("http://") and issuer_host.endswith(".test"),
         )
-        return cls(client, ttl=settings.organization_cache_ttl)
+        return cls(client, ttl=settings.organization_cache_ttl,
+                   lookups_per_second=settings.organization_lookups_per_second,
+                   lookup_burst=max(1, round(settings.organization_lookups_per_second * 10)))
 
     def cached(self, name: str) -> str | None:
         """The ID if a fresh lookup is cached, else None; never does I/O (the pass-through path)."""
@@ -105,7 +123,25 @@ class OrganizationDirectory:
             raise UnknownOrganization(name)
         return org_id
 
+    def _spend(self) -> bool:
+        """Take one lookup from the budget (token bucket), or say it is spent."""
+        now = self._clock()
+        if self._budget_at is not None:
+            refill = (now - self._budget_at) * self.lookups_per_second
+            self._budget = min(float(self.lookup_burst), self._budget + refill)
+        self._budget_at = now
+        if self._budget < 1:
+            return False
+        self._budget -= 1
+        return True
+
     async def _lookup(self, name: str) -> tuple[str | None, float]:
+        if not self._spend():
+            self.refused += 1
+            if self.refused == 1 or self.refused % 100 == 0:
+                logger.warning("organization lookups over budget (%d refused so far): many unknown hosts asked",
+                               self.refused)
+            raise ProviderError("organization lookup: too many organizations asked at once; try again shortly")
         self.lookups += 1
         try:
             record = await self.client.get_organization_by_name(name)

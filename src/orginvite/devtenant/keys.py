@@ -42,7 +42,7 @@ def _header_of(token: str) -> dict[str, Any]:
     try:
         encoded = token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:  # deep nesting: RecursionError
         raise InvalidSignatureError("malformed token") from exc
     if not isinstance(header, dict):
         raise InvalidSignatureError("malformed token header")
