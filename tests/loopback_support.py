@@ -1,18 +1,48 @@
-"""Helpers for servers the tests start in another process: wait until one really answers, never sleep and hope.
+"""Loopback plumbing shared by the suites: free ports, a late-bound ASGI app, waiting for a server to answer.
 
 A banner line or a bound port is no proof that a server accepts connections: ``orginvite tenant serve`` prints
 "Press Ctrl-C" after binding its socket but before uvicorn listens on it, so a request sent at once can be refused.
+:func:`wait_until_answering` polls until an answer arrives; no test sleeps and hopes.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from typing import Any
 
 import httpx
 
-__all__ = ["wait_until_answering"]
+__all__ = ["Holder", "free_port", "wait_until_answering"]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for servers that take a port, not a socket: aiosmtpd)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Holder:
+    """An ASGI app whose target is set after its server started (the app's settings need the server's URL).
+
+    It answers the lifespan protocol itself: the inner app's resources are the test's to close.
+    """
+
+    def __init__(self) -> None:
+        self.inner: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await self.inner(scope, receive, send)
 
 
 def wait_until_answering(

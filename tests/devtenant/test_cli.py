@@ -20,7 +20,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from loopback_support import wait_until_answering
+from loopback_support import free_port, wait_until_answering
 from orginvite.cli import main as orginvite_main
 from orginvite.devtenant import config as demo
 from orginvite.devtenant.cli import main
@@ -213,9 +213,7 @@ def test_serve_sends_invitation_emails_over_smtp(tmp_path: Path) -> None:
             received.append((list(envelope.rcpt_tos), envelope.content))
             return "250 OK"
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        smtp_port = probe.getsockname()[1]
+    smtp_port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
     controller.start()
     running = Running(

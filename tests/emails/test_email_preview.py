@@ -6,7 +6,6 @@ import email
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 from email import policy
@@ -19,7 +18,7 @@ from babel.messages.mofile import write_mo
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from loopback_support import wait_until_answering
+from loopback_support import free_port, wait_until_answering
 from orginvite import cli as orginvite_cli
 from orginvite.emails import EmailRenderer
 from orginvite.emails.cli import main as preview_main
@@ -260,9 +259,7 @@ def test_cli_arabic_eml_is_a_complete_message(capsys):
 
 
 def test_cli_serves_the_preview_app(tmp_path: Path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "orginvite", "preview", "--serve", "--port", str(port)],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -254,21 +254,3 @@ class Browser:
 
     def close(self) -> None:
         self.client.close()
-
-
-class Holder:
-    """An ASGI app whose target is set after its server started (the app's settings need the server's URL)."""
-
-    def __init__(self) -> None:
-        self.inner: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await self.inner(scope, receive, send)

@@ -6,8 +6,9 @@ import re
 import time
 
 import pytest
-from login_support import KEY_A, KEY_B, Browser, Holder, MiniOP, import_example_app, query_of, settings_kwargs
+from login_support import KEY_A, KEY_B, Browser, MiniOP, import_example_app, query_of, settings_kwargs
 
+from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.testing import LiveServer
 

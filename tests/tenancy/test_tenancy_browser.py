@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tenancy_support import ACME, TenantWorld
+from tenancy_support import ACME
 
 from browser_support import launched
 
@@ -23,14 +23,6 @@ def chromium() -> Iterator[Any]:
     """The shared Chromium plus the resolver rule that sends ``myapp.test`` and its subdomains to 127.0.0.1."""
     with launched(["--host-resolver-rules=MAP *.myapp.test 127.0.0.1, MAP myapp.test 127.0.0.1"]) as browser:
         yield browser
-
-
-@pytest.fixture
-def world():
-    w = TenantWorld()
-    w.configure()
-    yield w
-    w.close()
 
 
 def test_invitation_from_the_apex_to_the_organizations_host_in_chromium(chromium, world):
