@@ -1,9 +1,34 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+
+# tests/ is on sys.path: pytest puts a rootdir conftest's folder there (the default "prepend" import mode).
+from browser_support import REQUIRE_ENV, browser_required, launched, missing_browser
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     # Everything we ship runs on asyncio (uvicorn, aiosmtplib); trio would only double the run time.
     return "asyncio"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A browser test without a browser: skipped on a workstation, an error where the browser is required (CI)."""
+    if item.get_closest_marker("browser") is None:
+        return
+    reason = missing_browser()
+    if reason is None:
+        return
+    if browser_required():
+        pytest.fail(f"{reason}, and {REQUIRE_ENV}=1 says the browser tests must run", pytrace=False)
+    pytest.skip(f"{reason} (set {REQUIRE_ENV}=1 to make this an error)")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium per test module (a module needing other flags overrides this with ``launched``)."""
+    with launched() as browser:
+        yield browser

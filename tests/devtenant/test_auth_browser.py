@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -18,21 +16,7 @@ from test_auth_support import ACME, PASSWORD, make_invitation, pkce_pair, runnin
 
 from orginvite.testing import LiveServer
 
-CHROMIUM = os.environ.get("ORGINVITE_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = pytest.mark.browser  # the `chromium` fixture and the no-browser policy: tests/conftest.py
 
 
 async def _callback(request: Request) -> PlainTextResponse:
@@ -43,16 +27,6 @@ async def _callback(request: Request) -> PlainTextResponse:
 def app_server() -> Iterator[str]:
     with LiveServer(Starlette(routes=[Route("/callback", _callback)])) as server:
         yield server.url
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def _config(callback: str) -> dict[str, Any]:

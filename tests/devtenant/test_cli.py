@@ -20,6 +20,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from loopback_support import free_port, wait_until_answering
 from orginvite.cli import main as orginvite_main
 from orginvite.devtenant import config as demo
 from orginvite.devtenant.cli import main
@@ -62,6 +63,11 @@ class Running:
             if match:
                 return match
 
+    def wait_serving(self, base_url: str) -> None:
+        """After the banner: the socket is bound before uvicorn listens on it, so poll until a request is answered."""
+        self.wait_for("Press Ctrl-C")
+        wait_until_answering(base_url.rstrip("/") + "/healthz", process=self.process)
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -77,7 +83,7 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[Running, str]]:
     running = Running("serve", "--port", "0", "--ephemeral", "--log-level", "warning", cwd=tmp_path)
     try:
         issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
-        running.wait_for("Press Ctrl-C")
+        running.wait_serving(issuer)
         yield running, issuer
     finally:
         running.stop()
@@ -128,7 +134,7 @@ def test_serve_with_a_config_file_and_a_database(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         port = running.wait_for(r"listening on:\s+http://127\.0\.0\.1:(\d+)/").group(1)
-        running.wait_for("Press Ctrl-C")
+        running.wait_serving(f"http://127.0.0.1:{port}")
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         banner = "".join(running.output)
         assert banner.startswith("Acme Dev (orginvite dev tenant)")
@@ -207,9 +213,7 @@ def test_serve_sends_invitation_emails_over_smtp(tmp_path: Path) -> None:
             received.append((list(envelope.rcpt_tos), envelope.content))
             return "250 OK"
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        smtp_port = probe.getsockname()[1]
+    smtp_port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
     controller.start()
     running = Running(
@@ -218,7 +222,7 @@ def test_serve_sends_invitation_emails_over_smtp(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
-        running.wait_for("Press Ctrl-C")
+        running.wait_serving(issuer)
         assert f"over SMTP to 127.0.0.1:{smtp_port} from Acme Dev <invites@acme.test>" in "".join(running.output)
         token = httpx.post(issuer + "oauth/token", data={
             "grant_type": "client_credentials", "client_id": demo.DEMO_M2M_CLIENT_ID,
@@ -246,7 +250,7 @@ def test_the_access_log_never_prints_an_invitation_ticket(tmp_path: Path) -> Non
     ticket = "Sup3rSecretTicket-ab12"
     try:
         issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
-        running.wait_for("Press Ctrl-C")
+        running.wait_serving(issuer)
         response = httpx.get(issuer + "authorize", params={
             "client_id": demo.DEMO_WEB_CLIENT_ID, "response_type": "code", "redirect_uri": demo.DEMO_WEB_CALLBACKS[0],
             "invitation": ticket, "organization": demo.DEMO_ACME_ORG_ID,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import logging
-import socket
 from collections.abc import Iterator
 from email import policy
 from typing import Any
@@ -15,6 +14,8 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from devtenant_support import m2m_token
+from loopback_support import free_port
 from orginvite.devtenant.app import DevTenant
 from orginvite.devtenant.cli import main as tenant_main
 from orginvite.devtenant.config import (
@@ -32,12 +33,6 @@ from orginvite.devtenant.mail import invitation_for_email
 from orginvite.testing import LiveServer
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC).timestamp()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Catcher:
@@ -64,15 +59,7 @@ def catcher() -> Iterator[Catcher]:
 
 
 def api_client(server: LiveServer) -> httpx.Client:
-    token = httpx.post(
-        server.url + "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": DEMO_M2M_CLIENT_ID,
-            "client_secret": DEMO_M2M_CLIENT_SECRET,
-            "audience": server.url + "/api/v2/",
-        },
-    ).json()["access_token"]
+    token = m2m_token(server.url, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET)
     return httpx.Client(base_url=server.url + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 

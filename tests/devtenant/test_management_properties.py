@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtenant_support import m2m_token
 from orginvite.devtenant.app import DevTenant
 from orginvite.devtenant.config import (
     DEMO_ACME_ORG_ID,
@@ -84,15 +85,7 @@ near_valid = st.fixed_dictionaries(
 @pytest.fixture(scope="module")
 def api() -> Iterator[httpx.Client]:
     with DevTenant() as tenant, tenant.serve() as server:
-        token = httpx.post(
-            server.url + "/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": DEMO_M2M_CLIENT_ID,
-                "client_secret": DEMO_M2M_CLIENT_SECRET,
-                "audience": server.url + "/api/v2/",
-            },
-        ).json()["access_token"]
+        token = m2m_token(server.url, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET)
         with httpx.Client(
             base_url=server.url + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
         ) as client:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import socket
 from email import policy
 
 import httpx
@@ -13,6 +12,7 @@ from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from loopback_support import free_port
 from orginvite.emails import EmailRenderer, sample_invitation
 from orginvite.emails.outbox import InvitationMailer, Outbox
 from orginvite.emails.sender import SMTPConnectionError, SMTPSender, SMTPSettings
@@ -25,12 +25,6 @@ NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
 @pytest.fixture(scope="module")
 def renderer() -> EmailRenderer:
     return EmailRenderer(clock=lambda: NOW)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.anyio

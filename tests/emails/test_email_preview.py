@@ -6,10 +6,8 @@ import email
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from email import policy
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from babel.messages.mofile import write_mo
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from loopback_support import free_port, wait_until_answering
 from orginvite import cli as orginvite_cli
 from orginvite.emails import EmailRenderer
 from orginvite.emails.cli import main as preview_main
@@ -260,22 +259,13 @@ def test_cli_arabic_eml_is_a_complete_message(capsys):
 
 
 def test_cli_serves_the_preview_app(tmp_path: Path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "orginvite", "preview", "--serve", "--port", str(port)],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/emails/invitation?locale=ar", timeout=5)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
-                time.sleep(0.2)
+        page = wait_until_answering(f"http://127.0.0.1:{port}/emails/invitation?locale=ar", process=process)
         assert page.status_code == 200 and 'data-testid="rtl"' in page.text
         proxied = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
         assert proxied.status_code == 403

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from browser_support import artifact
 from orginvite.emails.preview import EmailPreviews
 from orginvite.testing import LiveServer
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is required at /usr/bin/chromium for the browser tests")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield instance
-        instance.close()
+pytestmark = pytest.mark.browser  # the `chromium` fixture and the no-browser policy: tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +20,8 @@ def server():
         yield live
 
 
-def test_arabic_preview_lays_out_right_to_left(browser, server):
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 1400}, locale="ar")
+def test_arabic_preview_lays_out_right_to_left(chromium, server):
+    context = chromium.new_context(viewport={"width": 1280, "height": 1400}, locale="ar")
     page = context.new_page()
     page.goto(f"{server.url}/_previews/emails/invitation?locale=ar&width=mobile&now=2026-11-22T09:30:00Z")
     assert page.get_by_test_id("rtl").is_visible()
@@ -70,22 +44,22 @@ def test_arabic_preview_lays_out_right_to_left(browser, server):
     # The sandboxed iframe got a unique origin: the preview page cannot reach into it, nor it into the page.
     assert page.locator("iframe.frame").get_attribute("sandbox") == ""
 
-    page.screenshot(path=str(ARTIFACTS / "preview-ar.png"), full_page=True)
-    page.locator("iframe.frame").screenshot(path=str(ARTIFACTS / "email-ar-mobile.png"))
+    page.screenshot(path=str(artifact("preview-ar.png")), full_page=True)
+    page.locator("iframe.frame").screenshot(path=str(artifact("email-ar-mobile.png")))
     for name in ("preview-ar.png", "email-ar-mobile.png"):
-        assert (ARTIFACTS / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert artifact(name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     context.close()
 
 
-def test_email_follows_dark_mode(browser, server):
-    context = browser.new_context(color_scheme="dark")
+def test_email_follows_dark_mode(chromium, server):
+    context = chromium.new_context(color_scheme="dark")
     page = context.new_page()
     page.goto(f"{server.url}/_previews/emails/invitation/html?locale=ja")
     background = page.locator(".card").evaluate("element => getComputedStyle(element).backgroundColor")
     assert background == "rgb(39, 39, 42)"  # the dark card, despite the inlined light style
-    page.screenshot(path=str(ARTIFACTS / "email-ja-dark.png"), full_page=True)
+    page.screenshot(path=str(artifact("email-ja-dark.png")), full_page=True)
     context.close()
-    light = browser.new_context(color_scheme="light").new_page()
+    light = chromium.new_context(color_scheme="light").new_page()
     light.goto(f"{server.url}/_previews/emails/invitation/html?locale=ja")
     background = light.locator(".card").evaluate("element => getComputedStyle(element).backgroundColor")
     assert background == "rgb(255, 255, 255)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email
-import socket
 import ssl
 from email import policy
 from pathlib import Path
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from loopback_support import free_port
 from orginvite.emails import EmailRenderer, sample_invitation
 from orginvite.emails.message import build_message
 from orginvite.emails.sender import (
@@ -38,12 +38,6 @@ NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
 
 # aiosmtpd warns when a test server takes AUTH without TLS; on loopback that is the point of the test.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Inbox:

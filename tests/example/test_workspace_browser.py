@@ -3,32 +3,17 @@ an invitation used after it expired gets the "ask for a new invitation" page. Sc
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from workspace_support import ADMIN_EMAIL, ADMIN_PASSWORD, Stack
 
-CHROMIUM = os.environ.get("ORGINVITE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "example"
+from browser_support import shot as _shot
+
 EIGHT_DAYS = 8 * 24 * 3600  # past the 7-day default lifetime of an invitation
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.browser  # the `chromium` fixture and the no-browser policy: tests/conftest.py
 
 
 @pytest.fixture
@@ -39,8 +24,7 @@ def stack() -> Iterator[Stack]:
 
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    _shot(page, name, "example")
 
 
 def watch_csp(page: Any) -> list[str]:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import time
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx
 from aiosmtpd.controller import Controller
 
+from devtenant_support import Forms, forms_of
+from loopback_support import Holder, free_port
 from orginvite.config import Settings
 from orginvite.demo import demo_tenant_config, import_example_app
 from orginvite.devtenant.app import DevTenant
@@ -51,37 +51,6 @@ class Clock:
         return time.time() + self.offset
 
 
-class _Holder:
-    """An ASGI app whose target is set once its server is up (its settings need the server's URL)."""
-
-    def __init__(self) -> None:
-        self.inner: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            return  # the inner app's resources are closed by Stack.close
-        await self.inner(scope, receive, send)
-
-
-class Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "fields": {}})
-        elif tag == "input" and self.forms and a.get("name") and a.get("type") not in ("checkbox", "radio"):
-            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
-
-
-def forms_of(html: str) -> list[dict[str, Any]]:
-    parser = Forms()
-    parser.feed(html)
-    return parser.forms
-
-
 class Stack:
     """Everything ``orginvite demo`` runs, in-process, with the tenant's clock in the test's hands."""
 
@@ -90,13 +59,11 @@ class Stack:
         self.outbox = Outbox()
         self.outbox_server = LiveServer(self.outbox.app).start()
         self.outbox_url = self.outbox_server.url
-        with socket.socket() as sock:  # aiosmtpd's Controller connects to its port once started: no port 0
-            sock.bind(("127.0.0.1", 0))
-            self.smtp_port = sock.getsockname()[1]
+        self.smtp_port = free_port()  # aiosmtpd's Controller connects to its port once started: no port 0
         self.smtp = Controller(OutboxHandler(self.outbox), hostname="127.0.0.1", port=self.smtp_port)
         self.smtp.start()
         self.smtp_running = True
-        self._holder = _Holder()
+        self._holder = Holder()  # the inner app's resources are closed by Stack.close
         self.app_server = LiveServer(self._holder).start()
         self.url = self.app_server.url
         self.tenant = DevTenant(demo_tenant_config(self.url), clock=self.clock)

@@ -1,7 +1,8 @@
 """A tiny, scriptable OpenID Connect provider for the login tests, plus HTTP helpers.
 
 The dev tenant is the realistic provider; this one exists to misbehave on demand: mint tokens with wrong claims,
-answer 500, garbage or slowly, rotate keys, send ``error=`` back. It runs over real loopback HTTP (LiveServer).
+answer 500, garbage or slowly (``sleep``: longer than any client timeout, until the client hangs up), rotate keys,
+send ``error=`` back. It runs over real loopback HTTP (LiveServer).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class MiniOP:
         self.keys.insert(0, RSAKey.generate_key(2048, parameters={"kid": kid, "alg": "RS256", "use": "sig"}))
         return kid
 
-    async def _misbehave(self, mode: str) -> Response | None:
+    async def _misbehave(self, mode: str, request: Request) -> Response | None:
         if mode == "500":
             return PlainTextResponse("boom", status_code=500)
         if mode == "garbage":
@@ -81,13 +82,16 @@ class MiniOP:
         if mode == "array":
             return JSONResponse([1, 2, 3])
         if mode == "sleep":
-            await asyncio.sleep(self.sleep)
+            # Slower than any client timeout, yet done as soon as the client gives up: no task outlives the test.
+            deadline = time.monotonic() + self.sleep
+            while time.monotonic() < deadline and not await request.is_disconnected():
+                await asyncio.sleep(0.02)
             return JSONResponse({})
         return None
 
     async def discovery(self, request: Request) -> Response:
         self.discovery_fetches += 1
-        if (bad := await self._misbehave(self.discovery_mode)) is not None:
+        if (bad := await self._misbehave(self.discovery_mode, request)) is not None:
             return bad
         base = str(request.base_url)
         self.issuer = base
@@ -105,7 +109,7 @@ class MiniOP:
 
     async def jwks(self, request: Request) -> Response:
         self.jwks_fetches += 1
-        if (bad := await self._misbehave(self.jwks_mode)) is not None:
+        if (bad := await self._misbehave(self.jwks_mode, request)) is not None:
             return bad
         return JSONResponse({"keys": [k.as_dict(private=False) for k in self.keys]})
 
@@ -129,7 +133,7 @@ class MiniOP:
 
     async def token(self, request: Request) -> Response:
         self.token_requests += 1
-        if (bad := await self._misbehave(self.token_mode)) is not None:
+        if (bad := await self._misbehave(self.token_mode, request)) is not None:
             return bad
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         params = self.codes.pop(str(form.get("code")), None)
@@ -250,21 +254,3 @@ class Browser:
 
     def close(self) -> None:
         self.client.close()
-
-
-class Holder:
-    """An ASGI app whose target is set after its server started (the app's settings need the server's URL)."""
-
-    def __init__(self) -> None:
-        self.inner: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await self.inner(scope, receive, send)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 import pytest
-from login_support import KEY_A, Browser, Holder, import_example_app, query_of
+from login_support import KEY_A, Browser, import_example_app, query_of
 
+from devtenant_support import create_invitation, follow_on_tenant, submit_form
+from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.testing import LiveServer
@@ -51,25 +51,6 @@ def tenant_config(app_url: str, *, usage: str = "allow", names: bool = True) -> 
     }
 
 
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "fields": {}})
-        elif tag == "input" and self.forms and a.get("name"):
-            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
-
-
-def first_form(html: str) -> dict[str, Any]:
-    parser = _Forms()
-    parser.feed(html)
-    return parser.forms[0]
-
-
 class World:
     def __init__(self, tenant: DevTenant, tenant_url: str, holder: Holder, app_url: str) -> None:
         self.tenant, self.tenant_url, self.holder, self.url = tenant, tenant_url, holder, app_url
@@ -86,19 +67,10 @@ class World:
 
     def to_tenant(self, response: httpx.Response) -> httpx.Response:
         """Follow redirects while they stay on the tenant; stop at a tenant page or at the app's callback."""
-        for _ in range(10):
-            if response.status_code not in (301, 302, 303):
-                return response
-            target = urljoin(str(response.url), response.headers["location"])
-            if not target.startswith(self.tenant_url):
-                return response
-            response = self.browser.get(target)
-        return response
+        return follow_on_tenant(self.browser.client, response, self.tenant_url)
 
     def submit(self, page: httpx.Response, values: dict[str, str]) -> httpx.Response:
-        form = first_form(page.text)
-        response = self.browser.post(urljoin(str(page.url), form["action"]), data={**form["fields"], **values})
-        return self.to_tenant(response)
+        return submit_form(self.browser.client, page, values, self.tenant_url)
 
     def callback(self, at_app: httpx.Response) -> httpx.Response:
         location = at_app.headers["location"]
@@ -118,17 +90,7 @@ class World:
 
     def invite(self, email: str, roles: list[str] | None = None) -> dict[str, Any]:
         """Create an invitation through the tenant's Management API, as a backend would."""
-        token = httpx.post(self.tenant_url + "/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": "m2m", "client_secret": "m2m-secret",
-            "audience": self.tenant_url + "/api/v2/"}).json()["access_token"]
-        body = {"inviter": {"name": "Ann"}, "invitee": {"email": email}, "client_id": "web",
-                "send_invitation_email": False}
-        if roles:
-            body["roles"] = roles
-        response = httpx.post(self.tenant_url + f"/api/v2/organizations/{ACME}/invitations", json=body,
-                              headers={"authorization": f"Bearer {token}"})
-        assert response.status_code == 200, response.text
-        return response.json()
+        return create_invitation(self.tenant_url, ACME, email, roles)
 
 
 def running_world(**tenant_kw: Any):

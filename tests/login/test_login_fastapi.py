@@ -7,8 +7,9 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 
 from fastapi import Depends, FastAPI, HTTPException, Request  # noqa: E402
-from login_support import Browser, Holder, MiniOP, settings_kwargs  # noqa: E402
+from login_support import Browser, MiniOP, settings_kwargs  # noqa: E402
 
+from loopback_support import Holder  # noqa: E402
 from orginvite.config import Settings  # noqa: E402
 from orginvite.middleware import OrgInviteMiddleware  # noqa: E402
 from orginvite.session import OrgUser  # noqa: E402

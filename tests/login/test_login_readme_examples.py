@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from login_support import CLIENT_ID, CLIENT_SECRET, KEY_A, Browser, Holder, MiniOP
+from login_support import CLIENT_ID, CLIENT_SECRET, KEY_A, Browser, MiniOP
 
+from loopback_support import Holder
 from orginvite.testing import LiveServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"

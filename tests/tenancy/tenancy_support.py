@@ -11,7 +11,6 @@ import socket
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -21,9 +20,11 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "login"))
 
-from login_support import KEY_A, Holder, MiniOP
-from test_login_devtenant import PASSWORD, first_form
+from login_support import KEY_A, MiniOP, query_of
+from test_login_devtenant import PASSWORD
 
+from devtenant_support import create_invitation, follow_on_tenant, submit_form
+from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.middleware import OrgInviteMiddleware
@@ -36,10 +37,6 @@ __all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "MiniOP", "TenantWorld", "ToLo
 ACME = "org_acme000000000001"
 GLOBEX = "org_glob000000000001"
 DOMAIN = "myapp.test"
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
 
 
 class ToLoopback(httpx.HTTPTransport):
@@ -151,21 +148,10 @@ class TenantWorld:
     # -- walking through the hosted pages -----------------------------------------------------------------------
 
     def to_tenant(self, response: httpx.Response, http: httpx.Client | None = None) -> httpx.Response:
-        http = http or self.http
-        for _ in range(10):
-            if response.status_code not in (301, 302, 303):
-                return response
-            target = urljoin(str(response.url), response.headers["location"])
-            if not target.startswith(self.tenant_url):
-                return response
-            response = http.get(target)
-        return response
+        return follow_on_tenant(http or self.http, response, self.tenant_url)
 
     def submit(self, page: httpx.Response, values: dict[str, str], http: httpx.Client | None = None) -> httpx.Response:
-        http = http or self.http
-        form = first_form(page.text)
-        response = http.post(urljoin(str(page.url), form["action"]), data={**form["fields"], **values})
-        return self.to_tenant(response, http)
+        return submit_form(http or self.http, page, values, self.tenant_url)
 
     def sign_in(self, start: httpx.Response, email: str, http: httpx.Client | None = None,
                 **fields: str) -> httpx.Response:
@@ -178,17 +164,7 @@ class TenantWorld:
         return http.get(page.headers["location"])
 
     def invite(self, org_id: str, email: str) -> dict[str, Any]:
-        token = httpx.post(self.tenant_url + "/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": "m2m", "client_secret": "m2m-secret",
-            "audience": self.tenant_url + "/api/v2/"}).json()["access_token"]
-        response = httpx.post(
-            self.tenant_url + f"/api/v2/organizations/{org_id}/invitations",
-            json={"inviter": {"name": "Ann"}, "invitee": {"email": email}, "client_id": "web",
-                  "send_invitation_email": False, "roles": ["rol_membr00000000001"]},
-            headers={"authorization": f"Bearer {token}"},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+        return create_invitation(self.tenant_url, org_id, email, roles=["rol_membr00000000001"])
 
     def close(self) -> None:
         self.http.close()

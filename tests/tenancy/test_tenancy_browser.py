@@ -7,38 +7,22 @@ cookie that lives on acme's host only.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tenancy_support import ACME, TenantWorld
+from tenancy_support import ACME
 
-CHROMIUM = os.environ.get("ORGINVITE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--host-resolver-rules=MAP *.myapp.test 127.0.0.1, MAP myapp.test 127.0.0.1"]
+from browser_support import launched
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = pytest.mark.browser  # the no-browser policy: tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    """The shared Chromium plus the resolver rule that sends ``myapp.test`` and its subdomains to 127.0.0.1."""
+    with launched(["--host-resolver-rules=MAP *.myapp.test 127.0.0.1, MAP myapp.test 127.0.0.1"]) as browser:
         yield browser
-        browser.close()
-
-
-@pytest.fixture
-def world():
-    w = TenantWorld()
-    w.configure()
-    yield w
-    w.close()
 
 
 def test_invitation_from_the_apex_to_the_organizations_host_in_chromium(chromium, world):

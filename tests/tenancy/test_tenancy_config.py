@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from tenancy_support import ACME, ToLoopback, free_socket, query_of, tenant_config
 
+from loopback_support import wait_until_answering
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.errors import ConfigurationError
@@ -100,19 +100,6 @@ def test_without_tenancy_the_middleware_adds_no_routing():
     assert middleware.tenants is None
 
 
-def _wait_for(url: str, process: subprocess.Popen, client: httpx.Client) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"uvicorn exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            client.get(url)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("uvicorn did not start")
-
-
 def test_example_app_runs_multi_tenant_from_environment_variables_only():
     sock = free_socket()  # handed to uvicorn (--fd): the port is known before the app reads its environment
     port = sock.getsockname()[1]
@@ -135,7 +122,7 @@ def test_example_app_runs_multi_tenant_from_environment_variables_only():
     )
     client = httpx.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
     try:
-        _wait_for(f"http://myapp.test:{port}/", process, client)
+        wait_until_answering(f"http://myapp.test:{port}/", process=process, client=client)
         assert client.get(f"http://127.0.0.1:{port}/").status_code == 400  # not a host we serve
         link = f"http://myapp.test:{port}/login?invitation=tkt&organization={ACME}&organization_name=acme"
         moved = client.get(link)

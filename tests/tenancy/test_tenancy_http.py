@@ -18,14 +18,6 @@ from orginvite.tenancy import TenancyRules
 from orginvite.testing import LiveServer
 
 
-@pytest.fixture
-def world():
-    w = TenantWorld()
-    w.configure()
-    yield w
-    w.close()
-
-
 def assert_refused(response, page: str, status: int = 400) -> None:
     assert response.status_code == status, (response.status_code, response.text[:300])
     assert "location" not in response.headers
