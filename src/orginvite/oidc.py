@@ -153,7 +153,7 @@ class OIDCClient:
     def _json_object(what: str, response: httpx.Response) -> dict[str, Any]:
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the recursion limit: RecursionError, not ValueError
             raise ProviderError(f"{what}: the identity provider answered with something that is not JSON") from None
         if not isinstance(data, dict):
             raise ProviderError(f"{what}: the identity provider answered with JSON that is not an object")
@@ -310,7 +310,7 @@ class OIDCClient:
         if 400 <= response.status_code < 500:
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 body = None
             error = body.get("error") if isinstance(body, dict) else None
             error = error if isinstance(error, str) and error.isascii() and len(error) < 64 else "unknown"
@@ -334,7 +334,7 @@ class OIDCClient:
             # Parsed once, by joserfc (size limits, base64url, JSON header), then verified from the same object.
             token = jws.extract_compact(id_token.encode("ascii"))
             header = token.headers()
-        except (JoseError, ValueError, UnicodeError):
+        except (JoseError, ValueError, UnicodeError, RecursionError):  # RecursionError: deep nesting
             raise TokenError("the ID token header is not valid base64url JSON") from None
         if not isinstance(header, dict):
             raise TokenError("the ID token header is not a JSON object")
@@ -357,7 +357,7 @@ class OIDCClient:
             claims = json.loads(token.payload)
         except JoseError as exc:
             raise TokenError(f"the ID token signature does not verify ({exc.error})") from None
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # a signed payload nested past the recursion limit
             raise TokenError("the ID token could not be decoded") from None
         if not isinstance(claims, dict):
             raise TokenError("the ID token payload is not a JSON object")
