@@ -84,7 +84,10 @@ _CALLBACK_STATUS = {
 
 #: URLs that Starlette's RedirectResponse would leave unchanged: unreserved characters and its ``safe`` set only.
 _QUOTED_URL = re.compile(r"[A-Za-z0-9_.~:/%#?=@\[\]!$&'()*+,;-]*")
-_TICKET_IN_URL = re.compile(r"(invitation=)([^&\s\"']+)")
+#: ``invitation=`` as a log line may spell it: any case, any letter percent-encoded, ``=`` as ``%3D`` (the login
+#: refuses such links, but the access log has already printed the URL by then).
+_TICKET_KEY = "".join(f"(?:{c}|%{ord(c):02x}|%{ord(c.upper()):02x})" for c in "invitation")
+_TICKET_IN_URL = re.compile("(" + _TICKET_KEY + r"(?:=|%3d))([^&\s\"']+)", re.IGNORECASE)
 
 
 class RedactInvitationTickets(logging.Filter):
@@ -99,9 +102,10 @@ class RedactInvitationTickets(logging.Filter):
         return _TICKET_IN_URL.sub(lambda m: m.group(1) + ticket_fingerprint(m.group(2)), text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "invitation=" in record.msg:
+        search = _TICKET_IN_URL.search
+        if isinstance(record.msg, str) and search(record.msg):
             record.msg = self._redact(record.msg)
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "invitation=" in a for a in record.args):
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and search(a) for a in record.args):
             record.args = tuple(self._redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
