@@ -582,6 +582,12 @@ class OrgInviteMiddleware:
             return self._transaction_expired(request, clear_pending)
         if link.invitation is not None and link.organization is None:
             return self._transaction_expired(request, clear_pending)
+        if self.tenants is not None:
+            # The cookie is Path=/: one made under /o/acme may be posted under /o/globex. Place it as /login does.
+            refusal = self._place(request, link)
+            if refusal is not None:
+                refusal.raw_headers.extend(clear_pending)
+                return refusal
         # Sign out here, then make the provider ask for credentials again instead of reusing its SSO session.
         logger.info("interstitial: signing out and continuing with invitation %s", link.ticket_fingerprint)
         return await self._start(request, link, prompt="login",
