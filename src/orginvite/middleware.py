@@ -69,6 +69,7 @@ logger = logging.getLogger("orginvite.login")
 
 _ANONYMOUS_AUTH = AuthCredentials()
 _ROUTE_KEY = "orginvite.route"  # the request's tenancy Route (multi-tenant routing only)
+_PREFIX_KEY = "orginvite.path_prefix"  # the callback: the path prefix of the login it finishes (path routing)
 _PENDING_TTL = 600
 _MAX_FORM_BYTES = 4096
 _CALLBACK_STATUS = {
@@ -451,6 +452,7 @@ class OrgInviteMiddleware:
     ) -> Response:
         cookies = list(cookies or ())
         organization, host_org, host_org_id, host, redirect_uri = link.organization, None, None, None, None
+        path_prefix = None
         return_to = link.return_to
         if self.tenants is not None:
             found = await self._tenant_organization(request, link, cookies)
@@ -460,6 +462,7 @@ class OrgInviteMiddleware:
             route_: Route = request.scope[_ROUTE_KEY]
             host_org, host = route_.organization_name, route_.host
             redirect_uri = self.tenants.redirect_uri(route_)
+            path_prefix = route_.path_prefix or None
             if route_.path_prefix and return_to == self.settings.default_return_to:
                 return_to = route_.path_prefix + return_to
         try:
@@ -484,6 +487,7 @@ class OrgInviteMiddleware:
             host_organization=host_org,
             host_organization_id=host_org_id,
             host=host,
+            path_prefix=path_prefix,
         )
         cookies.extend(self.transactions.start(transaction, request.cookies))
         if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps
@@ -568,7 +572,8 @@ class OrgInviteMiddleware:
             return self._forbidden(request, "token", clear_pending)
         action = form.get("action")
         if action == "cancel":
-            return self._redirect(_local(request, self.settings.default_return_to), clear_pending)
+            return self._redirect(_local(request, _path_prefix(request) + self.settings.default_return_to),
+                                  clear_pending)
         if action != "continue":
             return self._forbidden(request, "token", clear_pending)
         try:
@@ -640,6 +645,8 @@ class OrgInviteMiddleware:
 
         done = [self.transactions.delete_header(transaction.state)]  # whatever happens next, this login is over
         route_ = request.scope.get(_ROUTE_KEY)
+        if route_ is not None and transaction.path_prefix is not None:
+            request.scope[_PREFIX_KEY] = transaction.path_prefix  # the pages below link back under it
         if route_ is not None and transaction.host is not None and transaction.host != route_.host:
             logger.warning("callback on another host than the login that started it; refused")
             return self._transaction_expired(request, done)
@@ -672,7 +679,8 @@ class OrgInviteMiddleware:
                                                  or transaction.host_organization)
             await self._accept(user, claims)
         except ProviderError as exc:
-            return self._provider_unavailable(request, exc, done, retry_url=_local(request, self.settings.login_path))
+            retry_url = _local(request, _path_prefix(request) + self.settings.login_path)
+            return self._provider_unavailable(request, exc, done, retry_url=retry_url)
         except OrganizationClaimError as exc:
             logger.warning("organization check failed: expected=%r actual=%r: %s", exc.expected, exc.actual, exc)
             return self._forbidden(request, "organization", done)
@@ -759,9 +767,12 @@ def _local(request: Request, path: str) -> str:
 
 
 def _path_prefix(request: Request) -> str:
-    """Path routing: the organization's prefix (``/o/acme``) of this request, else ``""``."""
+    """Path routing: the organization's prefix (``/o/acme``) of this request, or of the login a callback
+    finishes, else ``""``."""
     route_ = request.scope.get(_ROUTE_KEY)
-    return route_.path_prefix if route_ is not None else ""
+    if route_ is None:
+        return ""
+    return route_.path_prefix or request.scope.get(_PREFIX_KEY, "")
 
 
 def _text_or_none(value: Any) -> str | None:
