@@ -27,10 +27,13 @@ from typing import Any
 
 from orginvite.errors import InvalidCookieError
 
-__all__ = ["MAX_COOKIE_LENGTH", "CookieSigner", "pick_evictions"]
+__all__ = ["MAX_CLOCK_SKEW", "MAX_COOKIE_LENGTH", "CookieSigner", "pick_evictions"]
 
 #: Browsers keep at most ~4096 bytes per cookie; anything longer was not written by us.
 MAX_COOKIE_LENGTH = 4096
+#: Seconds a cookie's stamp may lie in the reader's future: another process (or host) of the same deployment may
+#: have signed it with a clock slightly ahead. Further ahead is refused as ``expired``.
+MAX_CLOCK_SKEW = 5
 
 _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
@@ -131,7 +134,7 @@ class CookieSigner:
             raise InvalidCookieError("tampered") from None  # signed by us, yet not a stamp: never happens
         if max_age is not None:
             age = int(self._clock()) - signed_at
-            if age > max_age or age < 0:
+            if age > max_age or age < -MAX_CLOCK_SKEW:
                 raise InvalidCookieError("expired")
         try:
             payload = json.loads(_unb64(body).decode("utf-8"))

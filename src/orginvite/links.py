@@ -207,6 +207,11 @@ def _split_query(query: str, rules: LinkRules) -> dict[str, str]:
             continue  # a key that does not decode cannot be one of ours (they are plain ASCII), under any decoder
         if key not in _FIELDS:
             continue  # unknown keys are never forwarded, so they need no validation
+        if key != raw_key:
+            # "invit%61tion": no mailer or browser encodes a plain ASCII key, and log redaction (which sees the raw
+            # URL) would miss the ticket. Refused rather than read, for all four keys alike.
+            raise _fail("invalid_encoding", key, f"The name of the {_LABELS[key]} is percent-encoded in the link; "
+                        f"it must be spelled '{key}='.")
         if key in found:
             raise _fail("repeated_parameter", key, f"The {_LABELS[key]} appears more than once in the link.")
         if key == "returnTo":

@@ -69,6 +69,7 @@ logger = logging.getLogger("orginvite.login")
 
 _ANONYMOUS_AUTH = AuthCredentials()
 _ROUTE_KEY = "orginvite.route"  # the request's tenancy Route (multi-tenant routing only)
+_PREFIX_KEY = "orginvite.path_prefix"  # the callback: the path prefix of the login it finishes (path routing)
 _PENDING_TTL = 600
 _MAX_FORM_BYTES = 4096
 _CALLBACK_STATUS = {
@@ -84,7 +85,10 @@ _CALLBACK_STATUS = {
 
 #: URLs that Starlette's RedirectResponse would leave unchanged: unreserved characters and its ``safe`` set only.
 _QUOTED_URL = re.compile(r"[A-Za-z0-9_.~:/%#?=@\[\]!$&'()*+,;-]*")
-_TICKET_IN_URL = re.compile(r"(invitation=)([^&\s\"']+)")
+#: ``invitation=`` as a log line may spell it: any case, any letter percent-encoded, ``=`` as ``%3D`` (the login
+#: refuses such links, but the access log has already printed the URL by then).
+_TICKET_KEY = "".join(f"(?:{c}|%{ord(c):02x}|%{ord(c.upper()):02x})" for c in "invitation")
+_TICKET_IN_URL = re.compile("(" + _TICKET_KEY + r"(?:=|%3d))([^&\s\"']+)", re.IGNORECASE)
 
 
 class RedactInvitationTickets(logging.Filter):
@@ -99,9 +103,10 @@ class RedactInvitationTickets(logging.Filter):
         return _TICKET_IN_URL.sub(lambda m: m.group(1) + ticket_fingerprint(m.group(2)), text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "invitation=" in record.msg:
+        search = _TICKET_IN_URL.search
+        if isinstance(record.msg, str) and search(record.msg):
             record.msg = self._redact(record.msg)
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "invitation=" in a for a in record.args):
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and search(a) for a in record.args):
             record.args = tuple(self._redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
@@ -447,6 +452,7 @@ class OrgInviteMiddleware:
     ) -> Response:
         cookies = list(cookies or ())
         organization, host_org, host_org_id, host, redirect_uri = link.organization, None, None, None, None
+        path_prefix = None
         return_to = link.return_to
         if self.tenants is not None:
             found = await self._tenant_organization(request, link, cookies)
@@ -456,6 +462,7 @@ class OrgInviteMiddleware:
             route_: Route = request.scope[_ROUTE_KEY]
             host_org, host = route_.organization_name, route_.host
             redirect_uri = self.tenants.redirect_uri(route_)
+            path_prefix = route_.path_prefix or None
             if route_.path_prefix and return_to == self.settings.default_return_to:
                 return_to = route_.path_prefix + return_to
         try:
@@ -480,6 +487,7 @@ class OrgInviteMiddleware:
             host_organization=host_org,
             host_organization_id=host_org_id,
             host=host,
+            path_prefix=path_prefix,
         )
         cookies.extend(self.transactions.start(transaction, request.cookies))
         if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps
@@ -564,7 +572,8 @@ class OrgInviteMiddleware:
             return self._forbidden(request, "token", clear_pending)
         action = form.get("action")
         if action == "cancel":
-            return self._redirect(_local(request, self.settings.default_return_to), clear_pending)
+            return self._redirect(_local(request, _path_prefix(request) + self.settings.default_return_to),
+                                  clear_pending)
         if action != "continue":
             return self._forbidden(request, "token", clear_pending)
         try:
@@ -578,6 +587,12 @@ class OrgInviteMiddleware:
             return self._transaction_expired(request, clear_pending)
         if link.invitation is not None and link.organization is None:
             return self._transaction_expired(request, clear_pending)
+        if self.tenants is not None:
+            # The cookie is Path=/: one made under /o/acme may be posted under /o/globex. Place it as /login does.
+            refusal = self._place(request, link)
+            if refusal is not None:
+                refusal.raw_headers.extend(clear_pending)
+                return refusal
         # Sign out here, then make the provider ask for credentials again instead of reusing its SSO session.
         logger.info("interstitial: signing out and continuing with invitation %s", link.ticket_fingerprint)
         return await self._start(request, link, prompt="login",
@@ -630,6 +645,8 @@ class OrgInviteMiddleware:
 
         done = [self.transactions.delete_header(transaction.state)]  # whatever happens next, this login is over
         route_ = request.scope.get(_ROUTE_KEY)
+        if route_ is not None and transaction.path_prefix is not None:
+            request.scope[_PREFIX_KEY] = transaction.path_prefix  # the pages below link back under it
         if route_ is not None and transaction.host is not None and transaction.host != route_.host:
             logger.warning("callback on another host than the login that started it; refused")
             return self._transaction_expired(request, done)
@@ -662,7 +679,8 @@ class OrgInviteMiddleware:
                                                  or transaction.host_organization)
             await self._accept(user, claims)
         except ProviderError as exc:
-            return self._provider_unavailable(request, exc, done, retry_url=_local(request, self.settings.login_path))
+            retry_url = _local(request, _path_prefix(request) + self.settings.login_path)
+            return self._provider_unavailable(request, exc, done, retry_url=retry_url)
         except OrganizationClaimError as exc:
             logger.warning("organization check failed: expected=%r actual=%r: %s", exc.expected, exc.actual, exc)
             return self._forbidden(request, "organization", done)
@@ -749,9 +767,12 @@ def _local(request: Request, path: str) -> str:
 
 
 def _path_prefix(request: Request) -> str:
-    """Path routing: the organization's prefix (``/o/acme``) of this request, else ``""``."""
+    """Path routing: the organization's prefix (``/o/acme``) of this request, or of the login a callback
+    finishes, else ``""``."""
     route_ = request.scope.get(_ROUTE_KEY)
-    return route_.path_prefix if route_ is not None else ""
+    if route_ is None:
+        return ""
+    return route_.path_prefix or request.scope.get(_PREFIX_KEY, "")
 
 
 def _text_or_none(value: Any) -> str | None:

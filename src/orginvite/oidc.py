@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -91,7 +92,10 @@ def s256_challenge(verifier: str) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number: Python's json reads NaN and Infinity, and NaN compares False with everything."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)  # an int is finite (isfinite would overflow)
 
 
 class OIDCClient:
@@ -153,7 +157,7 @@ class OIDCClient:
     def _json_object(what: str, response: httpx.Response) -> dict[str, Any]:
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the recursion limit: RecursionError, not ValueError
             raise ProviderError(f"{what}: the identity provider answered with something that is not JSON") from None
         if not isinstance(data, dict):
             raise ProviderError(f"{what}: the identity provider answered with JSON that is not an object")
@@ -310,7 +314,7 @@ class OIDCClient:
         if 400 <= response.status_code < 500:
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 body = None
             error = body.get("error") if isinstance(body, dict) else None
             error = error if isinstance(error, str) and error.isascii() and len(error) < 64 else "unknown"
@@ -334,7 +338,7 @@ class OIDCClient:
             # Parsed once, by joserfc (size limits, base64url, JSON header), then verified from the same object.
             token = jws.extract_compact(id_token.encode("ascii"))
             header = token.headers()
-        except (JoseError, ValueError, UnicodeError):
+        except (JoseError, ValueError, UnicodeError, RecursionError):  # RecursionError: deep nesting
             raise TokenError("the ID token header is not valid base64url JSON") from None
         if not isinstance(header, dict):
             raise TokenError("the ID token header is not a JSON object")
@@ -357,7 +361,7 @@ class OIDCClient:
             claims = json.loads(token.payload)
         except JoseError as exc:
             raise TokenError(f"the ID token signature does not verify ({exc.error})") from None
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # a signed payload nested past the recursion limit
             raise TokenError("the ID token could not be decoded") from None
         if not isinstance(claims, dict):
             raise TokenError("the ID token payload is not a JSON object")

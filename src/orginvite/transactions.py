@@ -56,6 +56,9 @@ class Transaction:
     host_organization: str | None = None
     host_organization_id: str | None = None
     host: str | None = None
+    #: Path routing: the organization's path (``/o/acme``) the login started under; the callback (on the apex's
+    #: ``/callback``) links back under it.
+    path_prefix: str | None = None
 
     def __repr__(self) -> str:  # nonce and verifier are secrets of this login
         return (
@@ -91,7 +94,7 @@ class Transaction:
 
 
 _FIELDS = tuple(Transaction.__dataclass_fields__)
-_OPTIONAL = ("host_organization", "host_organization_id", "host")
+_OPTIONAL = ("host_organization", "host_organization_id", "host", "path_prefix")
 _REQUIRED = tuple(name for name in _FIELDS if name not in _OPTIONAL)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import jinja2
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -365,7 +366,9 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
         failures = tenant.store.get_transient(_FAILURES_KIND, throttle) or {}
         if int(failures.get("count", 0)) >= MAX_LOGIN_FAILURES:
             return _form_page(tenant, request, ctx, "login.html", 429, email=email, error="too_many_attempts")
-        user = tenant.store.verify_password(email, ctx.form.get("password", "")) if email else None
+        # The password KDF is deliberately slow (scrypt): check in a worker thread, not on the event loop.
+        password = ctx.form.get("password", "")
+        user = await run_in_threadpool(tenant.store.verify_password, email, password) if email else None
         if user is None:
             count = int(failures.get("count", 0)) + 1
             tenant.store.put_transient(_FAILURES_KIND, throttle, {"count": count}, LOGIN_FAILURE_WINDOW)
@@ -391,7 +394,8 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
         if len(password) < PASSWORD_MIN_LENGTH:
             return _form_page(tenant, request, ctx, "signup.html", 400, error="weak_password", **page)
         try:
-            user = tenant.store.create_user(
+            user = await run_in_threadpool(  # scrypt off the event loop, as the Management API's POST /users
+                tenant.store.create_user,
                 email,
                 password,
                 name=name or None,
