@@ -1,7 +1,7 @@
 """Signed cookies with key rotation, and the eviction rule for per-transaction cookies.
 
 The app side keeps no server-side state (ARCHITECTURE.md): transactions and the session live in cookies signed
-in itsdangerous' format, so any number of processes share them through the secret keys alone. Keys are given newest
+with itsdangerous, so any number of processes share them through the secret keys alone. Keys are given newest
 first (how operators write ``ORGINVITE_SECRET_KEYS``): the newest signs, every key verifies, so a key can be
 rotated in without signing anybody out and retired once its cookies have expired.
 
@@ -15,15 +15,16 @@ hold), ``"expired"`` (older than ``max_age``, or dated in the future).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import hmac
 import json
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from itsdangerous import BadData, BadSignature, Signer, TimestampSigner
+from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int
 
 from orginvite.errors import InvalidCookieError
 
@@ -38,16 +39,23 @@ MAX_CLOCK_SKEW = 5
 _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+class _OneKeySigner(TimestampSigner):
+    """itsdangerous' ``TimestampSigner`` for one key, derived once, reading an injected clock.
 
+    itsdangerous derives the HMAC key from secret and salt on every sign and verify; for a cookie read on every
+    signed-in request that derivation was the larger half of the cost, and its result never changes.
+    """
 
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    def __init__(self, secret_key: str | bytes, salt: str, clock: Callable[[], float]) -> None:
+        super().__init__(secret_key, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+        self._derived = super().derive_key()
+        self._clock = clock
 
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._derived
 
-def _unb64(text: str) -> bytes:
-    """Unpadded base64url to bytes (``text`` already matched :data:`_SHAPE`, so only the alphabet is left)."""
-    return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
+    def get_timestamp(self) -> int:
+        return int(self._clock())
 
 
 class CookieSigner:
@@ -55,10 +63,6 @@ class CookieSigner:
 
     ``secret_keys`` is newest first: ``secret_keys[0]`` signs, all of them verify.
     ``clock`` returns the current Unix time; tests pass a frozen one.
-
-    The format is itsdangerous' ``TimestampSigner`` (``key_derivation="hmac"``, SHA-256), byte for byte, but the
-    HMAC keys are derived once here instead of on every call, and the value is split and checked once: a cookie
-    verify is the whole per-request cost of a signed-in request, so it is kept to one HMAC.
     """
 
     def __init__(
@@ -81,22 +85,15 @@ class CookieSigner:
         self.salt = salt
         self.max_length = max_length
         self._clock = clock
-        # itsdangerous' "hmac" derivation: HMAC(secret, salt); newest first, as given.
-        self._keys = tuple(
-            hmac.new(key.encode("utf-8") if isinstance(key, str) else key, salt.encode("utf-8"), hashlib.sha256)
-            .digest()
-            for key in secret_keys
-        )
+        # One signer per key, newest first: the index of the one that verifies says whether to re-sign.
+        self._signers = tuple(_OneKeySigner(key, salt, clock) for key in secret_keys)
 
     def sign(self, payload: Mapping[str, Any]) -> str:
         """The signed cookie value for ``payload`` (a JSON-serialisable mapping), stamped with the current time."""
         if not isinstance(payload, Mapping):
             raise TypeError("payload must be a mapping")
         data = json.dumps(dict(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=True, allow_nan=False)
-        stamp = int(self._clock()).to_bytes(8, "big").lstrip(b"\x00")
-        message = _b64(data.encode("ascii")) + b"." + _b64(stamp)
-        signature = _b64(hmac.digest(self._keys[0], message, "sha256"))
-        return (message + b"." + signature).decode("ascii")
+        return self._signers[0].sign(base64.urlsafe_b64encode(data.encode("ascii")).rstrip(b"=")).decode("ascii")
 
     def unsign(self, value: str, max_age: float | None) -> dict[str, Any]:
         """The payload of a cookie we signed with any of our keys, at most ``max_age`` seconds ago.
@@ -106,10 +103,12 @@ class CookieSigner:
         """
         return self.verify(value, max_age)[0]
 
-    def _key_index(self, data: bytes, signature: str) -> int:
-        for index, key in enumerate(self._keys):
-            if hmac.compare_digest(_b64(hmac.digest(key, data, "sha256")).decode("ascii"), signature):
-                return index
+    def _message_and_key_index(self, value: str) -> tuple[bytes, int]:
+        for index, signer in enumerate(self._signers):
+            try:
+                return Signer.unsign(signer, value), index  # the signature only; the caller reads the stamp
+            except BadSignature:
+                continue
         raise InvalidCookieError("tampered")
 
     def verify(self, value: str, max_age: float | None) -> tuple[dict[str, Any], int, int]:
@@ -122,23 +121,28 @@ class CookieSigner:
                 raise InvalidCookieError("malformed") from None
         if not isinstance(value, str) or len(value) > self.max_length or not _SHAPE.fullmatch(value):
             raise InvalidCookieError("malformed")
-        message, _, signature = value.rpartition(".")
-        data = message.encode("ascii")
-        # Compare spellings, not decoded bytes: base64 ignores the spare low bits of the last character, and a
-        # look-alike signature must not verify, so that a cookie has exactly one valid spelling.
-        index = self._key_index(data, signature)
-        body, _, stamp = message.partition(".")
+        signature = value.rpartition(".")[2]
+        # base64 ignores the spare low bits of the last character: refuse the look-alike signatures itsdangerous
+        # would accept, so that a cookie has exactly one valid spelling.
         try:
-            signed_at = int.from_bytes(_unb64(stamp), "big")
-        except (binascii.Error, ValueError):
+            canonical = base64_encode(base64_decode(signature)).decode("ascii") == signature
+        except BadData:
+            canonical = False
+        if not canonical:
+            raise InvalidCookieError("tampered")
+        message, index = self._message_and_key_index(value)
+        body, _, stamp = message.partition(b".")
+        try:
+            signed_at = bytes_to_int(base64_decode(stamp))
+        except BadData:
             raise InvalidCookieError("tampered") from None  # signed by us, yet not a stamp: never happens
         if max_age is not None:
             age = int(self._clock()) - signed_at
             if age > max_age or age < -MAX_CLOCK_SKEW:
                 raise InvalidCookieError("expired")
         try:
-            payload = json.loads(_unb64(body).decode("utf-8"))
-        except (binascii.Error, ValueError, RecursionError):
+            payload = json.loads(base64_decode(body).decode("utf-8"))
+        except (BadData, ValueError, RecursionError):
             raise InvalidCookieError("malformed") from None
         if not isinstance(payload, dict):
             raise InvalidCookieError("malformed")

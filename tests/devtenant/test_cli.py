@@ -110,6 +110,22 @@ def test_serve_answers_on_loopback_and_prints_what_an_app_needs(demo_server: tup
         assert credential in banner
 
 
+def test_a_client_that_connects_when_the_banner_says_ready_is_served(tmp_path: Path) -> None:
+    running = Running("serve", "--port", "0", "--ephemeral", cwd=tmp_path)
+    try:
+        issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
+        running.wait_for("Press Ctrl-C")
+        host, port = httpx.URL(issuer).host, httpx.URL(issuer).port
+        with socket.create_connection((host, port), timeout=30) as conn:  # at once: no polling, no retry
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+    finally:
+        assert running.stop() == 0
+
+
 def test_ctrl_c_stops_the_server_cleanly(demo_server: tuple[Running, str]) -> None:
     running, issuer = demo_server
     assert httpx.get(issuer + "healthz").status_code == 200

@@ -155,6 +155,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listen now, before the banner: a client that connects as soon as it reads "Press Ctrl-C" waits in the
+        # backlog until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
