@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from joserfc import jws
-from login_support import Browser, Holder, MiniOP, import_example_app, settings_kwargs
+from login_support import Browser, MiniOP, import_example_app, settings_kwargs
+from starlette.requests import Request
 from starlette.responses import Response
 
+from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.testing import LiveServer
 
@@ -27,12 +29,12 @@ class DeepOP(MiniOP):
         super().__init__()
         self.deep_token: str | None = None  # "header" or "payload"
 
-    async def _misbehave(self, mode: str) -> Response | None:
+    async def _misbehave(self, mode: str, request: Request) -> Response | None:
         if mode == "deep":
             return Response(DEEP, media_type="application/json")
         if mode == "deep400":
             return Response(DEEP, status_code=400, media_type="application/json")
-        return await super()._misbehave(mode)
+        return await super()._misbehave(mode, request)
 
     def mint(self, claims: dict[str, Any], header: dict[str, Any] | None = None, key: Any = None) -> str:
         key = key or self.keys[0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from login_support import Browser, Holder, MiniOP, import_example_app, settings_kwargs
+from login_support import Browser, MiniOP, import_example_app, settings_kwargs
 
+from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.links import ticket_fingerprint
 from orginvite.middleware import RedactInvitationTickets
