@@ -29,7 +29,6 @@ from types import ModuleType
 from typing import Any, TextIO
 
 import uvicorn
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
@@ -44,6 +43,7 @@ from orginvite.devtenant.config import (
     DEMO_WEB_CLIENT_SECRET,
     demo_config,
 )
+from orginvite.devtenant.hosts import HostGuard
 from orginvite.emails.outbox import Outbox
 from orginvite.middleware import RedactInvitationTickets
 
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 # Loopback is not a boundary for a browser: a page on attacker.example that re-resolves its name
                 # to 127.0.0.1 (DNS rebinding) reads the outbox's invitation links, or drives the tenant with the
                 # demo's published credentials. Its requests still say "Host: attacker.example": refuse those.
-                guarded = TrustedHostMiddleware(asgi, allowed_hosts=list(LOOPBACK_NAMES))
+                guarded = HostGuard(asgi, LOOPBACK_NAMES, loopback=False)
                 return _Server(uvicorn.Config(guarded, log_level=level, lifespan="auto")), sockets[sock_name]
 
             servers = [server(tenant.app, "tenant_port"), server(outbox.app, "outbox_port"), server(app, "port")]

@@ -25,12 +25,14 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from email.utils import parseaddr
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from .app import DevTenant
 from .config import DEMO_FRIENDLY_NAME, TenantConfigError, example_config_text
+from .hosts import HostGuard, allowed_host_pattern, is_loopback_bind
 from .mail import DEFAULT_EMAIL_FROM
 
 __all__ = ["DEFAULT_DB", "DEFAULT_PORT", "banner", "build_parser", "main"]
@@ -56,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     storage.add_argument("--ephemeral", action="store_true", help="keep everything in memory (lost on exit)")
     serve.add_argument(
         "--issuer", metavar="URL", help="fixed issuer URL (default: derived from each request's host, with a '/')"
+    )
+    serve.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        type=_allowed_host,
+        help="also answer requests for this Host (repeatable; '*.myapp.test' for its subdomains). On a loopback "
+        "--host the tenant answers only loopback names (127.x.x.x, [::1], localhost, *.localhost), --issuer's "
+        "host and these: a DNS-rebinding web page cannot reach it",
     )
     mail = serve.add_argument_group("invitation emails")
     mail.add_argument(
@@ -149,6 +161,25 @@ def parse_mailbox(value: str) -> tuple[str, str]:
     return name, address or value
 
 
+def _allowed_host(value: str) -> str:
+    try:
+        return allowed_host_pattern(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def host_patterns(args: argparse.Namespace) -> list[str] | None:
+    """The extra Host names a loopback tenant answers, or None when it is not on loopback (then any Host, as
+    before: whoever binds 0.0.0.0 serves a network, and names its issuer with --issuer)."""
+    if not is_loopback_bind(args.host):
+        return None
+    patterns = list(args.allowed_host)
+    issuer_host = urlsplit(args.issuer).hostname if args.issuer else None
+    if issuer_host:
+        patterns.append(allowed_host_pattern(issuer_host))
+    return patterns
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -183,6 +214,11 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     try:
         try:
+            patterns = host_patterns(args)
+        except ValueError as exc:
+            print(f"orginvite tenant: --issuer: {exc}", file=err)
+            return 2
+        try:
             # Bind before printing, so the banner shows the real port (--port 0) and a taken port fails cleanly.
             sock = _bind(args.host, args.port)
         except OSError as exc:
@@ -191,10 +227,17 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         port = sock.getsockname()[1]
         shown_host = f"[{args.host}]" if ":" in args.host else args.host
         print(banner(tenant, f"http://{shown_host}:{port}/", db), file=out, flush=True)
+        app: Any = tenant.app
+        if patterns is not None:
+            # Loopback is not a boundary for a browser: a DNS-rebinding page (attacker.example re-resolved to
+            # 127.0.0.1) would read the outbox and use the published demo credentials. Its Host gives it away.
+            app = HostGuard(app, patterns)
+            names = ", ".join(["loopback names", *patterns])
+            print(f"\nanswers Host: {names} (--allowed-host adds one)", file=out, flush=True)
         # uvicorn re-raises the Ctrl-C it handled once it has shut down; stopping is the normal way out.
         with contextlib.suppress(KeyboardInterrupt):
             print("\nPress Ctrl-C to stop.", file=out, flush=True)
-            config = uvicorn.Config(tenant.app, log_level=args.log_level, lifespan="auto")
+            config = uvicorn.Config(app, log_level=args.log_level, lifespan="auto")
             logging.getLogger("uvicorn.access").addFilter(RedactTickets())  # after Config set logging up
             server = uvicorn.Server(config)
             server.run(sockets=[sock])
