@@ -7,7 +7,6 @@ every callback into an open redirect), so :class:`Settings` checks everything wh
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 from orginvite.errors import ConfigurationError
 from orginvite.links import LinkRules, safe_return_path
+from orginvite.loopback import is_loopback_host
 from orginvite.tenancy import TenancyRules, host_allowed
 
 if TYPE_CHECKING:
@@ -44,14 +44,7 @@ OnAccept = Callable[["OrgUser", Mapping[str, Any]], Awaitable[bool | None]]
 def _is_loopback(host: str | None) -> bool:
     """Loopback, or a name under the reserved ``.test`` TLD (RFC 6761), which never resolves on the internet:
     http is refused for anything else. ``.test`` is what multi-tenant development uses (``acme.myapp.test``)."""
-    if not host:
-        return False
-    if host in ("localhost", "test") or host.endswith((".localhost", ".test")):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return bool(host) and (host == "test" or host.endswith(".test") or is_loopback_host(host))
 
 
 def _check_url(setting: str, value: Any, *, allow_http_loopback: bool = True) -> str:

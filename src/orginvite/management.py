@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import json
 import logging
 import math
@@ -33,6 +32,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from orginvite.errors import ConfigurationError
+from orginvite.loopback import is_loopback_host
 from orginvite.management_errors import (
     BadRequestError,
     ConflictError,
@@ -72,7 +72,6 @@ logger = logging.getLogger("orginvite.management")
 Record = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 _RETRYABLE_5XX = frozenset({502, 503, 504})
 
 
@@ -106,13 +105,6 @@ class _RateState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def normalize_issuer(domain_or_base_url: str, *, allow_http: bool = False) -> str:
@@ -133,7 +125,7 @@ def normalize_issuer(domain_or_base_url: str, *, allow_http: bool = False) -> st
         raise ConfigurationError("domain", f"no host in {domain_or_base_url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError("domain", "the domain must not carry a query, fragment or credentials")
-    if parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
         raise ConfigurationError("domain", "plain http:// is only allowed for loopback hosts (the dev tenant)")
     path = parts.path.rstrip("/")
     if path.endswith("/api/v2"):

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from orginvite.loopback import is_loopback_host
+
 __all__ = [
     "HostGuard",
     "allowed_host_pattern",
@@ -49,12 +51,7 @@ def request_host(header: str | None) -> str | None:
 
 def is_loopback_name(host: str) -> bool:
     """127.0.0.0/8, ::1, ``localhost`` and ``*.localhost`` (RFC 6761: always loopback, never DNS)."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 def is_loopback_bind(interface: str) -> bool:

@@ -15,7 +15,6 @@ Configuration comes from code (:class:`SMTPSettings`) or one URL, ``ORGINVITE_SM
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import ssl
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import aiosmtplib
 
 from orginvite.errors import ConfigurationError, OrgInviteError
+from orginvite.loopback import is_loopback_host
 
 __all__ = [
     "SMTPAuthenticationError",
@@ -108,13 +108,6 @@ class SMTPServerError(SendError):
 # --- settings ----------------------------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _boolean(name: str, value: str) -> bool:
@@ -161,7 +154,7 @@ class SMTPSettings:
             self.username is not None
             and self.security == "none"
             and not self.allow_insecure_auth
-            and not _is_loopback(self.host)
+            and not is_loopback_host(self.host)
         ):
             raise ConfigurationError(
                 "smtp security",
@@ -181,7 +174,7 @@ class SMTPSettings:
             return True
         if self.security in {"none", "tls"}:
             return False
-        if self.username is not None and not _is_loopback(self.host) and not self.allow_insecure_auth:
+        if self.username is not None and not is_loopback_host(self.host) and not self.allow_insecure_auth:
             return True
         return None
 
