@@ -66,3 +66,16 @@ def test_importing_the_package_does_not_load_the_login_or_email_stacks() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_public_error_class_derives_from_the_one_root() -> None:
+    import inspect
+
+    import orginvite
+    from orginvite import tenant_routing
+
+    errors = [value for name in orginvite.__all__ if inspect.isclass(value := getattr(orginvite, name))
+              and issubclass(value, BaseException)]
+    errors.append(tenant_routing.UnknownOrganization)
+    assert len(errors) > 10
+    assert [e.__name__ for e in errors if not issubclass(e, OrgInviteError)] == []

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from orginvite.config import Settings
-from orginvite.errors import ProviderError
+from orginvite.errors import OrgInviteError, ProviderError
 from orginvite.management import ManagementClient
 from orginvite.management_errors import ManagementAPIError, NotFoundError
 from orginvite.session import Organization
@@ -40,7 +40,7 @@ _MAX_ENTRIES = 10_000  # random subdomains must not grow the cache without bound
 _MAX_HOSTS = 1_000  # routes remembered per Host header value
 
 
-class UnknownOrganization(LookupError):
+class UnknownOrganization(OrgInviteError, LookupError):
     """No organization has this name (the Management API answered 404)."""
 
 
