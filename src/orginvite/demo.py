@@ -213,7 +213,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "outbox": f"http://{HOST}:{ports['outbox_port']}",
             "smtp": f"smtp://{HOST}:{ports['smtp_port']}",
         }
-        tenant = DevTenant(demo_tenant_config(urls["app"]), db=":memory:", issuer=urls["tenant"] + "/")
+        # The tenant's own invitation emails (send_invitation_email=true) go to the same catcher: one outbox.
+        tenant = DevTenant(
+            demo_tenant_config(urls["app"]), db=":memory:", issuer=urls["tenant"] + "/",
+            smtp=urls["smtp"] + "?starttls=off", email_from=("Acme dev tenant", "no-reply@acme.test"),
+        )
         try:
             outbox = Outbox()
             config = WorkspaceConfig(

@@ -18,6 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtenant_support import m2m_token
+from orginvite.devtenant.config import DEMO_ACME_ORG_ID, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET, DEMO_WEB_CLIENT_ID
+
 ROOT = Path(__file__).resolve().parents[2]
 FREE_PORTS = ["--port", "0", "--tenant-port", "0", "--outbox-port", "0", "--smtp-port", "0"]
 
@@ -111,6 +114,20 @@ def test_demo_prints_urls_and_credentials_serves_them_and_stops_cleanly(demo: De
     assert code == 0 and "stopped" in rest
     for address in (app, outbox, tenant, smtp):
         assert not is_listening(address), address
+
+
+def test_invitations_the_tenant_emails_itself_land_in_the_same_outbox(demo: Demo) -> None:
+    out = demo.wait_started()
+    outbox, tenant = url(out, "outbox (caught emails)"), url(out, "dev tenant")
+    token = m2m_token(tenant, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET)
+    created = httpx.post(
+        tenant + f"/api/v2/organizations/{DEMO_ACME_ORG_ID}/invitations",
+        json={"inviter": {"name": "Ann"}, "invitee": {"email": "tenant-mailed@example.test"},
+              "client_id": DEMO_WEB_CLIENT_ID, "send_invitation_email": True},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 200, created.text
+    assert "tenant-mailed@example.test" in httpx.get(outbox + "/").text
 
 
 def test_demo_refuses_a_taken_port_with_the_option_to_change() -> None:
