@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
-from orginvite.config import Settings
+from orginvite.config import Settings, env_value
 from orginvite.emails import EmailRenderer
 from orginvite.errors import ConfigurationError
 from orginvite.management import (
@@ -103,13 +103,6 @@ LANGUAGE_NAMES = {
 }
 
 
-def _env(environ: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
@@ -130,7 +123,7 @@ class WorkspaceConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkspaceConfig:
         env = dict(os.environ if environ is None else environ)
-        dev = _env(env, "ORGINVITE_ISSUER", "AUTH0_DOMAIN") is None
+        dev = env_value(env, "ORGINVITE_ISSUER", "AUTH0_DOMAIN") is None
         if dev:  # nothing configured: the dev tenant on its default port, as `orginvite tenant serve` runs it
             env.setdefault("ORGINVITE_ISSUER", DEV_TENANT["issuer"])
             env.setdefault("ORGINVITE_CLIENT_ID", DEV_TENANT["client_id"])
@@ -141,21 +134,21 @@ class WorkspaceConfig:
             env.setdefault("ORGINVITE_SMTP_URL", DEV_TENANT["smtp_url"])
             env.setdefault("ORGINVITE_EMAIL_FROM", DEV_TENANT["email_from"])
             env.setdefault("WORKSPACE_ORGANIZATION", DEV_TENANT["organization"])
-            if not _env(env, "ORGINVITE_SECRET_KEYS"):
+            if not env_value(env, "ORGINVITE_SECRET_KEYS"):
                 logger.warning("ORGINVITE_SECRET_KEYS not set: using a random key (sessions end on restart)")
                 env["ORGINVITE_SECRET_KEYS"] = secrets.token_urlsafe(32)
         login = Settings.from_env(env)
-        domain = _env(env, "ORGINVITE_MANAGEMENT_DOMAIN") or login.issuer
-        client_id = _env(env, "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID")
-        client_secret = _env(env, "ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET")
+        domain = env_value(env, "ORGINVITE_MANAGEMENT_DOMAIN") or login.issuer
+        client_id = env_value(env, "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID")
+        client_secret = env_value(env, "ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET")
         if not client_id:
             raise ConfigurationError(
                 "ORGINVITE_MANAGEMENT_CLIENT_ID (or AUTH0_M2M_CLIENT_ID)", "is missing: the machine-to-machine app"
             )
         if not client_secret:
             raise ConfigurationError("ORGINVITE_MANAGEMENT_CLIENT_SECRET (or AUTH0_M2M_CLIENT_SECRET)", "is missing")
-        smtp_url = _env(env, "ORGINVITE_SMTP_URL")
-        email_from = _env(env, "ORGINVITE_EMAIL_FROM")
+        smtp_url = env_value(env, "ORGINVITE_SMTP_URL")
+        email_from = env_value(env, "ORGINVITE_EMAIL_FROM")
         if not smtp_url:
             raise ConfigurationError("ORGINVITE_SMTP_URL", "is missing: invitation emails are sent over SMTP")
         if not email_from:
@@ -165,12 +158,12 @@ class WorkspaceConfig:
             management_domain=domain,
             management_client_id=client_id,
             management_client_secret=client_secret,
-            management_audience=_env(env, "ORGINVITE_MANAGEMENT_AUDIENCE"),
+            management_audience=env_value(env, "ORGINVITE_MANAGEMENT_AUDIENCE"),
             smtp_url=smtp_url,
             email_from=email_from,
-            organization=_env(env, "WORKSPACE_ORGANIZATION"),
-            admin_role=_env(env, "WORKSPACE_ADMIN_ROLE") or "admin",
-            app_name=_env(env, "WORKSPACE_APP_NAME") or "Team workspace",
+            organization=env_value(env, "WORKSPACE_ORGANIZATION"),
+            admin_role=env_value(env, "WORKSPACE_ADMIN_ROLE") or "admin",
+            app_name=env_value(env, "WORKSPACE_APP_NAME") or "Team workspace",
         )
 
     @property

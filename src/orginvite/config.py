@@ -23,7 +23,7 @@ from orginvite.tenancy import TenancyRules, host_allowed
 if TYPE_CHECKING:
     from orginvite.session import OrgUser
 
-__all__ = ["ALLOWED_EXTRA_AUTHORIZE_PARAMS", "MIN_SECRET_KEY_LENGTH", "Settings"]
+__all__ = ["ALLOWED_EXTRA_AUTHORIZE_PARAMS", "MIN_SECRET_KEY_LENGTH", "Settings", "env_value"]
 
 #: The only static extras the configuration may add to ``/authorize``. Everything the login flow itself binds
 #: (state, nonce, PKCE, redirect_uri, organization, invitation...) is refused so configuration cannot override it.
@@ -39,6 +39,16 @@ _PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 AllowedOrganizations = Callable[[str | None, str | None], bool]
 #: ``await on_accept(user, claims)``: return False (or raise an OrgInviteError) to refuse the session.
 OnAccept = Callable[["OrgUser", Mapping[str, Any]], Awaitable[bool | None]]
+
+
+def env_value(environ: Mapping[str, str], *names: str) -> str | None:
+    """The first of ``names`` set to something other than blanks, stripped: ``ORGINVITE_*`` names go before the
+    ``AUTH0_*`` fallbacks, and a variable exported empty counts as unset (as shells and compose files leave them)."""
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    return None
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -301,11 +311,7 @@ class Settings:
         env = os.environ if environ is None else environ
 
         def get(*names: str) -> str | None:
-            for name in names:
-                value = env.get(name)
-                if value is not None and value.strip():
-                    return value.strip()
-            return None
+            return env_value(env, *names)
 
         issuer = get("ORGINVITE_ISSUER")
         if issuer is None:

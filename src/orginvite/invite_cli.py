@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from orginvite.bulk_invite import InviteState, RowError, StateFileError, parse_people_csv, resolve_roles
 from orginvite.bulk_invite import write_json_atomic as _write_json
 from orginvite.bulk_invite_runner import BulkOptions, BulkOutcome, Outcome, invite_rows, pending_invitations
+from orginvite.config import env_value
 from orginvite.errors import ConfigurationError
 from orginvite.management import ManagementClient
 from orginvite.management_errors import ForbiddenError, ManagementAPIError, NotFoundError
@@ -70,18 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _env(environ: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
 
 def _client_from_env(args: argparse.Namespace, environ: Mapping[str, str]) -> ManagementClient:
-    domain = args.domain or _env(environ, "ORGINVITE_MANAGEMENT_DOMAIN", "ORGINVITE_ISSUER", "AUTH0_DOMAIN")
-    client_id = _env(environ, "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID")
-    secret = _env(environ, "ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET")
+    domain = args.domain or env_value(environ, "ORGINVITE_MANAGEMENT_DOMAIN", "ORGINVITE_ISSUER", "AUTH0_DOMAIN")
+    client_id = env_value(environ, "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID")
+    secret = env_value(environ, "ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET")
     missing = [
         name
         for name, value in (
@@ -99,7 +93,7 @@ def _client_from_env(args: argparse.Namespace, environ: Mapping[str, str]) -> Ma
             domain,
             client_id,
             secret,
-            audience=_env(environ, "ORGINVITE_MANAGEMENT_AUDIENCE"),
+            audience=env_value(environ, "ORGINVITE_MANAGEMENT_AUDIENCE"),
             requests_per_second=args.max_rps or None,
         )
     except ConfigurationError as exc:
@@ -217,7 +211,7 @@ async def _run(
             _print_errors(errors, err, args.csv)
             _report(args.report, organization=organization, csv_path=args.csv, errors=errors)
             return EXIT_INVALID
-        client_id = args.client_id or _env(environ, "ORGINVITE_CLIENT_ID", "AUTH0_CLIENT_ID")
+        client_id = args.client_id or env_value(environ, "ORGINVITE_CLIENT_ID", "AUTH0_CLIENT_ID")
         if not client_id:
             raise UsageError("--client-id (or ORGINVITE_CLIENT_ID) is required: the application invitees sign in to")
         if not args.auth0_email and sender is None and not args.dry_run:

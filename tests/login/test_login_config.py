@@ -121,3 +121,12 @@ def test_default_logout_return_url():
     assert make(post_logout_return_to="https://www.example.com/").default_logout_return_url == (
         "https://www.example.com/"
     )
+
+
+def test_env_value_takes_the_first_name_set_to_something_and_strips_it():
+    from orginvite.config import env_value
+
+    env = {"ORGINVITE_CLIENT_ID": "   ", "AUTH0_CLIENT_ID": " from-auth0 ", "OTHER": "x"}
+    assert env_value(env, "ORGINVITE_CLIENT_ID", "AUTH0_CLIENT_ID") == "from-auth0"  # blank counts as unset
+    assert env_value({**env, "ORGINVITE_CLIENT_ID": "ours"}, "ORGINVITE_CLIENT_ID", "AUTH0_CLIENT_ID") == "ours"
+    assert env_value(env, "MISSING") is None
