@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from tenancy_support import ACME, TenantWorld, tenant_config
+from tenancy_support import ACME, TenantWorld
 
 from orginvite.config import Settings
-from orginvite.devtenant.app import DevTenant
 from orginvite.errors import ConfigurationError, ProviderError
 from orginvite.tenant_routing import OrganizationDirectory, UnknownOrganization
 
@@ -19,15 +18,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def tenant():
-    t = DevTenant(config=tenant_config(8000))
-    server = t.serve().start()
-    yield server.url
-    server.stop()
-    t.close()
 
 
 def _settings(issuer: str, **kw) -> Settings:

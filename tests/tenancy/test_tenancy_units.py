@@ -4,11 +4,10 @@ and the name -> ID directory's cache (against the dev tenant's real Management A
 from __future__ import annotations
 
 import pytest
-from tenancy_support import ACME, GLOBEX, tenant_config
+from tenancy_support import ACME, GLOBEX
 
 from orginvite.claims import check_host_organization
 from orginvite.config import Settings
-from orginvite.devtenant.app import DevTenant
 from orginvite.errors import InvalidCookieError, OrganizationClaimError, ProviderError
 from orginvite.session import Organization, OrgUser, SessionCookie
 from orginvite.tenant_routing import OrganizationDirectory, UnknownOrganization
@@ -88,15 +87,6 @@ def test_transactions_from_before_tenancy_still_load_and_new_fields_are_checked(
 
 
 # -- the directory --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tenant():
-    t = DevTenant(config=tenant_config(8000))
-    server = t.serve().start()
-    yield server.url
-    server.stop()
-    t.close()
 
 
 class Clock:
