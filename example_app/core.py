@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -30,6 +30,7 @@ from starlette.requests import Request
 from orginvite.config import Settings, env_value
 from orginvite.emails import EmailRenderer
 from orginvite.errors import ConfigurationError
+from orginvite.forms import read_urlencoded_form
 from orginvite.management import (
     BadRequestError,
     ConflictError,
@@ -185,18 +186,9 @@ class FormError(ValueError):
 
 
 async def read_form(request: Request) -> dict[str, list[str]] | None:
-    """An ``application/x-www-form-urlencoded`` body, capped; None when it is not one we accept."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
-    except (UnicodeDecodeError, ValueError):
+    """The posted form, field -> values (checkboxes repeat); None when it is not a small urlencoded form."""
+    pairs = await read_urlencoded_form(request, max_bytes=MAX_FORM_BYTES, max_fields=50)
+    if pairs is None:
         return None
     form: dict[str, list[str]] = {}
     for key, value in pairs:

@@ -45,6 +45,7 @@ from orginvite.errors import (
     ProviderError,
     TokenError,
 )
+from orginvite.forms import read_urlencoded_form
 from orginvite.links import LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
 from orginvite.oidc import OIDCClient
 from orginvite.pages import Pages, classify_callback_error, wants_json
@@ -528,22 +529,13 @@ class OrgInviteMiddleware:
             action_url=_local(request, _path_prefix(request) + self.settings.login_path),
         )
 
-    async def _read_form(self, request: Request) -> dict[str, str] | None:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > _MAX_FORM_BYTES:
-                return None
-        try:
-            pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=False, max_num_fields=10)
-        except (UnicodeDecodeError, ValueError):
+    @staticmethod
+    async def _read_form(request: Request) -> dict[str, str] | None:
+        pairs = await read_urlencoded_form(request, max_bytes=_MAX_FORM_BYTES, max_fields=10)
+        if pairs is None:
             return None
-        form: dict[str, str] = {}
-        for key, value in pairs:
-            if key in form:
-                return None
-            form[key] = value
-        return form
+        form = dict(pairs)
+        return form if len(form) == len(pairs) else None  # a repeated field is a forged or broken post
 
     async def _interstitial_post(self, request: Request) -> Response:
         # Browsers send "Origin: null" under Referrer-Policy: no-referrer; the CSRF token bound to the SameSite=Strict
