@@ -216,7 +216,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The tenant's own invitation emails (send_invitation_email=true) go to the same catcher: one outbox.
         tenant = DevTenant(
             demo_tenant_config(urls["app"]), db=":memory:", issuer=urls["tenant"] + "/",
-            smtp=urls["smtp"] + "?starttls=off", email_from=("Acme dev tenant", "no-reply@acme.test"),
+            smtp=urls["smtp"] + "?starttls=off", email_from="Acme dev tenant <no-reply@acme.test>",
         )
         try:
             outbox = Outbox()

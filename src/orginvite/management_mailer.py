@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from email.headerregistry import Address
-from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from orginvite.emails.message import MailboxLike, MessageError, build_message, mailbox
+from orginvite.emails.message import parse_mailbox as emails_parse_mailbox
 from orginvite.emails.renderer import EmailRenderer
 from orginvite.emails.sender import SMTPSender, SMTPSettings
 from orginvite.errors import ConfigurationError
@@ -29,14 +29,11 @@ __all__ = ["SmtpInvitationSender", "parse_mailbox", "sender_from_env"]
 
 
 def parse_mailbox(value: str, setting: str) -> Address:
-    """``"Acme <no-reply@acme.example>"`` or ``"no-reply@acme.example"`` -> a checked Address."""
-    name, address = parseaddr(value)
-    if not address:
-        raise ConfigurationError(setting, f"not a mailbox: {value[:80]!r}")
+    """``"Acme <no-reply@acme.example>"`` or a bare address -> a checked Address; errors name ``setting``."""
     try:
-        return mailbox((name, address), field=setting)
+        return emails_parse_mailbox(value, field=setting)
     except MessageError as exc:
-        raise ConfigurationError(setting, exc.args[0] if exc.args else "not a valid address") from exc
+        raise ConfigurationError(setting, exc.problem) from exc
 
 
 class SmtpInvitationSender:

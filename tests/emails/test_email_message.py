@@ -182,3 +182,27 @@ def test_any_names_render_safely(renderer, inviter, organization):
     for value in (inviter, organization):
         if "<" in value:
             assert f"<bdi>{value}</bdi>" not in rendered.html
+
+
+def test_parse_mailbox_reads_settings_as_operators_write_them():
+    from orginvite.emails.message import MessageError, parse_mailbox
+
+    assert str(parse_mailbox("Acme Inc. <no-reply@acme.example>")) == '"Acme Inc." <no-reply@acme.example>'
+    assert parse_mailbox("no-reply@acme.example").display_name == ""
+    for bad in ("", "Acme <>", "not an address", "a@b@c.example"):
+        with pytest.raises(MessageError) as info:
+            parse_mailbox(bad, field="ORGINVITE_EMAIL_FROM")
+        assert info.value.field == "ORGINVITE_EMAIL_FROM" and str(info.value).count("ORGINVITE_EMAIL_FROM") == 1
+
+
+def test_the_dev_tenant_takes_a_from_setting_with_a_display_name(tmp_path):
+    from orginvite.devtenant.app import DevTenant
+    from orginvite.devtenant.config import TenantConfigError
+
+    tenant = DevTenant(db=":memory:", email_from="Acme Inc. <no-reply@acme.example>")
+    try:
+        assert (tenant.mail.sender.display_name, tenant.mail.sender.addr_spec) == ("Acme Inc.", "no-reply@acme.example")
+    finally:
+        tenant.close()
+    with pytest.raises(TenantConfigError, match=r"^email_from: not a mailbox$"):
+        DevTenant(db=":memory:", email_from="Acme <>")

@@ -24,7 +24,6 @@ import socket
 import sqlite3
 import sys
 from collections.abc import Sequence
-from email.utils import parseaddr
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -155,12 +154,6 @@ class RedactTickets(logging.Filter):
         return True
 
 
-def parse_mailbox(value: str) -> tuple[str, str]:
-    """``"Acme <no-reply@acme.test>"`` or a bare address -> (name, address); checked later by the tenant."""
-    name, address = parseaddr(value)
-    return name, address or value
-
-
 def _allowed_host(value: str) -> str:
     try:
         return allowed_host_pattern(value)
@@ -203,7 +196,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             db=db,
             issuer=args.issuer,
             smtp=args.smtp_url,
-            email_from=parse_mailbox(args.email_from) if args.email_from else None,
+            email_from=args.email_from or None,
             outbox_allow_remote=args.outbox_allow_remote,
         )
     except TenantConfigError as exc:

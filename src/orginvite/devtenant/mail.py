@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orginvite.emails.local import is_local_client
-from orginvite.emails.message import MailboxLike, MessageError, mailbox
+from orginvite.emails.message import MailboxLike, MessageError, mailbox, parse_mailbox
 from orginvite.emails.model import Invitation
 from orginvite.emails.outbox import Delivery, InvitationMailer, Outbox
 from orginvite.emails.renderer import EmailRenderer, RenderError
@@ -104,9 +104,12 @@ class TenantMail:
             raise TenantConfigError("smtp_url", str(exc)) from exc
         default_sender = (str(settings.get("friendly_name") or "").strip(), DEFAULT_EMAIL_FROM)
         try:
-            self.sender = mailbox(email_from if email_from is not None else default_sender, field="email_from")
+            if isinstance(email_from, str):  # as operators write it: "Acme <no-reply@acme.test>" or an address
+                self.sender = parse_mailbox(email_from, field="email_from")
+            else:
+                self.sender = mailbox(email_from if email_from is not None else default_sender, field="email_from")
         except ValueError as exc:
-            raise TenantConfigError("email_from", str(exc)) from exc
+            raise TenantConfigError("email_from", exc.problem if isinstance(exc, MessageError) else str(exc)) from exc
         self.outbox = Outbox()
         self.app: ASGIApp = _LocalOnly(self.outbox.app, outbox_allow_remote)
         self._mailer: InvitationMailer | None = None

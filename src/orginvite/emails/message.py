@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from orginvite.emails.model import one_line
 from orginvite.emails.renderer import RenderedEmail
 from orginvite.errors import OrgInviteError
 
-__all__ = ["MailboxLike", "MessageError", "build_message", "mailbox"]
+__all__ = ["MailboxLike", "MessageError", "build_message", "mailbox", "parse_mailbox"]
 
 # A mailbox: "user@example.com", ("Display Name", "user@example.com"), or an email.headerregistry.Address.
 MailboxLike = str | tuple[str, str] | Address
@@ -37,6 +37,7 @@ class MessageError(OrgInviteError, ValueError):
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
+        self.problem = problem
         super().__init__(f"{field}: {problem}")
 
 
@@ -72,6 +73,17 @@ def mailbox(value: MailboxLike, *, field: str = "address") -> Address:
         return Address(display_name=one_line(display_name, limit=200), username=local, domain=ascii_domain)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise MessageError(field, "not a valid email address") from exc
+
+
+def parse_mailbox(value: str, *, field: str = "address") -> Address:
+    """A From/Reply-To setting as operators write it, ``"Acme <no-reply@acme.example>"`` or a bare address, checked
+    as :func:`mailbox` checks it. Only for configuration: invitee addresses stay bare addresses (no display name
+    smuggled in from a CSV or a form)."""
+    name, address = parseaddr(value)
+    if not address:
+        raise MessageError(field, "not a mailbox")
+    return mailbox((name, address), field=field)
+
 
 
 def build_message(
