@@ -18,8 +18,8 @@ import httpx
 from benchmarks.harness import ASGICall, Case, Section, Target
 from benchmarks.login import QUERY, authlib_oauth, orginvite_app
 from benchmarks.provider import Provider
-from orginvite.claims import check_organization
-from orginvite.session import user_from_claims
+from orginvite.login.claims import check_organization
+from orginvite.sessions.user import user_from_claims
 
 
 def _stub_transport(provider: Provider, token: dict[str, str]) -> httpx.MockTransport:

@@ -19,9 +19,9 @@ from typing import Any
 import jinja2
 
 from benchmarks.harness import Case, Section, Target
-from orginvite import translations
 from orginvite.emails import EmailRenderer, build_message, sample_invitation
 from orginvite.emails.renderer import _bdi, _isolate
+from orginvite.i18n import translations
 
 LOCALE = "fr"
 TEMPLATES = ("invitation/subject.txt", "invitation/body.txt", "invitation/body.html")

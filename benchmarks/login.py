@@ -20,7 +20,7 @@ from starlette.routing import Route
 from benchmarks.harness import BROWSER_HEADERS, ASGICall, Case, Section, Target
 from benchmarks.provider import CLIENT_ID, CLIENT_SECRET, ORG_ID, SECRET_KEY, TICKET, Provider
 from orginvite.config import Settings
-from orginvite.middleware import OrgInviteMiddleware
+from orginvite.login.middleware import OrgInviteMiddleware
 
 QUERY = urlencode({"invitation": TICKET, "organization": ORG_ID, "organization_name": "acme"}).encode()
 BASE_URL = "http://127.0.0.1:8000"

@@ -21,11 +21,11 @@ def rss():
 out = {"python + starlette": rss()}
 import starlette.applications, starlette.responses  # noqa
 out["python + starlette"] = rss()
-import orginvite.middleware, orginvite.emails, orginvite.translations  # noqa
+import orginvite.login.middleware, orginvite.emails, orginvite.i18n.translations  # noqa
 out["orginvite imported"] = rss()
 from starlette.applications import Starlette
 from orginvite.config import Settings
-from orginvite.middleware import OrgInviteMiddleware
+from orginvite.login.middleware import OrgInviteMiddleware
 OrgInviteMiddleware(Starlette(), Settings(issuer="http://127.0.0.1:9/", client_id="c", client_secret="s",
                                           secret_keys=("k" * 40,), base_url="http://127.0.0.1:8000"))
 out["middleware built (pages compiled)"] = rss()

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from benchmarks.harness import BROWSER_HEADERS, ASGICall, Case, Section, Target
 from benchmarks.login import orginvite_app
 from benchmarks.provider import ORG_ID, SECRET_KEY, Provider
-from orginvite.session import Organization, OrgUser
+from orginvite.sessions.user import Organization, OrgUser
 
 
 async def _home(request: Request) -> Response:

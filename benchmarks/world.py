@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
-from orginvite.middleware import OrgInviteMiddleware
+from orginvite.login.middleware import OrgInviteMiddleware
 
 ORG_ID = "org_acme000000000001"
 APP_CLIENT, APP_SECRET = "web", "web-secret"

@@ -1,7 +1,7 @@
 """What both front-ends of the team workspace share: configuration, the Management API calls, form checks, CSRF.
 
-Built on orginvite's public API only (``orginvite.config``, ``orginvite.middleware``, ``orginvite.session``,
-``orginvite.management``, ``orginvite.management_mailer``, ``orginvite.emails``). The Starlette app
+Built on orginvite's public API only (``orginvite.config``, ``orginvite.login.middleware``, ``orginvite.sessions.user``,
+``orginvite.management``, ``orginvite.management.mailer``, ``orginvite.emails``). The Starlette app
 (``example_app.workspace``) and the FastAPI app (``example_app.fastapi_app``) only differ in how they route.
 
 Who may do what is decided from the Management API (the member's roles in the organization right now), not from
@@ -40,10 +40,10 @@ from orginvite.management import (
     NotFoundError,
     invite,
 )
-from orginvite.management_errors import InvitationEmailError
-from orginvite.management_mailer import SmtpInvitationSender, sender_from_env
-from orginvite.session import OrgUser, current_organization
-from orginvite.tenancy import TenancyError, effective_host, host_allowed
+from orginvite.management.errors import InvitationEmailError
+from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
+from orginvite.sessions.user import OrgUser, current_organization
+from orginvite.tenancy.rules import TenancyError, effective_host, host_allowed
 
 __all__ = [
     "DEV_TENANT",
@@ -325,7 +325,7 @@ class Workspace:
                 {"ORGINVITE_SMTP_URL": c.smtp_url, "ORGINVITE_EMAIL_FROM": c.email_from}, renderer=renderer
             )
         if not self.languages:
-            from orginvite.locales import to_bcp47
+            from orginvite.i18n.locales import to_bcp47
 
             self.languages = tuple(to_bcp47(locale) for locale in renderer.available_locales)
 

@@ -20,8 +20,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from orginvite.config import Settings
-from orginvite.middleware import OrgInviteMiddleware, RedactInvitationTickets
-from orginvite.session import current_organization, current_roles
+from orginvite.login.middleware import OrgInviteMiddleware, RedactInvitationTickets
+from orginvite.sessions.user import current_organization, current_roles
 
 
 async def home(request: Request) -> Response:

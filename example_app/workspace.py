@@ -40,9 +40,9 @@ from example_app.core import (
     render,
 )
 from example_app.minimal import me
+from orginvite.login.middleware import OrgInviteMiddleware, RedactInvitationTickets
 from orginvite.management import ManagementAPIError
-from orginvite.middleware import OrgInviteMiddleware, RedactInvitationTickets
-from orginvite.session import OrgUser
+from orginvite.sessions.user import OrgUser
 
 __all__ = ["create_app"]
 

@@ -62,7 +62,8 @@ def test_importing_the_package_does_not_load_the_login_or_email_stacks() -> None
 
     code = (
         "import sys, orginvite; "
-        "print(sorted(m for m in ('orginvite.middleware', 'orginvite.emails', 'jinja2', 'httpx') if m in sys.modules))"
+        "print(sorted(m for m in ('orginvite.login.middleware', 'orginvite.emails', 'jinja2', 'httpx')"
+        " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -72,7 +73,7 @@ def test_every_public_error_class_derives_from_the_one_root() -> None:
     import inspect
 
     import orginvite
-    from orginvite import tenant_routing
+    from orginvite.tenancy import routing as tenant_routing
 
     errors = [value for name in orginvite.__all__ if inspect.isclass(value := getattr(orginvite, name))
               and issubclass(value, BaseException)]

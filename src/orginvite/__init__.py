@@ -27,29 +27,29 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     # login flow
     "Settings": "orginvite.config",
-    "OrgInviteMiddleware": "orginvite.middleware",
-    "AcceptanceVetoed": "orginvite.middleware",
-    "RedactInvitationTickets": "orginvite.middleware",
-    "OrgUser": "orginvite.session",
-    "Organization": "orginvite.session",
-    "current_organization": "orginvite.session",
-    "current_roles": "orginvite.session",
+    "OrgInviteMiddleware": "orginvite.login.middleware",
+    "AcceptanceVetoed": "orginvite.login.middleware",
+    "RedactInvitationTickets": "orginvite.login.middleware",
+    "OrgUser": "orginvite.sessions.user",
+    "Organization": "orginvite.sessions.user",
+    "current_organization": "orginvite.sessions.user",
+    "current_roles": "orginvite.sessions.user",
     "LinkRules": "orginvite.links",
     "LoginRequest": "orginvite.links",
     "parse_login_query": "orginvite.links",
     "safe_return_path": "orginvite.links",
     "ticket_fingerprint": "orginvite.links",
-    "check_organization": "orginvite.claims",
+    "check_organization": "orginvite.login.claims",
     # multi-tenant routing
-    "TenancyRules": "orginvite.tenancy",
-    "TenancyError": "orginvite.tenancy",
+    "TenancyRules": "orginvite.tenancy.rules",
+    "TenancyError": "orginvite.tenancy.rules",
     # locales and translations
-    "negotiate": "orginvite.locales",
-    "LocaleResolution": "orginvite.locales",
-    "Catalogs": "orginvite.translations",
-    "CatalogError": "orginvite.translations",
-    "set_default_catalogs": "orginvite.translations",
-    "use_locale": "orginvite.translations",
+    "negotiate": "orginvite.i18n.locales",
+    "LocaleResolution": "orginvite.i18n.locales",
+    "Catalogs": "orginvite.i18n.translations",
+    "CatalogError": "orginvite.i18n.translations",
+    "set_default_catalogs": "orginvite.i18n.translations",
+    "use_locale": "orginvite.i18n.translations",
     # emails
     "EmailRenderer": "orginvite.emails",
     "Invitation": "orginvite.emails",
@@ -134,7 +134,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the real names
-    from orginvite.claims import check_organization
     from orginvite.config import Settings
     from orginvite.emails import (
         EmailRenderer,
@@ -147,11 +146,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
         SMTPSettings,
         build_message,
     )
+    from orginvite.i18n.locales import LocaleResolution, negotiate
+    from orginvite.i18n.translations import CatalogError, Catalogs, set_default_catalogs, use_locale
     from orginvite.links import LinkRules, LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
-    from orginvite.locales import LocaleResolution, negotiate
+    from orginvite.login.claims import check_organization
+    from orginvite.login.middleware import AcceptanceVetoed, OrgInviteMiddleware, RedactInvitationTickets
     from orginvite.management import InviteResult, ManagementAPIError, ManagementClient, invite, resend_invitation
-    from orginvite.middleware import AcceptanceVetoed, OrgInviteMiddleware, RedactInvitationTickets
-    from orginvite.session import Organization, OrgUser, current_organization, current_roles
-    from orginvite.tenancy import TenancyError, TenancyRules
+    from orginvite.sessions.user import Organization, OrgUser, current_organization, current_roles
+    from orginvite.tenancy.rules import TenancyError, TenancyRules
     from orginvite.testing import LiveServer
-    from orginvite.translations import CatalogError, Catalogs, set_default_catalogs, use_locale

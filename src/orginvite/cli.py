@@ -15,7 +15,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "tenant": ("orginvite.devtenant.cli", "run the embedded Auth0-compatible development tenant"),
     "preview": ("orginvite.emails.cli", "render an invitation email in a locale"),
-    "invite": ("orginvite.invite_cli", "invite people to an organization from a CSV file"),
+    "invite": ("orginvite.management.cli", "invite people to an organization from a CSV file"),
     "demo": ("orginvite.demo", "run the dev tenant, an SMTP catcher and example_app together"),
 }
 

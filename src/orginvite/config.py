@@ -12,16 +12,13 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from orginvite.errors import ConfigurationError
 from orginvite.links import LinkRules, safe_return_path
 from orginvite.loopback import is_loopback_host
-from orginvite.tenancy import TenancyRules, host_allowed
-
-if TYPE_CHECKING:
-    from orginvite.session import OrgUser
+from orginvite.tenancy.rules import TenancyRules, host_allowed
 
 __all__ = ["ALLOWED_EXTRA_AUTHORIZE_PARAMS", "MIN_SECRET_KEY_LENGTH", "Settings", "env_value"]
 
@@ -37,8 +34,10 @@ _PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 
 #: ``allowed_organizations(org_id, org_name) -> bool``: called at the callback with the token's organization.
 AllowedOrganizations = Callable[[str | None, str | None], bool]
-#: ``await on_accept(user, claims)``: return False (or raise an OrgInviteError) to refuse the session.
-OnAccept = Callable[["OrgUser", Mapping[str, Any]], Awaitable[bool | None]]
+#: ``await on_accept(user, claims)`` with the new :class:`~orginvite.sessions.user.OrgUser`: return False (or raise
+#: an OrgInviteError) to refuse the session. The user is typed ``Any`` here because config imports nothing of the
+#: session code (it would be an import circle: sessions read their TTLs from Settings).
+OnAccept = Callable[[Any, Mapping[str, Any]], Awaitable[bool | None]]
 
 
 def env_value(environ: Mapping[str, str], *names: str) -> str | None:

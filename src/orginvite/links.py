@@ -13,7 +13,7 @@ Decisions (documented in the README):
 
 * ``invitation`` requires ``organization`` and that organization must be an ID: a ticket is bound to an ID.
 * ``organization`` alone is an organization login: an ID, or a name when :attr:`LinkRules.accept_organization_names`.
-  A value that starts with ``org_`` is always read as an ID (as Auth0 and :mod:`orginvite.claims` do), so it must
+  A value that starts with ``org_`` is always read as an ID (as Auth0 and :mod:`orginvite.login.claims` do), so it must
   match the ID pattern.
 * ``organization_name`` alone is a routing hint (which organization's host or path to send the browser to), never a
   login: :attr:`LoginRequest.organization` stays ``None``. Next to a name-valued ``organization`` it must agree.
@@ -137,7 +137,7 @@ class LoginRequest:
 
     @property
     def organization_is_id(self) -> bool:
-        """Whether ``organization`` is an ID (``org_`` prefix, the same rule :mod:`orginvite.claims` applies)."""
+        """Whether ``organization`` is an ID (``org_`` prefix, the same rule :mod:`orginvite.login.claims` applies)."""
         return self.organization is not None and self.organization.startswith("org_")
 
     @property

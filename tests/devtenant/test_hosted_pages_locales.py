@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from orginvite.devtenant.hosted_pages import _environment, branding
-from orginvite.locales import direction, to_bcp47
-from orginvite.translations import AVAILABLE_LOCALES, use_locale
+from orginvite.i18n.locales import direction, to_bcp47
+from orginvite.i18n.translations import AVAILABLE_LOCALES, use_locale
 
 ORGANIZATION = {"id": "org_AcmeDemoOrg00001", "name": "acme", "display_name": "Acme Inc.", "metadata": {}}
 ERROR_KINDS = (

@@ -23,9 +23,9 @@ from orginvite import cli as orginvite_cli
 from orginvite.emails import EmailRenderer
 from orginvite.emails.cli import main as preview_main
 from orginvite.emails.preview import EmailPreviews
-from orginvite.pages import Pages
+from orginvite.i18n.translations import AVAILABLE_LOCALES, Catalogs
+from orginvite.login.pages import Pages
 from orginvite.testing import LiveServer
-from orginvite.translations import AVAILABLE_LOCALES, Catalogs
 
 NOW = "2026-11-22T09:30:00Z"
 

@@ -12,7 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 
 from orginvite.emails import EmailRenderer, RenderError, sample_invitation
-from orginvite.translations import AVAILABLE_LOCALES, Catalogs
+from orginvite.i18n.translations import AVAILABLE_LOCALES, Catalogs
 
 NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
 

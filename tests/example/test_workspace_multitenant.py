@@ -15,7 +15,7 @@ import workspace_support
 from workspace_support import ACME, ADMIN_EMAIL, ADMIN_PASSWORD, Stack, forms_of
 
 from orginvite.config import Settings
-from orginvite.tenancy import TenancyRules
+from orginvite.tenancy.rules import TenancyRules
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tenancy"))
 from tenancy_support import ToLoopback

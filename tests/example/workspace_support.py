@@ -133,7 +133,7 @@ class Stack:
 
     def session_user(self, client: httpx.Client) -> Any:
         """The OrgUser of ``client``'s session cookie, as the app reads it."""
-        from orginvite.session import SessionCookie
+        from orginvite.sessions.cookie import SessionCookie
 
         cookie = next(c for c in client.cookies.jar if c.name == "orginvite_session")
         return SessionCookie(self.config.login).read(cookie.value)[0]

@@ -23,7 +23,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from orginvite import translations
+from orginvite.i18n import translations
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
@@ -302,7 +302,7 @@ def test_the_wheel_ships_the_compiled_catalogs_and_the_installed_package_finds_t
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
-        "import orginvite.translations as t, orginvite;"
+        "import orginvite.i18n.translations as t, orginvite;"
         "print(orginvite.__file__); print(t.LOCALES_DIR);"
         "print(t.get_translations('fr').gettext('Accept the invitation'))"
     )

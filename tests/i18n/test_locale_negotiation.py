@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orginvite.errors import ConfigurationError, OrgInviteError
-from orginvite.locales import (
+from orginvite.i18n.locales import (
     SOURCES,
     LanguageRange,
     direction,

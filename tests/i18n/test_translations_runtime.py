@@ -13,9 +13,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.support import Translations
 
-from orginvite import translations as tr
 from orginvite.errors import OrgInviteError
-from orginvite.translations import (
+from orginvite.i18n import translations as tr
+from orginvite.i18n.translations import (
     CatalogError,
     Catalogs,
     UnknownTimezoneError,

@@ -11,8 +11,8 @@ from login_support import Browser, MiniOP, settings_kwargs  # noqa: E402
 
 from loopback_support import Holder  # noqa: E402
 from orginvite.config import Settings  # noqa: E402
-from orginvite.middleware import OrgInviteMiddleware  # noqa: E402
-from orginvite.session import OrgUser  # noqa: E402
+from orginvite.login.middleware import OrgInviteMiddleware  # noqa: E402
+from orginvite.sessions.user import OrgUser  # noqa: E402
 from orginvite.testing import LiveServer  # noqa: E402
 
 ORG = "org_" + "Q" * 16

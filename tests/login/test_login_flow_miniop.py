@@ -1,4 +1,4 @@
-"""The middleware over real loopback HTTP against a scriptable provider (tests/login/login_support.MiniOP)."""
+"""The middleware over real loopback HTTP against a scriptable provider (tests/login_support.MiniOP)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 import time
 
 import pytest
-from login_support import KEY_A, KEY_B, Browser, MiniOP, import_example_app, query_of, settings_kwargs
 
+from login_support import KEY_A, KEY_B, Browser, MiniOP, import_example_app, query_of, settings_kwargs
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.testing import LiveServer
@@ -250,7 +250,7 @@ def test_tampered_expired_foreign_and_replayed_transactions(env):
     # an expired one (the app's clock moves on)
     now = [time.time()]
     settings = Settings(**settings_kwargs(env.op_url, env.url))
-    from orginvite.middleware import OrgInviteMiddleware
+    from orginvite.login.middleware import OrgInviteMiddleware
 
     env.holder.inner = OrgInviteMiddleware(import_example_app().create_app(settings).app, settings,
                                            clock=lambda: now[0])

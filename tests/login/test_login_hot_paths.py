@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.responses import RedirectResponse
 
-from orginvite import locales, translations
-from orginvite.middleware import _QUOTED_URL
-from orginvite.oidc import new_code_verifier, new_state, s256_challenge
-from orginvite.transactions import STATE_PATTERN
+from orginvite.i18n import locales, translations
+from orginvite.login.middleware import _QUOTED_URL
+from orginvite.login.oidc import new_code_verifier, new_state, s256_challenge
+from orginvite.login.transactions import STATE_PATTERN
 
 _URL_CHARS = string.ascii_letters + string.digits + "_.~:/%#?=@[]!$&'()*+,;-" + " \"<>{}|\\^`é\u2603"
 

@@ -15,8 +15,8 @@ from starlette.websockets import WebSocket
 
 from loopback_support import Holder
 from orginvite.config import Settings
-from orginvite.middleware import OrgInviteMiddleware
-from orginvite.session import Organization, OrgUser, current_organization
+from orginvite.login.middleware import OrgInviteMiddleware
+from orginvite.sessions.user import Organization, OrgUser, current_organization
 from orginvite.testing import LiveServer
 
 ORG = "org_" + "Q" * 16

@@ -12,7 +12,7 @@ from login_support import CLIENT_ID, Browser, MiniOP, import_example_app, settin
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.errors import TokenError
-from orginvite.oidc import OIDCClient
+from orginvite.login.oidc import OIDCClient
 from orginvite.testing import LiveServer
 
 NONFINITE = [math.nan, math.inf, -math.inf]

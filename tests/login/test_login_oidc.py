@@ -9,7 +9,7 @@ from login_support import CLIENT_ID, CLIENT_SECRET, MiniOP, query_of, settings_k
 
 from orginvite.config import Settings
 from orginvite.errors import ProviderError, TokenError
-from orginvite.oidc import OIDCClient, TokenExchangeRejected
+from orginvite.login.oidc import OIDCClient, TokenExchangeRejected
 from orginvite.testing import LiveServer
 
 

@@ -3,8 +3,15 @@ from __future__ import annotations
 import pytest
 
 from orginvite.errors import ConfigurationError
-from orginvite.pages import CALLBACK_ERROR_KINDS, PAGE_NAMES, PAGES_DIR, Pages, classify_callback_error, wants_json
-from orginvite.translations import AVAILABLE_LOCALES
+from orginvite.i18n.translations import AVAILABLE_LOCALES
+from orginvite.login.pages import (
+    CALLBACK_ERROR_KINDS,
+    PAGE_NAMES,
+    PAGES_DIR,
+    Pages,
+    classify_callback_error,
+    wants_json,
+)
 
 CONTEXT = {
     "home_url": "/", "login_url": "/login", "retry_url": "", "code": "missing_organization",
@@ -95,7 +102,7 @@ def test_access_log_filter_redacts_tickets():
     import logging
 
     from orginvite.links import ticket_fingerprint
-    from orginvite.middleware import RedactInvitationTickets
+    from orginvite.login.middleware import RedactInvitationTickets
 
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:1", "GET", "/login?invitation=SeCrEt-123&organization=org_x", "1.1", 302),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from login_support import KEY_A, MiniOP, query_of, settings_kwargs
 
 from orginvite.config import Settings
-from orginvite.middleware import OrgInviteMiddleware
+from orginvite.login.middleware import OrgInviteMiddleware
 from orginvite.testing import LiveServer
 
 BASE = "http://127.0.0.1:8000"

@@ -10,7 +10,7 @@ from login_support import Browser, MiniOP, import_example_app, settings_kwargs
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.links import ticket_fingerprint
-from orginvite.middleware import RedactInvitationTickets
+from orginvite.login.middleware import RedactInvitationTickets
 from orginvite.testing import LiveServer
 
 SECRET = "SeCrEt-ticket-123"

@@ -422,7 +422,7 @@ class RecordingSender:
         self.down = False
 
     async def send_invitation(self, invitation: Any, *, to_name: str | None = None) -> Any:
-        from orginvite.management_invite import SentEmail
+        from orginvite.management.invite import SentEmail
 
         if invitation.invitee_email in self.interrupt_for:
             raise KeyboardInterrupt

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orginvite.bulk_invite import (
+from orginvite.management.bulk import (
     InviteRow,
     InviteState,
     StateFileError,

@@ -11,7 +11,7 @@ import pytest
 from mgmt_fake import APP_CLIENT_ID, M2M_ID, M2M_SECRET, FakeAuth0, FakeClock, RecordingSender, make_client
 
 from orginvite.cli import main as orginvite_main
-from orginvite.invite_cli import main
+from orginvite.management.cli import main
 
 Fake = tuple[FakeAuth0, str]
 

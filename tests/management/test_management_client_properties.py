@@ -9,8 +9,8 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orginvite.bulk_invite import InviteRow, parse_people_csv
-from orginvite.management_errors import (
+from orginvite.management.bulk import InviteRow, parse_people_csv
+from orginvite.management.errors import (
     ManagementAPIError,
     RateLimitError,
     ServerError,

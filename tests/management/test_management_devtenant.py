@@ -12,7 +12,6 @@ from mgmt_fake import FakeClock
 
 from orginvite.devtenant import config as demo
 from orginvite.devtenant.app import DevTenant
-from orginvite.invite_cli import main
 from orginvite.management import (
     BadRequestError,
     ConflictError,
@@ -21,8 +20,9 @@ from orginvite.management import (
     NotFoundError,
     UnauthorizedError,
 )
-from orginvite.management_invite import invite
-from orginvite.management_mailer import sender_from_env
+from orginvite.management.cli import main
+from orginvite.management.invite import invite
+from orginvite.management.mailer import sender_from_env
 
 pytestmark = pytest.mark.anyio
 Inbox = tuple[Any, str]

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from orginvite.management import ManagementClient
-from orginvite.management_errors import ManagementAPIError
+from orginvite.management.errors import ManagementAPIError
 from orginvite.testing import LiveServer
 
 DEEP = b"[" * 50_000 + b"]" * 50_000

@@ -6,8 +6,8 @@ import pytest
 from mgmt_fake import APP_CLIENT_ID, FakeAuth0, FakeClock, RecordingSender, make_client
 
 from orginvite.management import NotFoundError
-from orginvite.management_errors import InvitationEmailError
-from orginvite.management_invite import invite, resend_invitation
+from orginvite.management.errors import InvitationEmailError
+from orginvite.management.invite import invite, resend_invitation
 
 pytestmark = pytest.mark.anyio
 Fake = tuple[FakeAuth0, str]

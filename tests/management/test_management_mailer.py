@@ -12,10 +12,10 @@ from mgmt_fake import APP_CLIENT_ID, FakeAuth0, FakeClock, make_client
 
 from orginvite.emails.sender import SMTPRecipientRefusedError, SMTPSettings
 from orginvite.errors import ConfigurationError
-from orginvite.invite_cli import main
-from orginvite.management_errors import InvitationEmailError
-from orginvite.management_invite import invite, resend_invitation
-from orginvite.management_mailer import SmtpInvitationSender, sender_from_env
+from orginvite.management.cli import main
+from orginvite.management.errors import InvitationEmailError
+from orginvite.management.invite import invite, resend_invitation
+from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
 
 pytestmark = pytest.mark.anyio
 Fake = tuple[FakeAuth0, str]

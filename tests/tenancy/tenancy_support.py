@@ -27,9 +27,9 @@ from devtenant_support import create_invitation, follow_on_tenant, submit_form
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
-from orginvite.middleware import OrgInviteMiddleware
-from orginvite.session import current_organization
-from orginvite.tenancy import TenancyRules
+from orginvite.login.middleware import OrgInviteMiddleware
+from orginvite.sessions.user import current_organization
+from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
 __all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "MiniOP", "TenantWorld", "ToLoopback", "app_routes", "query_of"]

@@ -16,7 +16,7 @@ from loopback_support import wait_until_answering
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.errors import ConfigurationError
-from orginvite.tenancy import TenancyRules
+from orginvite.tenancy.rules import TenancyRules
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {
@@ -94,7 +94,7 @@ def test_http_is_accepted_for_reserved_test_names_only():
 
 
 def test_without_tenancy_the_middleware_adds_no_routing():
-    from orginvite.middleware import OrgInviteMiddleware
+    from orginvite.login.middleware import OrgInviteMiddleware
 
     middleware = OrgInviteMiddleware(lambda *a: None, Settings.from_env(BASE))
     assert middleware.tenants is None

@@ -8,7 +8,7 @@ import pytest
 from tenancy_support import ACME, DOMAIN, TenantWorld
 
 from orginvite.links import LinkRules
-from orginvite.tenancy import TenancyError, TenancyRules, canonical_login_url, host_allowed, normalize_host, route
+from orginvite.tenancy.rules import TenancyError, TenancyRules, canonical_login_url, host_allowed, normalize_host, route
 
 LOOSE = ".+"  # an operator widening the name pattern (another provider, a typo): names must still be host labels
 ESCAPES = ["evil.com/x", "evil.com?", "a@evil.com#", "evil.com\\x", "..", ".", "a b", "Acme", "a%2fb", "a" * 64]

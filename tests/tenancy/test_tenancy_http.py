@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from tenancy_support import ACME, GLOBEX, MiniOP, TenantWorld, query_of
 
-from orginvite.tenancy import TenancyRules
+from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
 

@@ -9,7 +9,7 @@ from tenancy_support import ACME, TenantWorld
 
 from orginvite.config import Settings
 from orginvite.errors import ConfigurationError, ProviderError
-from orginvite.tenant_routing import OrganizationDirectory, UnknownOrganization
+from orginvite.tenancy.routing import OrganizationDirectory, UnknownOrganization
 
 
 class Clock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tenancy_support import ACME, MiniOP, TenantWorld, query_of
 
-from orginvite.tenancy import TenancyRules
+from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from tenancy_support import ACME, GLOBEX
 
-from orginvite.claims import check_host_organization
 from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError, OrganizationClaimError, ProviderError
-from orginvite.session import Organization, OrgUser, SessionCookie
-from orginvite.tenant_routing import OrganizationDirectory, UnknownOrganization
-from orginvite.transactions import Transaction
+from orginvite.login.claims import check_host_organization
+from orginvite.login.transactions import Transaction
+from orginvite.sessions.cookie import SessionCookie
+from orginvite.sessions.user import Organization, OrgUser
+from orginvite.tenancy.routing import OrganizationDirectory, UnknownOrganization
 
 # -- claims -----------------------------------------------------------------------------------------------------
 
@@ -143,8 +144,8 @@ async def test_the_directory_reports_an_unreachable_api_as_a_provider_error():
 
 @pytest.mark.anyio
 async def test_a_websocket_to_a_host_we_do_not_serve_is_closed_before_the_app_sees_it():
-    from orginvite.middleware import OrgInviteMiddleware
-    from orginvite.tenancy import TenancyRules
+    from orginvite.login.middleware import OrgInviteMiddleware
+    from orginvite.tenancy.rules import TenancyRules
 
     seen = []
 

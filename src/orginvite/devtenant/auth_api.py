@@ -48,8 +48,8 @@ from orginvite.devtenant.hosted_pages import (
 )
 from orginvite.devtenant.keys import InvalidSignatureError
 from orginvite.devtenant.token_endpoint import token_endpoint
+from orginvite.i18n.locales import to_bcp47
 from orginvite.links import ticket_fingerprint
-from orginvite.locales import to_bcp47
 
 __all__ = ["routes"]
 

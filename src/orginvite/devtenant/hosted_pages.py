@@ -82,7 +82,7 @@ def _security_headers(form_target: str | None) -> dict[str, str]:
 
 def _translations_module() -> Any | None:
     try:
-        from orginvite import translations
+        from orginvite.i18n import translations
     except ImportError:
         return None
     return translations
@@ -110,7 +110,7 @@ def page_locale(
     tenant: Tenant, request: Request, ui_locales: str | None = None, organization: Mapping[str, Any] | None = None
 ) -> tuple[str, str, str]:
     """(gettext locale, BCP 47 tag for ``lang``, text direction): ui_locales, then Accept-Language."""
-    from orginvite.locales import negotiate
+    from orginvite.i18n.locales import negotiate
 
     resolution = negotiate(
         available=available_locales(),

@@ -16,7 +16,7 @@ from pathlib import Path
 from orginvite.emails.preview import PreviewError, PreviewParams, preview_json, render_preview
 from orginvite.emails.renderer import EmailRenderer, RenderError
 from orginvite.errors import OrgInviteError
-from orginvite.translations import Catalogs
+from orginvite.i18n.translations import Catalogs
 
 FORMATS = ("html", "text", "eml", "json", "subject")
 

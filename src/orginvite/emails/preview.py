@@ -33,13 +33,13 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from orginvite import locales
 from orginvite.emails.local import is_local_client
 from orginvite.emails.message import build_message
 from orginvite.emails.model import Invitation, sample_invitation
 from orginvite.emails.renderer import EmailRenderer, RenderedEmail, RenderError
 from orginvite.errors import OrgInviteError
-from orginvite.translations import UnknownTimezoneError, parse_timezone
+from orginvite.i18n import locales
+from orginvite.i18n.translations import UnknownTimezoneError, parse_timezone
 
 __all__ = ["EmailPreviews", "Preview", "PreviewError", "PreviewParams", "preview_json", "render_preview"]
 
@@ -269,7 +269,7 @@ class EmailPreviews:
             if not _NAME.match(name):
                 raise ValueError(f"not an email template name: {name!r}")
         if pages is None and include_pages:
-            from orginvite.pages import Pages  # the login side's pages; optional for the email previews
+            from orginvite.login.pages import Pages  # the login side's pages; optional for the email previews
 
             pages = Pages()
         self.pages = pages

@@ -1,7 +1,7 @@
 """Render an invitation email (subject, text, HTML) in the invitee's locale.
 
 One :class:`EmailRenderer` holds one Jinja2 environment for every locale (the active locale is a ContextVar,
-see :mod:`orginvite.translations`), so create it once and share it. Templates are looked up in the host app's
+see :mod:`orginvite.i18n.translations`), so create it once and share it. Templates are looked up in the host app's
 directories first, then in orginvite's; an ``.html`` template has its ``<style>`` CSS inlined into its source
 when it is first loaded (css-inline, remote stylesheets off), so inlining costs once per template, not once per
 email.
@@ -22,10 +22,10 @@ import css_inline
 import jinja2
 from markupsafe import Markup, escape
 
-from orginvite import locales
 from orginvite.emails.model import Invitation, one_line, safe_color, safe_https_url
 from orginvite.errors import OrgInviteError
-from orginvite.translations import (
+from orginvite.i18n import locales
+from orginvite.i18n.translations import (
     Catalogs,
     create_environment,
     current_locale,
@@ -144,7 +144,7 @@ class EmailRenderer:
 
     ``template_dirs`` come first: a host app overrides ``invitation/body.html`` (or any email) by putting a file
     with that name in one of them. ``catalogs`` lets it add or override translations (see
-    :class:`orginvite.translations.Catalogs`). ``remote_images=False`` (the default) leaves the organization's
+    :class:`orginvite.i18n.translations.Catalogs`). ``remote_images=False`` (the default) leaves the organization's
     logo out, so the email loads nothing remote; with True, an ``https`` logo URL is shown.
     """
 
@@ -193,7 +193,7 @@ class EmailRenderer:
         accept_language: str | None = None,
     ) -> locales.LocaleResolution:
         """The invitee's locale: explicit, the invitation's, ``user_metadata``, ``ui_locales``, ``Accept-Language``,
-        the organization's ``metadata``, then the default (see :func:`orginvite.locales.negotiate`)."""
+        the organization's ``metadata``, then the default (see :func:`orginvite.i18n.locales.negotiate`)."""
         return locales.negotiate(
             available=self.catalogs.available,
             explicit=locale,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orginvite.errors import ConfigurationError
-from orginvite.tenancy import (
+from orginvite.tenancy.rules import (
     Route,
     TenancyError,
     TenancyRules,

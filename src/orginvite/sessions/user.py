@@ -1,21 +1,14 @@
-"""The signed session cookie and the user it carries, in Starlette's authentication shape.
+"""The signed-in member, in Starlette's authentication shape.
 
-After the callback has verified the ID token and its organization, the few claims an app needs live in one cookie
-signed with the newest secret key (salt ``"orginvite.session"``). Every request verifies it once (one HMAC) and
-gets ``request.user`` (an :class:`OrgUser`) and ``request.auth`` (scopes ``authenticated``, ``org:<id>``,
-``role:<name>``), so ``@requires("authenticated")`` and ``@requires("role:admin")`` work unchanged. A cookie signed
-with an older key is accepted and re-signed with the newest, so rotating keys signs nobody out.
-
-Under multi-tenant routing a session is bound to the host and organization it was made for (``bound``, kept in
-the signed payload): a cookie made on ``acme.myapp.com`` and replayed on ``globex.myapp.com`` (or under another
-organization's path on a shared host) reads as no session at all.
+``request.user`` is an :class:`OrgUser` and ``request.auth`` carries the scopes ``authenticated``, ``org:<id>``,
+``role:<name>``, so ``@requires("authenticated")`` and ``@requires("role:admin")`` work unchanged. The user is
+built from verified ID token claims only (:func:`user_from_claims`); the cookie that carries it lives in
+:mod:`orginvite.sessions.cookie`.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,24 +16,22 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.requests import HTTPConnection
 
 from orginvite.config import Settings
-from orginvite.cookies import CookieSigner
 from orginvite.errors import InvalidCookieError
 
 __all__ = [
+    "ANONYMOUS",
     "ORGANIZATION_SCOPE_KEY",
+    "Binding",
     "OrgUser",
     "Organization",
-    "SessionCookie",
+    "credentials_for",
     "current_organization",
     "current_roles",
-    "set_cookie_header",
     "user_from_claims",
 ]
 
 _MAX_TEXT = 320
 _MAX_ROLES = 50
-_VERIFIED_MEMO = 1024  # session cookie values kept as verified (~1 KiB each): the signed-in users of the moment
-_MAX_SESSION_COOKIE = 3800  # leave room for name and attributes under the browsers' ~4096 bytes
 #: Where the middleware keeps the request's organization under multi-tenant routing (also for anonymous requests).
 ORGANIZATION_SCOPE_KEY = "orginvite.organization"
 
@@ -185,107 +176,6 @@ def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) 
         roles=roles,
         expires_at=float(int(now) + settings.session_ttl),
     )
-
-
-def set_cookie_header(
-    name: str,
-    value: str,
-    *,
-    max_age: int,
-    path: str = "/",
-    secure: bool = False,
-    http_only: bool = True,
-    same_site: str = "Lax",
-) -> tuple[bytes, bytes]:
-    """A raw ``Set-Cookie`` header; ``max_age=0`` deletes. Values here are URL-safe (signed base64) by construction."""
-    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}"]
-    if max_age == 0:
-        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
-    if http_only:
-        parts.append("HttpOnly")
-    if secure:
-        parts.append("Secure")
-    parts.append(f"SameSite={same_site}")
-    return b"set-cookie", "; ".join(parts).encode("latin-1")
-
-
-class SessionCookie:
-    """Issue and verify the session cookie for one :class:`Settings`."""
-
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
-        self.settings = settings
-        self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
-        self._clock = clock
-        self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
-        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any]] = OrderedDict()
-
-    def _sign(self, user: OrgUser, bound: Binding | None) -> str:
-        payload = user.to_payload()
-        if bound is not None:
-            payload["b"] = list(bound)
-        return self._signer.sign(payload)
-
-    def issue(self, user: OrgUser, bound: Binding | None = None) -> str:
-        value = self._sign(user, bound)
-        if len(value) > _MAX_SESSION_COOKIE and user.picture:
-            user = OrgUser(
-                user.sub, email=user.email, name=user.name, organization=user.organization, roles=user.roles,
-                expires_at=user.expires_at,
-            )
-            value = self._sign(user, bound)
-        if len(value) > _MAX_SESSION_COOKIE:
-            user = OrgUser(
-                user.sub, email=user.email, name=user.name, organization=user.organization,
-                roles=user.roles[:10], expires_at=user.expires_at,
-            )
-            value = self._sign(user, bound)
-        return value
-
-    def read(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool]:
-        """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept.
-
-        With ``bound`` (multi-tenant routing) the session must have been issued for exactly that host and
-        organization; a session from another host or organization is ``InvalidCookieError("foreign")``.
-
-        A value that verified recently is found in a small memo of verified values (keyed by the exact value, so
-        only a byte-identical copy of a cookie that passed the HMAC can hit) and skips the HMAC and the JSON
-        decoding; its age, expiry and binding are checked again on every request, and the user is a copy, so
-        that one request cannot change what the next one sees.
-        """
-        ttl = self.settings.session_ttl
-        memo = self._verified.get(value)
-        if memo is not None:
-            known, resign, signed_at, binding = memo
-            now = self._clock()
-            age = int(now) - signed_at
-            if 0 <= age <= ttl and known.expires_at > now:
-                if bound is not None and binding != list(bound):
-                    raise InvalidCookieError("foreign")
-                return known.copy(), resign
-            self._verified.pop(value, None)
-        payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
-        resign = key_index > 0  # an older key: accept, then re-sign with the newest
-        if bound is not None and payload.get("b") != list(bound):
-            raise InvalidCookieError("foreign")
-        user = OrgUser.from_payload(payload)
-        if user.expires_at <= self._clock():
-            raise InvalidCookieError("expired")
-        verified = self._verified
-        if len(verified) >= _VERIFIED_MEMO:
-            verified.popitem(last=False)  # the oldest entry: the memo is bounded, FIFO
-        verified[value] = (user.copy(), resign, signed_at, payload.get("b"))
-        return user, resign
-
-    def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
-        age = self.settings.session_ttl if max_age is None else max_age
-        return set_cookie_header(self.name, value, max_age=age, secure=self.settings.secure)
-
-    def issue_header(self, user: OrgUser, bound: Binding | None = None) -> tuple[bytes, bytes]:
-        remaining = max(1, int(user.expires_at - self._clock()))
-        return self.header(self.issue(user, bound), max_age=remaining)
-
-    def delete_header(self) -> tuple[bytes, bytes]:
-        return self.header("", max_age=0)
 
 
 def credentials_for(user: OrgUser) -> AuthCredentials:

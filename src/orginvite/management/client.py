@@ -33,39 +33,14 @@ import httpx
 
 from orginvite.errors import ConfigurationError
 from orginvite.loopback import is_loopback_host
-from orginvite.management_errors import (
-    BadRequestError,
-    ConflictError,
-    ForbiddenError,
+from orginvite.management.errors import (
     InvalidResponseError,
-    ManagementAPIError,
     ManagementConnectionError,
     NotFoundError,
-    RateLimitError,
-    ServerError,
-    UnauthorizedError,
     error_from_response,
 )
-from orginvite.management_invite import InviteResult, invite, resend_invitation
 
-__all__ = [
-    "BadRequestError",
-    "ConflictError",
-    "ForbiddenError",
-    "InvalidResponseError",
-    "InviteResult",
-    "ManagementAPIError",
-    "ManagementClient",
-    "ManagementConnectionError",
-    "NotFoundError",
-    "Page",
-    "RateLimitError",
-    "ServerError",
-    "UnauthorizedError",
-    "invite",
-    "normalize_issuer",
-    "resend_invitation",
-]
+__all__ = ["ManagementClient", "Page", "normalize_issuer"]
 
 logger = logging.getLogger("orginvite.management")
 

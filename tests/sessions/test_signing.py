@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
-from orginvite.cookies import MAX_COOKIE_LENGTH, CookieSigner, pick_evictions
 from orginvite.errors import InvalidCookieError
+from orginvite.sessions.signing import MAX_COOKIE_LENGTH, CookieSigner, pick_evictions
 
 PAYLOAD = {"state": "abc", "nonce": "n", "org": "org_AbCdEfGhIjKlMnOp", "invitation": True, "created_at": 1.5}
 

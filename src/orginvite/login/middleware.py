@@ -8,7 +8,7 @@ nothing else), so ``request.user`` and ``@requires("authenticated")`` work as wi
 ``AuthenticationMiddleware``.
 
 Every URL the flow builds comes from configuration (``base_url``), never from ``Host`` or ``X-Forwarded-*``
-headers; under multi-tenant routing (``Settings.tenancy``, see :mod:`orginvite.tenant_routing`) from the request's
+headers; under multi-tenant routing (``Settings.tenancy``, see :mod:`orginvite.tenancy.routing`) from the request's
 host only after the tenancy rules have allowed it, and a host they do not allow gets a 400 page.
 Every response of the three routes carries ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``
 (the login URL may hold an invitation ticket).
@@ -32,10 +32,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orginvite import locales
-from orginvite.claims import check_host_organization, check_organization, organization_of
 from orginvite.config import Settings
-from orginvite.cookies import CookieSigner
 from orginvite.errors import (
     CallbackError,
     InvalidCookieError,
@@ -46,23 +43,25 @@ from orginvite.errors import (
     TokenError,
 )
 from orginvite.forms import read_urlencoded_form
+from orginvite.i18n import locales
 from orginvite.links import LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
-from orginvite.oidc import OIDCClient
-from orginvite.pages import Pages, classify_callback_error, wants_json
-from orginvite.session import (
+from orginvite.login.claims import check_host_organization, check_organization, organization_of
+from orginvite.login.oidc import OIDCClient
+from orginvite.login.pages import Pages, classify_callback_error, wants_json
+from orginvite.login.transactions import Transaction, TransactionCookies
+from orginvite.sessions.cookie import SessionCookie
+from orginvite.sessions.signing import CookieSigner, set_cookie_header
+from orginvite.sessions.user import (
     ANONYMOUS,
     ORGANIZATION_SCOPE_KEY,
     Binding,
     Organization,
     OrgUser,
-    SessionCookie,
     credentials_for,
-    set_cookie_header,
     user_from_claims,
 )
-from orginvite.tenancy import Route, TenancyError, canonical_login_url, placement
-from orginvite.tenant_routing import OrganizationDirectory, TenantRouter, UnknownOrganization
-from orginvite.transactions import Transaction, TransactionCookies
+from orginvite.tenancy.routing import OrganizationDirectory, TenantRouter, UnknownOrganization
+from orginvite.tenancy.rules import Route, TenancyError, canonical_login_url, placement
 
 __all__ = ["AcceptanceVetoed", "OrgInviteMiddleware", "RedactInvitationTickets"]
 

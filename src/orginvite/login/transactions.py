@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orginvite.config import Settings
-from orginvite.cookies import CookieSigner, pick_evictions
 from orginvite.errors import InvalidCookieError
-from orginvite.session import set_cookie_header
+from orginvite.sessions.signing import CookieSigner, pick_evictions, set_cookie_header
 
 __all__ = ["STATE_PATTERN", "Transaction", "TransactionCookies"]
 

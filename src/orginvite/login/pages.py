@@ -1,10 +1,11 @@
 """The pages an invitee sees when the login flow cannot simply redirect: Jinja templates the host app can override.
 
 Raw exceptions, JSON 400s and plain 500s leave an invitee stuck (FACTS.md); every outcome here is a page that says
-what happened and what to do next, in the invitee's language. Templates live in ``orginvite/templates/pages``;
-a host app passes ``templates_dir`` and any file of the same name there wins (``base.html`` included), through a
-``ChoiceLoader``. Rendering goes through :func:`orginvite.translations.create_environment`, so ``{% trans %}`` follows
-the locale set for each render (a ContextVar, safe under concurrency) and everything is autoescaped.
+what happened and what to do next, in the invitee's language. Templates live in
+``orginvite/login/templates/pages``; a host app passes ``templates_dir`` and any file of the same name there wins
+(``base.html`` included), through a ``ChoiceLoader``. Rendering goes through
+:func:`orginvite.i18n.translations.create_environment`, so ``{% trans %}`` follows the locale set for each render
+(a ContextVar, safe under concurrency) and everything is autoescaped.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 
 import jinja2
 
-from orginvite import locales, translations
 from orginvite.errors import CallbackError, ConfigurationError
+from orginvite.i18n import locales, translations
 
 __all__ = ["CALLBACK_ERROR_KINDS", "PAGES_DIR", "PAGE_NAMES", "Pages", "classify_callback_error", "wants_json"]
 

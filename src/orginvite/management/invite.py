@@ -4,7 +4,7 @@ The order matters. The invitation is created first with ``send_invitation_email=
 in ``user_metadata["lang"]`` (Auth0's pattern for a language chosen by the inviter: its own email template sees it
 as ``user_metadata.lang``, and so does the email renderer here). Only then is the email rendered and sent. If
 sending fails, the invitation is not rolled back: the error
-(:class:`~orginvite.management_errors.InvitationEmailError`) names it, and :func:`resend_invitation` sends its
+(:class:`~orginvite.management.errors.InvitationEmailError`) names it, and :func:`resend_invitation` sends its
 email again. Everything that can be checked before creating anything (the organization, the roles, the language)
 is checked first.
 """
@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orginvite import locales
-from orginvite.management_errors import InvitationEmailError
+from orginvite.i18n import locales
+from orginvite.management.errors import InvitationEmailError
 
 if TYPE_CHECKING:
     from orginvite.emails.model import Invitation
-    from orginvite.management import ManagementClient
+    from orginvite.management.client import ManagementClient
 
 __all__ = [
     "InvitationSender",
@@ -49,7 +49,7 @@ class SentEmail:
 
 
 class InvitationSender(Protocol):
-    """Renders and delivers one invitation email (see ``orginvite.management_mailer`` for the SMTP one)."""
+    """Renders and delivers one invitation email (see ``orginvite.management.mailer`` for the SMTP one)."""
 
     async def send_invitation(self, invitation: Invitation, *, to_name: str | None = None) -> SentEmail: ...
 
@@ -190,9 +190,9 @@ async def invite(
     organization's ``metadata.lang``, else English). ``application`` (``name``...) and ``tenant``
     (``friendly_name``, ``support_email``, ``support_url``) only feed the email's text.
 
-    Raises :class:`~orginvite.management_errors.ManagementAPIError` subclasses when the invitation cannot be
+    Raises :class:`~orginvite.management.errors.ManagementAPIError` subclasses when the invitation cannot be
     created (nothing exists then), ValueError for a bad language or unknown role, and
-    :class:`~orginvite.management_errors.InvitationEmailError` when it exists but the email failed.
+    :class:`~orginvite.management.errors.InvitationEmailError` when it exists but the email failed.
     """
     normalize_language(language)  # refuse a bad tag before anything is created
     org = dict(organization) if isinstance(organization, Mapping) else await client.resolve_organization(organization)
@@ -227,7 +227,7 @@ async def resend_invitation(
 ) -> InviteResult:
     """Send the email of an invitation that exists (after an :class:`InvitationEmailError`, or on request).
 
-    Raises :class:`~orginvite.management_errors.NotFoundError` when it expired, was used or was revoked.
+    Raises :class:`~orginvite.management.errors.NotFoundError` when it expired, was used or was revoked.
     """
     org = dict(organization) if isinstance(organization, Mapping) else await client.resolve_organization(organization)
     invitation = await client.get_invitation(str(org["id"]), invitation_id)

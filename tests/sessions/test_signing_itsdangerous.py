@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
-from orginvite.cookies import CookieSigner
 from orginvite.errors import InvalidCookieError
+from orginvite.sessions.signing import CookieSigner
 
 NOW = 1_800_000_000
 

@@ -1,4 +1,4 @@
-"""Signed cookies with key rotation, and the eviction rule for per-transaction cookies.
+"""Signed cookies with key rotation, their ``Set-Cookie`` headers, and the eviction rule for per-transaction cookies.
 
 The app side keeps no server-side state (ARCHITECTURE.md): transactions and the session live in cookies signed
 with itsdangerous, so any number of processes share them through the secret keys alone. Keys are given newest
@@ -28,7 +28,7 @@ from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int
 
 from orginvite.errors import InvalidCookieError
 
-__all__ = ["MAX_CLOCK_SKEW", "MAX_COOKIE_LENGTH", "CookieSigner", "pick_evictions"]
+__all__ = ["MAX_CLOCK_SKEW", "MAX_COOKIE_LENGTH", "CookieSigner", "pick_evictions", "set_cookie_header"]
 
 #: Browsers keep at most ~4096 bytes per cookie; anything longer was not written by us.
 MAX_COOKIE_LENGTH = 4096
@@ -169,3 +169,25 @@ def pick_evictions(created_at_by_name: Mapping[str, float], cap: int) -> list[st
 
     ordered = sorted(created_at_by_name.items(), key=age_key)
     return [name for name, _ in ordered[:excess]]
+
+
+def set_cookie_header(
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str = "/",
+    secure: bool = False,
+    http_only: bool = True,
+    same_site: str = "Lax",
+) -> tuple[bytes, bytes]:
+    """A raw ``Set-Cookie`` header; ``max_age=0`` deletes. Values here are URL-safe (signed base64) by construction."""
+    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}"]
+    if max_age == 0:
+        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    if http_only:
+        parts.append("HttpOnly")
+    if secure:
+        parts.append("Secure")
+    parts.append(f"SameSite={same_site}")
+    return b"set-cookie", "; ".join(parts).encode("latin-1")

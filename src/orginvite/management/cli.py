@@ -8,7 +8,7 @@ Credentials come from the environment, never from the command line (where ``ps``
   ``AUTH0_M2M_CLIENT_SECRET``): the machine-to-machine application.
 - ``ORGINVITE_MANAGEMENT_AUDIENCE`` (optional): only when a custom domain is used for the API.
 - ``ORGINVITE_CLIENT_ID`` (else ``AUTH0_CLIENT_ID``): the application invitees sign in to; ``--client-id``.
-- SMTP settings for orginvite's own emails (see ``orginvite.management_mailer``), unless ``--auth0-email``.
+- SMTP settings for orginvite's own emails (see ``orginvite.management.mailer``), unless ``--auth0-email``.
 
 Exit status: 0 everyone invited or skipped, 1 some invitations failed or the run stopped, 2 nothing sent because
 the file, the options or the environment are wrong, 130 interrupted (re-run the same command to resume).
@@ -24,14 +24,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from orginvite.bulk_invite import InviteState, RowError, StateFileError, parse_people_csv, resolve_roles
-from orginvite.bulk_invite import write_json_atomic as _write_json
-from orginvite.bulk_invite_runner import BulkOptions, BulkOutcome, Outcome, invite_rows, pending_invitations
 from orginvite.config import env_value
 from orginvite.errors import ConfigurationError
-from orginvite.management import ManagementClient
-from orginvite.management_errors import ForbiddenError, ManagementAPIError, NotFoundError
-from orginvite.management_invite import InvitationSender
+from orginvite.management.bulk import InviteState, RowError, StateFileError, parse_people_csv, resolve_roles
+from orginvite.management.bulk import write_json_atomic as _write_json
+from orginvite.management.bulk_runner import BulkOptions, BulkOutcome, Outcome, invite_rows, pending_invitations
+from orginvite.management.client import ManagementClient
+from orginvite.management.errors import ForbiddenError, ManagementAPIError, NotFoundError
+from orginvite.management.invite import InvitationSender
 
 __all__ = ["build_parser", "main"]
 
@@ -101,7 +101,7 @@ def _client_from_env(args: argparse.Namespace, environ: Mapping[str, str]) -> Ma
 
 
 def _default_sender(environ: Mapping[str, str]) -> InvitationSender:
-    from orginvite.management_mailer import sender_from_env
+    from orginvite.management.mailer import sender_from_env
 
     try:
         return sender_from_env(environ)
@@ -180,7 +180,7 @@ async def _run(
     sender: InvitationSender | None,
     holder: dict[str, Any],
 ) -> int:
-    from orginvite.translations import AVAILABLE_LOCALES
+    from orginvite.i18n.translations import AVAILABLE_LOCALES
 
     try:
         data = args.csv.read_bytes()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from orginvite.cookies import MAX_CLOCK_SKEW, CookieSigner
 from orginvite.errors import InvalidCookieError
+from orginvite.sessions.signing import MAX_CLOCK_SKEW, CookieSigner
 
 KEYS = ("k" * 32,)
 SIGNED_AT = 1_800_000_000.0

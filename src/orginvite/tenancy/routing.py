@@ -1,4 +1,4 @@
-"""Multi-tenant routing in the login flow: the I/O side of :mod:`orginvite.tenancy` (issue 5).
+"""Multi-tenant routing in the login flow: the I/O side of :mod:`orginvite.tenancy.rules` (issue 5).
 
 :class:`TenantRouter` is what the middleware asks, once per request and only when tenancy is configured: which
 host and organization the request is for (or a :class:`~orginvite.tenancy.TenancyError`, answered with a 400),
@@ -26,10 +26,10 @@ import httpx
 
 from orginvite.config import Settings
 from orginvite.errors import OrgInviteError, ProviderError
-from orginvite.management import ManagementClient
-from orginvite.management_errors import ManagementAPIError, NotFoundError
-from orginvite.session import Organization
-from orginvite.tenancy import Route, TenancyRules, effective_host, route
+from orginvite.management.client import ManagementClient
+from orginvite.management.errors import ManagementAPIError, NotFoundError
+from orginvite.sessions.user import Organization
+from orginvite.tenancy.rules import Route, TenancyRules, effective_host, route
 
 __all__ = ["OrganizationDirectory", "TenantRouter", "UnknownOrganization"]
 

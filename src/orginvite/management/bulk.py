@@ -3,7 +3,7 @@
 Validation is all-or-nothing on purpose: an admin who fixes row 3 and re-runs should not discover row 40 an hour
 later, after half the team was invited. :func:`parse_people_csv` reads the whole file and returns every problem
 with its line number; :func:`resolve_roles` adds the problems only the tenant can reveal (unknown roles). Nothing
-here talks to the network or sends anything; the command (``orginvite.invite_cli``) drives the sending.
+here talks to the network or sends anything; the command (``orginvite.management.cli``) drives the sending.
 
 The CSV has a header row naming its columns, in any order: ``email`` (required), ``name``, ``roles`` and
 ``language``. Several roles go in one cell separated by ``;`` (or ``|``). The delimiter is a comma, or a semicolon
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orginvite import locales
 from orginvite.errors import OrgInviteError
+from orginvite.i18n import locales
 
 __all__ = [
     "COLUMNS",

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orginvite.claims import check_organization, organization_of
 from orginvite.errors import OrganizationClaimError, TokenError
+from orginvite.login.claims import check_organization, organization_of
 
 ORG = "org_AbCdEfGhIjKlMnOp"
 OTHER = "org_ZzZzZzZzZzZzZzZz"

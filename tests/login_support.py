@@ -254,3 +254,20 @@ class Browser:
 
     def close(self) -> None:
         self.client.close()
+
+
+class FrozenClock:
+    """A clock the test moves by hand (``clock.now += 601``), for cookie and session expiry."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def unit_settings(base: str = "http://127.0.0.1:8000", **kw: Any) -> Any:
+    """Settings for unit tests that never talk to the issuer."""
+    from orginvite.config import Settings
+
+    return Settings(**settings_kwargs("https://id.example.com/", base, **kw))

@@ -1,4 +1,4 @@
-"""The SMTP :class:`~orginvite.management_invite.InvitationSender`: orginvite.emails' renderer, builder and sender.
+"""The SMTP :class:`~orginvite.management.invite.InvitationSender`: orginvite.emails' renderer, builder and sender.
 
 One object per process: the renderer loads templates and catalogs once, and each invitation is one SMTP
 connection (invitations are rare). Configuration from the environment:
@@ -20,7 +20,7 @@ from orginvite.emails.message import parse_mailbox as emails_parse_mailbox
 from orginvite.emails.renderer import EmailRenderer
 from orginvite.emails.sender import SMTPSender, SMTPSettings
 from orginvite.errors import ConfigurationError
-from orginvite.management_invite import SentEmail
+from orginvite.management.invite import SentEmail
 
 if TYPE_CHECKING:
     from orginvite.emails.model import Invitation

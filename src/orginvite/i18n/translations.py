@@ -35,8 +35,8 @@ from babel import lists as babel_lists
 from babel import numbers as babel_numbers
 from babel.support import NullTranslations, Translations
 
-from orginvite import locales
 from orginvite.errors import OrgInviteError
+from orginvite.i18n import locales
 
 __all__ = [
     "AVAILABLE_LOCALES",
@@ -91,10 +91,10 @@ class UnknownTimezoneError(OrgInviteError, ValueError):
 def _find_locales_dir() -> Path:
     # Installed wheel: orginvite/catalogs holds the .mo files as package data. Source checkout: the same path is
     # a symlink to ../../locales; if a checkout lost the symlink (some Windows clones), use the real directory.
-    packaged = Path(__file__).resolve().parent / "catalogs"
+    packaged = Path(__file__).resolve().parents[1] / "catalogs"
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parents[2] / "locales"
+    checkout = Path(__file__).resolve().parents[3] / "locales"
     if checkout.is_dir():
         return checkout
     return packaged
@@ -148,7 +148,7 @@ class Catalogs:
         self._lock = threading.Lock()
 
     def resolve(self, locale: str | None) -> str:
-        """The available locale that serves ``locale`` (see :func:`orginvite.locales.match`), else the default."""
+        """The available locale that serves ``locale`` (see :func:`orginvite.i18n.locales.match`), else the default."""
         if locale:
             found = self._resolved.get(locale)
             if found is not None:

@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orginvite.bulk_invite import InviteRow, InviteState
 from orginvite.emails.message import MessageError
 from orginvite.emails.sender import SMTPRecipientRefusedError
-from orginvite.management import ManagementClient
-from orginvite.management_errors import (
+from orginvite.management.bulk import InviteRow, InviteState
+from orginvite.management.client import ManagementClient
+from orginvite.management.errors import (
     ForbiddenError,
     InvitationEmailError,
     ManagementAPIError,
@@ -30,7 +30,7 @@ from orginvite.management_errors import (
     RateLimitError,
     UnauthorizedError,
 )
-from orginvite.management_invite import InvitationSender, create_invitation, normalize_language, send_invitation
+from orginvite.management.invite import InvitationSender, create_invitation, normalize_language, send_invitation
 
 __all__ = ["BulkOptions", "BulkOutcome", "Failure", "Outcome", "Skip", "invite_rows", "pending_invitations"]
 
