@@ -36,7 +36,7 @@ from example_app.core import (
     read_form,
 )
 from example_app.minimal import me
-from orginvite.login.middleware import OrgInviteMiddleware, RedactInvitationTickets
+from orginvite import OrgInviteMiddleware, RedactInvitationTickets
 from orginvite.management import ManagementAPIError
 from orginvite.sessions.user import OrgUser
 

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from orginvite import OrgInviteMiddleware, RedactInvitationTickets
 from orginvite.config import Settings
-from orginvite.login.middleware import OrgInviteMiddleware, RedactInvitationTickets
 from orginvite.sessions.user import current_organization, current_roles
 
 

@@ -40,7 +40,7 @@ from example_app.core import (
     render,
 )
 from example_app.minimal import me
-from orginvite.login.middleware import OrgInviteMiddleware, RedactInvitationTickets
+from orginvite import OrgInviteMiddleware, RedactInvitationTickets
 from orginvite.management import ManagementAPIError
 from orginvite.sessions.user import OrgUser
 

@@ -28,8 +28,8 @@ _LAZY: dict[str, str] = {
     # login flow
     "Settings": "orginvite.config",
     "OrgInviteMiddleware": "orginvite.login.middleware",
-    "AcceptanceVetoed": "orginvite.login.middleware",
-    "RedactInvitationTickets": "orginvite.login.middleware",
+    "AcceptanceVetoed": "orginvite.login.callback",
+    "RedactInvitationTickets": "orginvite.login.redaction",
     "OrgUser": "orginvite.sessions.user",
     "Organization": "orginvite.sessions.user",
     "current_organization": "orginvite.sessions.user",
@@ -149,8 +149,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from orginvite.i18n.locales import LocaleResolution, negotiate
     from orginvite.i18n.translations import CatalogError, Catalogs, set_default_catalogs, use_locale
     from orginvite.links import LinkRules, LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
+    from orginvite.login.callback import AcceptanceVetoed
     from orginvite.login.claims import check_organization
-    from orginvite.login.middleware import AcceptanceVetoed, OrgInviteMiddleware, RedactInvitationTickets
+    from orginvite.login.middleware import OrgInviteMiddleware
+    from orginvite.login.redaction import RedactInvitationTickets
     from orginvite.management import InviteResult, ManagementAPIError, ManagementClient, invite, resend_invitation
     from orginvite.sessions.user import Organization, OrgUser, current_organization, current_roles
     from orginvite.tenancy.rules import TenancyError, TenancyRules

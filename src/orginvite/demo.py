@@ -45,7 +45,7 @@ from orginvite.devtenant.config import (
 )
 from orginvite.devtenant.hosts import HostGuard
 from orginvite.emails.outbox import Outbox
-from orginvite.login.middleware import RedactInvitationTickets
+from orginvite.login.redaction import RedactInvitationTickets
 
 __all__ = ["build_parser", "demo_tenant_config", "import_example_app", "main"]
 

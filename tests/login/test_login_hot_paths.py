@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from starlette.responses import RedirectResponse
 
 from orginvite.i18n import locales, translations
-from orginvite.login.middleware import _QUOTED_URL
+from orginvite.login.context import _QUOTED_URL
 from orginvite.login.oidc import new_code_verifier, new_state, s256_challenge
 from orginvite.login.transactions import STATE_PATTERN
 

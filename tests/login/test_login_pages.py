@@ -102,7 +102,7 @@ def test_access_log_filter_redacts_tickets():
     import logging
 
     from orginvite.links import ticket_fingerprint
-    from orginvite.login.middleware import RedactInvitationTickets
+    from orginvite.login.redaction import RedactInvitationTickets
 
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:1", "GET", "/login?invitation=SeCrEt-123&organization=org_x", "1.1", 302),

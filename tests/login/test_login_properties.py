@@ -10,8 +10,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from login_support import KEY_A, MiniOP, query_of, settings_kwargs
 
+from login_support import KEY_A, MiniOP, query_of, settings_kwargs
 from orginvite.config import Settings
 from orginvite.login.middleware import OrgInviteMiddleware
 from orginvite.testing import LiveServer
@@ -211,7 +211,7 @@ def test_behind_a_proxy_prefix(harness):
 
         scope = {"type": "http", "method": "GET", "path": "/app/login", "root_path": "/app", "headers": [],
                  "query_string": b"invitation=x"}
-        response = loop_app._page(Request(scope), "transaction_expired.html", 400, {})
+        response = loop_app.context.page(Request(scope), "transaction_expired.html", 400, {})
         return response.body.decode()
 
     html = harness.loop.run_until_complete(page())

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from login_support import Browser, MiniOP, import_example_app, settings_kwargs
 
+from login_support import Browser, MiniOP, import_example_app, settings_kwargs
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.links import ticket_fingerprint
-from orginvite.login.middleware import RedactInvitationTickets
+from orginvite.login.redaction import RedactInvitationTickets
 from orginvite.testing import LiveServer
 
 SECRET = "SeCrEt-ticket-123"

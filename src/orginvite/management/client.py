@@ -18,33 +18,38 @@ and ``iter_*`` methods walk every page. Invitation records contain the ticket (`
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import httpx
 
 from orginvite.errors import ConfigurationError
-from orginvite.loopback import is_loopback_host
 from orginvite.management.errors import (
     InvalidResponseError,
     ManagementConnectionError,
     NotFoundError,
     error_from_response,
 )
+from orginvite.management.protocol import (
+    Record,
+    ids,
+    loads_json,
+    normalize_issuer,
+    paging,
+    parse_reset,
+    parse_retry_after,
+    records,
+    segment,
+)
 
 __all__ = ["ManagementClient", "Page", "normalize_issuer"]
 
 logger = logging.getLogger("orginvite.management")
 
-Record = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]
 
 _RETRYABLE_5XX = frozenset({502, 503, 504})
@@ -78,87 +83,6 @@ class _RateState:
     not_before: float = 0.0  # wall-clock time before which no request is sent (X-RateLimit-Reset when exhausted)
     next_slot: float = 0.0  # client-side pacing (requests_per_second)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-
-
-def normalize_issuer(domain_or_base_url: str, *, allow_http: bool = False) -> str:
-    """``tenant.eu.auth0.com`` or ``https://tenant.eu.auth0.com`` -> ``https://tenant.eu.auth0.com/``.
-
-    Plain ``http://`` is accepted for loopback hosts only (the dev tenant), unless ``allow_http``: the client secret
-    travels in the token request. A trailing ``api/v2`` is dropped, so the API's own URL works too.
-    """
-    value = (domain_or_base_url or "").strip()
-    if not value:
-        raise ConfigurationError("domain", "an Auth0 domain or base URL is required")
-    if "://" not in value:
-        value = "https://" + value
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"}:
-        raise ConfigurationError("domain", f"unsupported URL scheme {parts.scheme!r}")
-    if not parts.hostname:
-        raise ConfigurationError("domain", f"no host in {domain_or_base_url!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError("domain", "the domain must not carry a query, fragment or credentials")
-    if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
-        raise ConfigurationError("domain", "plain http:// is only allowed for loopback hosts (the dev tenant)")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v2"):
-        path = path[: -len("/api/v2")]
-    return f"{parts.scheme}://{parts.netloc}{path}/"
-
-
-def _segment(value: str, what: str) -> str:
-    """One URL path segment; an empty id would silently address the collection instead."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    return quote(value, safe="")
-
-
-def _ids(values: Iterable[str], what: str) -> list[str]:
-    items = list(values) if not isinstance(values, str) else [values]
-    if not items:
-        raise ValueError(f"at least one {what} is required")
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"every {what} must be a non-empty string")
-    return items
-
-
-def _paging(page: int, per_page: int) -> dict[str, Any]:
-    if not isinstance(page, int) or page < 0:
-        raise ValueError("page must be an integer >= 0")
-    if not isinstance(per_page, int) or not 1 <= per_page <= 100:
-        raise ValueError("per_page must be an integer from 1 to 100")
-    return {"page": page, "per_page": per_page, "include_totals": "true"}
-
-
-def _parse_retry_after(value: str | None, now: float) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _parse_reset(value: str | None, now: float) -> float | None:
-    """``X-RateLimit-Reset`` is a Unix time in seconds; the wait is the distance from now."""
-    if not value:
-        return None
-    try:
-        reset = float(value.strip())
-    except ValueError:
-        return None
-    if not math.isfinite(reset):
-        return None
-    return max(0.0, reset - now)
 
 
 class ManagementClient:
@@ -247,15 +171,15 @@ class ManagementClient:
     def _note_rate_headers(self, response: httpx.Response) -> None:
         remaining = response.headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.strip() == "0":
-            wait = _parse_reset(response.headers.get("x-ratelimit-reset"), self._clock())
+            wait = parse_reset(response.headers.get("x-ratelimit-reset"), self._clock())
             if wait:
                 self._rate.not_before = max(self._rate.not_before, self._clock() + wait)
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
         now = self._clock()
-        delay = _parse_retry_after(response.headers.get("retry-after"), now)
+        delay = parse_retry_after(response.headers.get("retry-after"), now)
         if delay is None:
-            delay = _parse_reset(response.headers.get("x-ratelimit-reset"), now)
+            delay = parse_reset(response.headers.get("x-ratelimit-reset"), now)
         if delay is None:
             delay = float(2**attempt)  # no hint: 1, 2, 4... seconds
         return max(delay, 0.05)
@@ -300,7 +224,7 @@ class ManagementClient:
             logger.debug("%s %s -> %d", method, display_path, response.status_code)
             self._note_rate_headers(response)
             if idempotent and response.status_code in _RETRYABLE_5XX and attempt < self.max_retries:
-                delay = _parse_retry_after(response.headers.get("retry-after"), self._clock())
+                delay = parse_retry_after(response.headers.get("retry-after"), self._clock())
                 delay = min(delay if delay is not None else 0.5 * 2**attempt, self.max_retry_wait)
                 attempt += 1
                 logger.info("%s %s answered %d; retry %d in %.2fs", method, display_path, response.status_code,
@@ -345,7 +269,7 @@ class ManagementClient:
         if not response.is_success:
             raise error_from_response(response.status_code, response.content, method="POST", path="/oauth/token")
         try:
-            payload = _loads(response.content)
+            payload = loads_json(response.content)
         except (ValueError, UnicodeDecodeError):
             payload = None
         if not isinstance(payload, dict):
@@ -409,7 +333,7 @@ class ManagementClient:
             if response.status_code == 204 or not response.content.strip():
                 return None
             try:
-                return _loads(response.content)
+                return loads_json(response.content)
             except ValueError as exc:
                 # No excerpt of a success body: it may be a truncated invitation, ticket included.
                 kind = response.headers.get("content-type", "no content-type").split(";")[0]
@@ -429,17 +353,17 @@ class ManagementClient:
         return result
 
     async def _page(self, path: str, key: str, page: int, per_page: int, **params: Any) -> Page:
-        query = {**_paging(page, per_page), **{k: v for k, v in params.items() if v is not None}}
+        query = {**paging(page, per_page), **{k: v for k, v in params.items() if v is not None}}
         result = await self.request("GET", path, params=query)
         if isinstance(result, list):  # an API that ignored include_totals
-            return Page(items=_records(result, path), start=page * per_page, limit=per_page)
+            return Page(items=records(result, path), start=page * per_page, limit=per_page)
         if not isinstance(result, dict) or not isinstance(result.get(key), list):
             raise InvalidResponseError(f"expected a list under {key!r}", method="GET", path="/api/v2/" + path)
         total = result.get("total")
         start = result.get("start", page * per_page)
         limit = result.get("limit", per_page)
         return Page(
-            items=_records(result[key], path),
+            items=records(result[key], path),
             start=start if isinstance(start, int) else page * per_page,
             limit=limit if isinstance(limit, int) and limit > 0 else per_page,
             total=total if isinstance(total, int) and not isinstance(total, bool) else None,
@@ -458,10 +382,10 @@ class ManagementClient:
     # organizations
 
     async def get_organization(self, org_id: str) -> Record:
-        return await self._object("GET", f"organizations/{_segment(org_id, 'org_id')}")
+        return await self._object("GET", f"organizations/{segment(org_id, 'org_id')}")
 
     async def get_organization_by_name(self, name: str) -> Record:
-        return await self._object("GET", f"organizations/name/{_segment(name, 'name')}")
+        return await self._object("GET", f"organizations/name/{segment(name, 'name')}")
 
     async def resolve_organization(self, id_or_name: str) -> Record:
         """An organization given its ID (``org_...``) or its name, as an admin would type either."""
@@ -499,18 +423,18 @@ class ManagementClient:
         return await self._object("POST", "organizations", json=body)
 
     async def delete_organization(self, org_id: str) -> None:
-        await self.request("DELETE", f"organizations/{_segment(org_id, 'org_id')}")
+        await self.request("DELETE", f"organizations/{segment(org_id, 'org_id')}")
 
     # members
 
     async def list_members(self, org_id: str, page: int = 0, per_page: int = 50) -> Page:
-        return await self._page(f"organizations/{_segment(org_id, 'org_id')}/members", "members", page, per_page)
+        return await self._page(f"organizations/{segment(org_id, 'org_id')}/members", "members", page, per_page)
 
     async def iter_members(self, org_id: str, take: int = 50) -> AsyncIterator[Record]:
         """Every member, by checkpoint paging (``from``/``take``): page numbers stop at 1000 results on Auth0."""
         if not 1 <= take <= 100:
             raise ValueError("take must be from 1 to 100")
-        path = f"organizations/{_segment(org_id, 'org_id')}/members"
+        path = f"organizations/{segment(org_id, 'org_id')}/members"
         checkpoint: str | None = None
         while True:
             params: dict[str, Any] = {"take": take}
@@ -518,12 +442,12 @@ class ManagementClient:
                 params["from"] = checkpoint
             result = await self.request("GET", path, params=params)
             if isinstance(result, list):  # no checkpoint support: a single page
-                for item in _records(result, path):
+                for item in records(result, path):
                     yield item
                 return
             if not isinstance(result, dict) or not isinstance(result.get("members"), list):
                 raise InvalidResponseError("expected a list under 'members'", method="GET", path="/api/v2/" + path)
-            for item in _records(result["members"], path):
+            for item in records(result["members"], path):
                 yield item
             following = result.get("next")
             if not isinstance(following, str) or not following or following == checkpoint:
@@ -531,27 +455,27 @@ class ManagementClient:
             checkpoint = following
 
     async def add_members(self, org_id: str, user_ids: Iterable[str]) -> None:
-        members = _ids(user_ids, "user_id")
-        await self.request("POST", f"organizations/{_segment(org_id, 'org_id')}/members", json={"members": members})
+        members = ids(user_ids, "user_id")
+        await self.request("POST", f"organizations/{segment(org_id, 'org_id')}/members", json={"members": members})
 
     async def remove_members(self, org_id: str, user_ids: Iterable[str]) -> None:
-        members = _ids(user_ids, "user_id")
-        await self.request("DELETE", f"organizations/{_segment(org_id, 'org_id')}/members", json={"members": members})
+        members = ids(user_ids, "user_id")
+        await self.request("DELETE", f"organizations/{segment(org_id, 'org_id')}/members", json={"members": members})
 
     # member roles
 
     def _member_roles_path(self, org_id: str, user_id: str) -> str:
-        return f"organizations/{_segment(org_id, 'org_id')}/members/{_segment(user_id, 'user_id')}/roles"
+        return f"organizations/{segment(org_id, 'org_id')}/members/{segment(user_id, 'user_id')}/roles"
 
     async def list_member_roles(self, org_id: str, user_id: str, page: int = 0, per_page: int = 50) -> Page:
         return await self._page(self._member_roles_path(org_id, user_id), "roles", page, per_page)
 
     async def add_member_roles(self, org_id: str, user_id: str, role_ids: Iterable[str]) -> None:
-        roles = _ids(role_ids, "role_id")
+        roles = ids(role_ids, "role_id")
         await self.request("POST", self._member_roles_path(org_id, user_id), json={"roles": roles})
 
     async def remove_member_roles(self, org_id: str, user_id: str, role_ids: Iterable[str]) -> None:
-        roles = _ids(role_ids, "role_id")
+        roles = ids(role_ids, "role_id")
         await self.request("DELETE", self._member_roles_path(org_id, user_id), json={"roles": roles})
 
     # invitations
@@ -589,21 +513,21 @@ class ManagementClient:
             body["app_metadata"] = dict(app_metadata)
         if user_metadata:
             body["user_metadata"] = dict(user_metadata)
-        return await self._object("POST", f"organizations/{_segment(org_id, 'org_id')}/invitations", json=body)
+        return await self._object("POST", f"organizations/{segment(org_id, 'org_id')}/invitations", json=body)
 
     async def list_invitations(self, org_id: str, page: int = 0, per_page: int = 50) -> Page:
-        path = f"organizations/{_segment(org_id, 'org_id')}/invitations"
+        path = f"organizations/{segment(org_id, 'org_id')}/invitations"
         return await self._page(path, "invitations", page, per_page)
 
     def iter_invitations(self, org_id: str, per_page: int = 50) -> AsyncIterator[Record]:
         return self._iterate(lambda n: self.list_invitations(org_id, n, per_page))
 
     async def get_invitation(self, org_id: str, invitation_id: str) -> Record:
-        path = f"organizations/{_segment(org_id, 'org_id')}/invitations/{_segment(invitation_id, 'invitation_id')}"
+        path = f"organizations/{segment(org_id, 'org_id')}/invitations/{segment(invitation_id, 'invitation_id')}"
         return await self._object("GET", path)
 
     async def delete_invitation(self, org_id: str, invitation_id: str) -> None:
-        path = f"organizations/{_segment(org_id, 'org_id')}/invitations/{_segment(invitation_id, 'invitation_id')}"
+        path = f"organizations/{segment(org_id, 'org_id')}/invitations/{segment(invitation_id, 'invitation_id')}"
         await self.request("DELETE", path)
 
     # roles
@@ -617,7 +541,7 @@ class ManagementClient:
     # users
 
     async def get_user(self, user_id: str) -> Record:
-        return await self._object("GET", f"users/{_segment(user_id, 'user_id')}")
+        return await self._object("GET", f"users/{segment(user_id, 'user_id')}")
 
     async def create_user(
         self,
@@ -644,21 +568,7 @@ class ManagementClient:
         return await self._object("POST", "users", json=body)
 
     async def list_user_organizations(self, user_id: str, page: int = 0, per_page: int = 50) -> Page:
-        return await self._page(f"users/{_segment(user_id, 'user_id')}/organizations", "organizations", page, per_page)
+        return await self._page(f"users/{segment(user_id, 'user_id')}/organizations", "organizations", page, per_page)
 
     def iter_user_organizations(self, user_id: str, per_page: int = 50) -> AsyncIterator[Record]:
         return self._iterate(lambda n: self.list_user_organizations(user_id, n, per_page))
-
-
-def _loads(content: bytes) -> Any:
-    """JSON from an answer; ``ValueError`` for anything else (json raises RecursionError for deep nesting)."""
-    try:
-        return json.loads(content.decode("utf-8"))
-    except RecursionError:
-        raise ValueError("the JSON is nested too deeply") from None
-
-
-def _records(items: list[Any], path: str) -> list[Record]:
-    if not all(isinstance(item, dict) for item in items):
-        raise InvalidResponseError("expected a list of JSON objects", method="GET", path="/api/v2/" + path)
-    return items

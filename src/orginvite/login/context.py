@@ -1,0 +1,186 @@
+"""What every route of the login flow shares, handed to each handler as one object (not a base class).
+
+The middleware builds one :class:`LoginContext` at start-up; a handler is a plain ``async def handler(ctx,
+request)``. The context holds the long-lived parts (settings, the OIDC client, the transaction and session
+cookies, the pages, the tenant router) and the few responses more than one route gives (a page, a redirect, the
+expired-sign-in, forbidden and provider-unavailable pages), so every route answers in the same shape:
+``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer`` on everything (the login URL may hold an
+invitation ticket), JSON instead of HTML when the client asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request, cookie_parser
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from orginvite.config import Settings
+from orginvite.errors import InvalidCookieError, ProviderError
+from orginvite.login.oidc import OIDCClient
+from orginvite.login.pages import Pages, wants_json
+from orginvite.login.transactions import TransactionCookies
+from orginvite.sessions.cookie import SessionCookie
+from orginvite.sessions.signing import CookieSigner, set_cookie_header
+from orginvite.sessions.user import Binding, OrgUser
+from orginvite.tenancy.routing import TenantRouter
+
+__all__ = ["PREFIX_KEY", "ROUTE_KEY", "Cookies", "LoginContext", "binding", "local", "path_prefix"]
+
+logger = logging.getLogger("orginvite.login")
+
+ROUTE_KEY = "orginvite.route"  # the request's tenancy Route (multi-tenant routing only)
+PREFIX_KEY = "orginvite.path_prefix"  # the callback: the path prefix of the login it finishes (path routing)
+
+#: ``Set-Cookie`` headers a response carries, as raw ``(name, value)`` pairs.
+Cookies = list[tuple[bytes, bytes]]
+
+#: URLs that Starlette's RedirectResponse would leave unchanged: unreserved characters and its ``safe`` set only.
+_QUOTED_URL = re.compile(r"[A-Za-z0-9_.~:/%#?=@\[\]!$&'()*+,;-]*")
+_NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+
+
+class LoginContext:
+    """Settings, clients and cookies of one mounted login flow, and the responses its routes share."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        oidc: OIDCClient,
+        pages: Pages,
+        tenants: TenantRouter | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.settings = settings
+        self.oidc = oidc
+        self.pages = pages
+        self.tenants = tenants
+        self.clock = clock
+        self.transactions = TransactionCookies(settings, clock=clock)
+        self.sessions = SessionCookie(settings, clock=clock)
+        #: The invitation link kept across the wrong-account interstitial (see :mod:`orginvite.login.interstitial`).
+        self.pending = CookieSigner(settings.secret_keys, "orginvite.pending", clock=clock)
+        self.pending_name = ("__Host-" if settings.secure else "") + settings.pending_cookie
+        self.session_marker = self.sessions.name.encode("latin-1") + b"="
+        origin = urlsplit(settings.base_url)
+        self.origin = f"{origin.scheme}://{origin.netloc}"
+
+    # -- the signed-in user ------------------------------------------------------------------------------------
+
+    def user_from_cookie_header(self, raw: bytes, bound: Binding | None = None) -> tuple[OrgUser | None, bool]:
+        """``(user, needs_resign)`` from a ``Cookie`` header value; ``(None, False)`` for no valid session."""
+        value = cookie_parser(raw.decode("latin-1")).get(self.sessions.name)
+        if not value:
+            return None, False
+        try:
+            return self.sessions.read(value, bound)
+        except InvalidCookieError:
+            return None, False
+
+    def current_user(self, request: Request) -> OrgUser | None:
+        marker = self.session_marker
+        for name, value in request.scope["headers"]:
+            if name == b"cookie" and marker in value:
+                return self.user_from_cookie_header(value, binding(request.scope))[0]
+        return None
+
+    def pending_header(self, value: str, max_age: int) -> tuple[bytes, bytes]:
+        return set_cookie_header(self.pending_name, value, max_age=max_age, secure=self.settings.secure,
+                                 same_site="Strict")
+
+    def request_origin(self, request: Request) -> str:
+        """The origin this request is served on: ``base_url``'s, or (multi-tenant) its organization's host."""
+        route_ = request.scope.get(ROUTE_KEY)
+        return self.origin if self.tenants is None or route_ is None else self.tenants.origin(route_)
+
+    # -- responses ---------------------------------------------------------------------------------------------
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        status: int,
+        payload: Mapping[str, Any],
+        cookies: Cookies | None = None,
+        **context: Any,
+    ) -> Response:
+        """An HTML page in the invitee's language, or ``payload`` as JSON when the client asks for JSON."""
+        locale = self.pages.locale_for(request.headers.get("accept-language"))
+        headers = self.pages.headers(locale, self.oidc.authorization_origins())
+        response: Response
+        if wants_json(request.headers.get("accept")):
+            response = JSONResponse(dict(payload), status_code=status, headers=headers)
+        else:
+            s = self.settings
+            prefix = path_prefix(request)
+            context.setdefault("home_url", local(request, prefix + s.default_return_to))
+            context.setdefault("login_url", local(request, prefix + s.login_path))
+            html = self.pages.render(template, locale, **context)
+            response = HTMLResponse(html, status_code=status, headers=headers)
+        response.raw_headers.extend(cookies or ())
+        return response
+
+    @staticmethod
+    def redirect(url: str, cookies: Cookies | None = None, status: int = 303) -> Response:
+        response: Response
+        if _QUOTED_URL.fullmatch(url):
+            # Already what RedirectResponse's quote() would make of it (the /authorize URL is built encoded):
+            # skip quote(), a Python loop over every character of a URL of several hundred.
+            response = Response(status_code=status, headers={"location": url, **_NO_STORE})
+        else:
+            response = RedirectResponse(url, status_code=status, headers=_NO_STORE)
+        response.raw_headers.extend(cookies or ())
+        return response
+
+    @staticmethod
+    def method_not_allowed(allowed: str) -> Response:
+        return PlainTextResponse("Method Not Allowed", status_code=405, headers={"allow": allowed})
+
+    def provider_unavailable(self, request: Request, exc: ProviderError, cookies: Cookies, retry_url: str) -> Response:
+        logger.warning("identity provider unavailable: %s", exc)
+        return self.page(
+            request, "provider_unavailable.html", 502,
+            {"error": "provider_unavailable", "message": "The identity provider is unavailable; try again later."},
+            cookies, retry_url=retry_url,
+        )
+
+    def transaction_expired(self, request: Request, cookies: Cookies) -> Response:
+        return self.page(
+            request, "transaction_expired.html", 400,
+            {"error": "transaction_expired", "message": "The sign-in expired or was already used; start again."},
+            cookies,
+        )
+
+    def forbidden(self, request: Request, reason: str, cookies: Cookies) -> Response:
+        messages = {
+            "organization": "The ID token does not belong to the requested organization.",
+            "vetoed": "The application refused this sign-in.",
+            "token": "The sign-in could not be verified.",
+        }
+        return self.page(request, "forbidden.html", 403, {"error": f"forbidden_{reason}",
+                                                         "message": messages[reason]}, cookies, reason=reason)
+
+
+def binding(scope: Mapping[str, Any]) -> Binding | None:
+    """Multi-tenant routing: the ``(host, organization name)`` a session of this request must be bound to."""
+    route_ = scope.get(ROUTE_KEY)
+    return None if route_ is None else (route_.host, route_.organization_name)
+
+
+def local(request: Request, path: str) -> str:
+    """A same-origin path as the browser must see it: behind a proxy prefix (``root_path``), with the prefix."""
+    return request.scope.get("root_path", "").rstrip("/") + path
+
+
+def path_prefix(request: Request) -> str:
+    """Path routing: the organization's prefix (``/o/acme``) of this request, or of the login a callback
+    finishes, else ``""``."""
+    route_ = request.scope.get(ROUTE_KEY)
+    if route_ is None:
+        return ""
+    return route_.path_prefix or request.scope.get(PREFIX_KEY, "")
