@@ -1,7 +1,8 @@
 """What both front-ends of the team workspace share: configuration, the Management API calls, form checks, CSRF.
 
-Built on orginvite's public API only (``orginvite.config``, ``orginvite.login.middleware``, ``orginvite.sessions.user``,
-``orginvite.management``, ``orginvite.management.mailer``, ``orginvite.emails``). The Starlette app
+Built on orginvite's public API (``orginvite``, ``orginvite.management``, ``orginvite.emails``) and a few of its
+helpers (``orginvite.config.env_value``, ``orginvite.forms``, ``orginvite.management.mailer``,
+``orginvite.tenancy.rules``). The Starlette app
 (``example_app.workspace``) and the FastAPI app (``example_app.fastapi_app``) only differ in how they route.
 
 Who may do what is decided from the Management API (the member's roles in the organization right now), not from
@@ -27,7 +28,8 @@ from urllib.parse import urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
-from orginvite.config import Settings, env_value
+from orginvite import OrgUser, Settings, current_organization
+from orginvite.config import env_value
 from orginvite.emails import EmailRenderer
 from orginvite.errors import ConfigurationError
 from orginvite.forms import read_urlencoded_form
@@ -42,7 +44,6 @@ from orginvite.management import (
 )
 from orginvite.management.errors import InvitationEmailError
 from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
-from orginvite.sessions.user import OrgUser, current_organization
 from orginvite.tenancy.rules import TenancyError, effective_host, host_allowed
 
 __all__ = [

@@ -19,9 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from orginvite import OrgInviteMiddleware, RedactInvitationTickets
-from orginvite.config import Settings
-from orginvite.sessions.user import current_organization, current_roles
+from orginvite import OrgInviteMiddleware, RedactInvitationTickets, Settings, current_organization, current_roles
 
 
 async def home(request: Request) -> Response:

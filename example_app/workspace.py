@@ -40,9 +40,8 @@ from example_app.core import (
     render,
 )
 from example_app.minimal import me
-from orginvite import OrgInviteMiddleware, RedactInvitationTickets
+from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets
 from orginvite.management import ManagementAPIError
-from orginvite.sessions.user import OrgUser
 
 __all__ = ["create_app"]
 

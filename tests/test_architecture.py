@@ -104,6 +104,12 @@ def test_sessions_never_import_login() -> None:
     assert {m: t for m, t in bad.items() if t} == {}
 
 
+def test_management_imports_nothing_of_login_or_sessions() -> None:
+    bad = [(m, t) for m in GRAPH if _in(m, "orginvite.management") for t in _closure(m)
+           if _in(t, "orginvite.login") or _in(t, "orginvite.sessions")]
+    assert bad == []
+
+
 def test_the_dev_tenant_and_the_app_side_stay_apart() -> None:
     tenant = [m for m in GRAPH if _in(m, "orginvite.devtenant")]
     for module in tenant:
