@@ -26,7 +26,14 @@ from typing import Any, TextIO
 
 from orginvite.bulk_invite import InviteState, RowError, StateFileError, parse_people_csv, resolve_roles
 from orginvite.bulk_invite import write_json_atomic as _write_json
-from orginvite.bulk_invite_runner import BulkOptions, BulkOutcome, Outcome, invite_rows, pending_invitations
+from orginvite.bulk_invite_runner import (
+    BulkOptions,
+    BulkOutcome,
+    Outcome,
+    invite_rows,
+    pending_by_email,
+    pending_records,
+)
 from orginvite.config import env_value
 from orginvite.errors import ConfigurationError
 from orginvite.management import ManagementClient
@@ -222,10 +229,19 @@ async def _run(
         except StateFileError as exc:
             raise UsageError(str(exc)) from exc
         try:
-            pending = await pending_invitations(client, str(organization["id"]))
+            invitations = await pending_records(client, str(organization["id"]))
         except ForbiddenError as exc:
             err.write(f"warning: cannot list pending invitations ({exc.message}); relying on the state file only\n")
-            pending = {}
+            if state.intents:
+                err.write(f"warning: {len(state.intents)} invitation(s) of an interrupted run cannot be recognised "
+                          "without read:organization_invitations; they are created again (which revokes any the "
+                          "interrupted run left)\n")
+            invitations = []
+        pending = pending_by_email(invitations)
+        if args.dry_run:
+            state.path = None  # a dry run writes nothing, not even what it recognises
+        state.adopt(invitations)
+        del invitations  # they hold tickets: keep them no longer than needed
         options = BulkOptions(
             client_id=client_id,
             inviter_name=args.inviter or str(organization.get("display_name") or organization.get("name")),
