@@ -20,9 +20,11 @@ import json
 import os
 import re
 import secrets
+import socket
 import tempfile
+import time
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,9 @@ __all__ = [
     "InviteState",
     "RowError",
     "StateFileError",
+    "StateLock",
+    "StateLockedError",
+    "describe_holder",
     "is_valid_email",
     "parse_people_csv",
     "resolve_roles",
@@ -407,6 +412,89 @@ class InviteState:
         payload = {"version": 1, "organization_id": self.organization_id, "intents": self.intents,
                    "created": self.created, "invited": self.invited}
         write_json_atomic(self.path, payload)
+
+
+class StateLockedError(StateFileError):
+    """Another run holds the state file: ``holder`` is what it wrote in the lock file (pid, host, started)."""
+
+    def __init__(self, message: str, holder: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.holder = dict(holder)
+
+
+class StateLock:
+    """An exclusive lock on a state file for a whole run, so that two runs never invite the same people twice.
+
+    It is ``flock`` on ``<state>.lock`` beside the state file. The kernel releases it when the holder's process
+    ends, however it ends (kill -9 and crashes included), so there is never a stale lock to clean up; and the file
+    is never deleted, since deleting a lock file races with a run that has just opened it. The holder writes its
+    pid, host and start time into it for the message of the run that finds the lock taken (on network filesystems
+    without ``flock`` semantics, keep the state file on a local disk).
+    """
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self, *, wait: bool = False, on_wait: Callable[[dict[str, Any]], None] | None = None) -> bool:
+        """Take the lock, or raise :class:`StateLockedError` naming the holder (``wait``: block until it is free).
+
+        False, without locking, where the platform has no ``flock`` (Windows). OSError when the lock file cannot
+        be created (a missing or read-only directory).
+        """
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # no O_TRUNC: the holder's details stay readable
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self.holder()
+                if not wait:
+                    raise StateLockedError(f"another run holds {self.path} ({describe_holder(holder)})",
+                                           holder) from None
+                if on_wait is not None:
+                    on_wait(holder)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
+            os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def holder(self, attempts: int = 20) -> dict[str, Any]:
+        """What the holder wrote; it writes just after locking, so an empty file is read again for a moment."""
+        for attempt in range(attempts):
+            try:
+                found = json.loads(self.path.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                found = None
+            if isinstance(found, dict):
+                return found
+            if attempt + 1 < attempts:
+                time.sleep(0.05)
+        return {}
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def describe_holder(holder: Mapping[str, Any]) -> str:
+    """``pid 1234 on host build-1, started 2026-12-03T12:00:00Z`` (or ``pid unknown``)."""
+    pid, host, started = holder.get("pid"), holder.get("host"), holder.get("started")
+    text = f"pid {pid}" if isinstance(pid, int) else "pid unknown"
+    if isinstance(host, str) and host:
+        text += f" on host {host[:100]}"
+    if isinstance(started, str) and started:
+        text += f", started {started[:40]}"
+    return text
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

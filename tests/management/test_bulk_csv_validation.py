@@ -12,6 +12,9 @@ from orginvite.bulk_invite import (
     InviteRow,
     InviteState,
     StateFileError,
+    StateLock,
+    StateLockedError,
+    describe_holder,
     is_valid_email,
     parse_people_csv,
     resolve_roles,
@@ -232,3 +235,20 @@ def test_a_state_file_without_intents_still_loads(tmp_path: Path) -> None:
                                 "invited": {"a@example.com": {"invitation_id": "uinv_1"}}}))
     state = InviteState.load(path, "org_1")
     assert state.is_invited(InviteRow(2, "a@example.com")) and state.intents == {}
+
+
+def test_the_state_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "state.json"
+    first, second = StateLock(path), StateLock(path)
+    assert first.acquire() is True
+    with pytest.raises(StateLockedError) as info:
+        second.acquire()  # another open file description: flock refuses it even in the same process
+    assert info.value.holder["pid"] == os.getpid()
+    assert f"pid {os.getpid()} on host " in str(info.value)
+    first.release()
+    assert second.acquire() is True
+    second.release()
+    (tmp_path / "state.json.lock").write_text("garbage")  # a holder's details unreadable: still a clear message
+    assert describe_holder(StateLock(path).holder(attempts=1)) == "pid unknown"

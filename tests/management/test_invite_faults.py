@@ -243,3 +243,52 @@ def test_an_interrupted_create_without_read_scope_is_created_again_revoking_the_
     [live] = world.live(TARGET)
     assert live["id"] != lost["id"]  # the new invitation revoked the one whose answer was lost
     world.assert_everyone_invited_once()
+
+
+# -- two runs at once --------------------------------------------------------------------------------------------
+
+
+def first_run_held_on_its_first_create(world: World) -> subprocess.Popen[str]:
+    world.api.hold.email = PEOPLE[0]
+    first = world.start()
+    assert world.api.hold.holding.wait(HOLD_LIMIT), "the first run never reached its first create"
+    return first
+
+
+def test_a_second_run_on_the_same_state_file_refuses_and_names_the_first(world: World) -> None:
+    first = first_run_held_on_its_first_create(world)
+    code, out, err = world.run()
+    assert code == 75
+    assert f"another run is using the state file {world.csv}.invite-state.json (pid {first.pid} on host " in err
+    assert "nothing was sent" in err and "--wait" in err
+    assert len(world.fake.invitations) == 1 and world.inbox.messages == []  # only the first run's held create
+    world.api.hold.release.set()
+    out, err = first.communicate()
+    assert (first.returncode, err) == (0, "")
+    assert "done: 3 invited, 0 skipped, 0 failed (of 3)" in out
+    world.assert_everyone_invited_once()
+
+
+def test_with_wait_the_second_run_starts_after_the_first_and_does_nothing_twice(world: World) -> None:
+    first = first_run_held_on_its_first_create(world)
+    second = world.start("--wait")
+    assert second.stderr is not None
+    line = second.stderr.readline()  # written before it blocks on the lock
+    assert line.startswith(f"waiting for the run that holds {world.csv}.invite-state.json (pid {first.pid} on host ")
+    world.api.hold.release.set()
+    first_out, _ = first.communicate()
+    second_out, second_err = second.communicate()
+    assert first.returncode == 0 and "done: 3 invited" in first_out
+    assert (second.returncode, second_err) == (0, "")
+    assert "done: 0 invited, 3 skipped, 0 failed (of 3)" in second_out
+    world.assert_everyone_invited_once()
+
+
+def test_the_lock_of_a_killed_run_is_gone_with_it(world: World) -> None:
+    killed = kill_while_held(world, world.api.hold)
+    lock = Path(f"{world.csv}.invite-state.json.lock")
+    assert json.loads(lock.read_text())["pid"] == killed.pid  # its file is left behind, naming the dead holder
+    code, _, err = world.run()
+    assert (code, err) == (0, "")  # no stale lock: the kernel released it with the process
+    assert json.loads(lock.read_text())["pid"] != killed.pid
+    world.assert_everyone_invited_once()
