@@ -255,7 +255,7 @@ async def _invite_one(
             invitation = await client.get_invitation(org_id, existing_id)
             detail = "email re-sent for the invitation created by an earlier run"
             if state.created.get(row.key, {}).get("recovered"):
-                detail = "email sent for the invitation an interrupted run created"
+                detail = "email sent for the invitation an earlier run created (its answer was lost)"
         except NotFoundError:
             invitation = None  # expired or revoked since: create a fresh one
         if invitation is not None and options.auth0_sends_email:

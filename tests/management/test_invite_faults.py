@@ -64,6 +64,7 @@ class HoldCreate:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.hold = Hold()
+        self.fail_after_create: str | None = None  # this invitee's create is carried out, then answered 503
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/invitations"):
@@ -83,11 +84,18 @@ class HoldCreate:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        held = self.hold.take(json.loads(body).get("invitee", {}).get("email"))
+        invitee = json.loads(body).get("invitee", {}).get("email")
+        held = self.hold.take(invitee)
+        failed = invitee is not None and invitee == self.fail_after_create
 
         async def held_send(message: Any) -> None:
             if held and message["type"] == "http.response.start":
                 await self.hold.wait()
+            if failed and message["type"] == "http.response.start":
+                message = {"type": message["type"], "status": 503, "headers": [(b"content-type", b"application/json")]}
+            elif failed and message["type"] == "http.response.body":
+                message = {"type": message["type"], "body": b'{"statusCode":503,"error":"Service Unavailable",'
+                           b'"message":"upstream timeout"}'}
             with contextlib.suppress(Exception):  # the client is dead by design; nobody reads this answer
                 await send(message)
 
@@ -231,6 +239,19 @@ def test_kill_9_at_any_step_then_a_rerun_invites_everyone_exactly_once(world: Wo
     code, out, _ = world.run()  # and a third run has nothing left to do
     assert code == 0 and "done: 0 invited, 3 skipped, 0 failed (of 3)" in out
     world.assert_everyone_invited_once(deliveries={TARGET: 2} if step == "after_email" else None)
+
+
+def test_a_create_answered_503_after_it_happened_gets_its_email_on_the_next_run(world: World) -> None:
+    # The same fault without a kill: the provider acted, the answer says it failed (a POST is never retried).
+    world.api.fail_after_create = TARGET
+    code, out, _ = world.run()
+    assert code == 1 and "done: 2 invited, 0 skipped, 1 failed (of 3)" in out
+    assert len(world.live(TARGET)) == 1 and world.inbox.to(TARGET) == []
+    world.api.fail_after_create = None
+    code, out, err = world.run()
+    assert (code, err) == (0, "")
+    assert f"{TARGET}: invited - email sent for the invitation an earlier run created" in out
+    world.assert_everyone_invited_once()
 
 
 def test_an_interrupted_create_without_read_scope_is_created_again_revoking_the_lost_one(world: World) -> None:
