@@ -153,7 +153,6 @@ async def pending_invitations(client: ManagementClient, org_id: str) -> dict[str
     return pending_by_email(await pending_records(client, org_id))
 
 
-
 def _one_recipient_problem(cause: BaseException) -> bool:
     """True when an email failure concerns this recipient only (a refused or malformed address).
 
