@@ -421,7 +421,8 @@ class RecordingSender:
         self.interrupt_for = interrupt_for or set()
         self.down = False
 
-    async def send_invitation(self, invitation: Any, *, to_name: str | None = None) -> Any:
+    async def send_invitation(self, invitation: Any, *, to_name: str | None = None,
+                              message_key: str | None = None) -> Any:
         from orginvite.management.invite import SentEmail
 
         if invitation.invitee_email in self.interrupt_for:

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from orginvite.management.bulk import (
+    INTENT_MARKER,
     InviteRow,
     InviteState,
     StateFileError,
+    StateLock,
+    StateLockedError,
+    describe_holder,
     is_valid_email,
     parse_people_csv,
     resolve_roles,
@@ -197,3 +201,54 @@ def test_a_state_file_of_another_organization_or_garbage_is_refused(tmp_path: Pa
     path.write_text('{"version": 7}')
     with pytest.raises(StateFileError, match="not an orginvite state file"):
         InviteState.load(path, "org_1")
+
+
+def test_only_the_intents_own_invitation_is_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state = InviteState.load(path, "org_1")
+    ana, bo = InviteRow(2, "Ana@Example.com"), InviteRow(3, "bo@example.com")
+    marker, bo_marker = state.mark_intent(ana), state.mark_intent(bo)
+    assert InviteState.load(path, "org_1").intents["ana@example.com"]["marker"] == marker  # on disk before the call
+
+    def invitation(id_: str, email: str, mark: str | None, org: str = "org_1") -> dict:
+        return {"id": id_, "organization_id": org, "invitee": {"email": email},
+                "app_metadata": {INTENT_MARKER: mark} if mark else {}}
+
+    adopted = state.adopt([
+        invitation("uinv_other_admin", "ana@example.com", None),  # same person, someone else's invitation
+        invitation("uinv_wrong_marker", "ana@example.com", "f" * 32),
+        invitation("uinv_other_org", "ana@example.com", marker, org="org_2"),
+        invitation("uinv_other_person", "chen@example.com", marker),  # the marker copied onto someone else
+        invitation("uinv_ours", "ANA@example.com", marker),
+    ])
+    assert adopted == ["ana@example.com"]
+    reloaded = InviteState.load(path, "org_1")
+    assert reloaded.created_invitation(ana) == "uinv_ours"
+    assert list(reloaded.intents) == ["bo@example.com"] and reloaded.intents["bo@example.com"]["marker"] == bo_marker
+    reloaded.mark_invited(bo, "uinv_2", None)
+    assert InviteState.load(path, "org_1").intents == {}
+
+
+def test_a_state_file_without_intents_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "organization_id": "org_1", "created": {},
+                                "invited": {"a@example.com": {"invitation_id": "uinv_1"}}}))
+    state = InviteState.load(path, "org_1")
+    assert state.is_invited(InviteRow(2, "a@example.com")) and state.intents == {}
+
+
+def test_the_state_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "state.json"
+    first, second = StateLock(path), StateLock(path)
+    assert first.acquire() is True
+    with pytest.raises(StateLockedError) as info:
+        second.acquire()  # another open file description: flock refuses it even in the same process
+    assert info.value.holder["pid"] == os.getpid()
+    assert f"pid {os.getpid()} on host " in str(info.value)
+    first.release()
+    assert second.acquire() is True
+    second.release()
+    (tmp_path / "state.json.lock").write_text("garbage")  # a holder's details unreadable: still a clear message
+    assert describe_holder(StateLock(path).holder(attempts=1)) == "pid unknown"

@@ -353,3 +353,11 @@ def test_an_smtp_outage_stops_the_run_after_the_first_invitation(
                        sender=sender)
     assert code == 0 and "done: 4 invited" in out
     assert len(fake.invitations) == 4 and len(sender.sent) == 4
+
+
+def test_help_documents_the_lock_and_wait() -> None:
+    from orginvite.management.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "--wait when another run is using the state file, wait for it to finish instead of refusing" in text
+    assert "75 nothing sent (another run holds the state file: see --wait)" in text

@@ -14,7 +14,7 @@ from orginvite.emails.sender import SMTPRecipientRefusedError, SMTPSettings
 from orginvite.errors import ConfigurationError
 from orginvite.management.cli import main
 from orginvite.management.errors import InvitationEmailError
-from orginvite.management.invite import invite, resend_invitation
+from orginvite.management.invite import create_invitation, invite, resend_invitation, send_invitation
 from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +66,23 @@ async def test_a_refused_recipient_leaves_the_invitation_to_resend(
         inbox.refuse.clear()
         await resend_invitation(client, "acme", info.value.invitation_id, sender=sender)
     assert [m["To"] for m in inbox.messages] == ["gone@example.com"]
+
+
+async def test_a_message_key_names_the_email_stably_and_a_bad_one_is_never_a_header(
+    fake_auth0: Fake, fake_clock: FakeClock, smtp_inbox: Inbox
+) -> None:
+    fake, url = fake_auth0
+    org = fake.add_org("acme")
+    inbox, smtp_url = smtp_inbox
+    sender = SmtpInvitationSender(SMTPSettings.from_url(smtp_url), from_address="no-reply@acme.example")
+    async with make_client(url, fake_clock) as client:
+        created = await create_invitation(client, org, "a@example.com", client_id=APP_CLIENT_ID, inviter_name="A")
+        for key in ("invitation.uinv_1", "invitation.uinv_1", "x@evil.example>\r\nBcc: e@evil.example", ".a", None):
+            await send_invitation(created, organization=org, sender=sender, message_key=key)
+    ids = [str(m["Message-ID"]) for m in inbox.messages]
+    assert ids[:2] == ["<invitation.uinv_1@acme.example>"] * 2  # sent again: the same message
+    assert len(set(ids[2:])) == 3 and all(i.endswith("@acme.example>") and "evil" not in i for i in ids[2:])
+    assert all(m["Bcc"] is None for m in inbox.messages)
 
 
 async def test_an_smtp_server_that_is_down(fake_auth0: Fake, fake_clock: FakeClock) -> None:

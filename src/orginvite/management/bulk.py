@@ -19,9 +19,12 @@ import io
 import json
 import os
 import re
+import secrets
+import socket
 import tempfile
+import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,14 @@ from orginvite.i18n import locales
 
 __all__ = [
     "COLUMNS",
+    "INTENT_MARKER",
     "InviteRow",
     "InviteState",
     "RowError",
     "StateFileError",
+    "StateLock",
+    "StateLockedError",
+    "describe_holder",
     "is_valid_email",
     "parse_people_csv",
     "resolve_roles",
@@ -292,10 +299,19 @@ class StateFileError(OrgInviteError):
     """The state file cannot be read, or belongs to another organization."""
 
 
+# The key of the marker every bulk invitation carries in its app_metadata: the intent's random nonce, so that a
+# re-run can tell the invitation an interrupted create left behind from anyone else's (see InviteState.adopt).
+INTENT_MARKER = "orginvite_intent"
+
+
 @dataclass
 class InviteState:
     """What a bulk run has done, saved after every step so an interrupted run resumes without double invites.
 
+    ``intents`` holds people about to be invited: each gets a random marker, written to disk before the create
+    call and sent along in the invitation's ``app_metadata``. A run killed while the call is in flight leaves an
+    invitation whose response it never saw; the next run finds it among the pending invitations by that marker
+    (and the invitee's email) and sends its email instead of taking it for someone else's (:meth:`adopt`).
     ``created`` holds invitations that exist but whose email is not confirmed sent (a crash or an SMTP failure
     between the two); a re-run sends their email instead of creating a second invitation. ``invited`` holds the
     finished ones, which a re-run skips. Keys are case-folded emails; the file holds no ticket.
@@ -305,6 +321,7 @@ class InviteState:
     organization_id: str
     created: dict[str, dict[str, Any]] = field(default_factory=dict)
     invited: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None, organization_id: str) -> InviteState:
@@ -325,9 +342,10 @@ class InviteState:
                 f"not {organization_id!r}; use another --state file"
             )
         created, invited = payload.get("created", {}), payload.get("invited", {})
-        if not isinstance(created, dict) or not isinstance(invited, dict):
+        intents = payload.get("intents", {})  # absent in files of earlier versions
+        if not isinstance(created, dict) or not isinstance(invited, dict) or not isinstance(intents, dict):
             raise StateFileError(f"{path}: malformed state file")
-        return cls(path, organization_id, dict(created), dict(invited))
+        return cls(path, organization_id, dict(created), dict(invited), dict(intents))
 
     def is_invited(self, row: InviteRow) -> bool:
         return row.key in self.invited
@@ -336,11 +354,52 @@ class InviteState:
         entry = self.created.get(row.key)
         return str(entry["invitation_id"]) if entry and entry.get("invitation_id") else None
 
+    def mark_intent(self, row: InviteRow) -> str:
+        """Record, durably, that ``row`` is about to be invited; returns the marker to put in ``app_metadata``."""
+        marker = secrets.token_hex(16)
+        self.intents[row.key] = {"marker": marker, "line": row.line, "at": _now()}
+        self.save()
+        return marker
+
+    def adopt(self, invitations: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Move to ``created`` every intent whose invitation exists among ``invitations`` (the pending ones).
+
+        An invitation is this state's own when it belongs to this organization, its invitee is the intent's
+        email and its ``app_metadata`` carries the intent's marker: a random value only this file knows, so
+        neither another admin's invitation for the same person nor clock skew can make a false match (a match on
+        the creation time would need both). Returns the keys adopted; an intent left unmatched means the create
+        never reached the provider (or its invitation is gone), and the person is invited afresh.
+        """
+        markers = {str(entry.get("marker")): key for key, entry in self.intents.items() if entry.get("marker")}
+        adopted: list[str] = []
+        for invitation in invitations:
+            metadata = invitation.get("app_metadata")
+            marker = metadata.get(INTENT_MARKER) if isinstance(metadata, Mapping) else None
+            key = markers.get(marker) if isinstance(marker, str) else None
+            email = (invitation.get("invitee") or {}).get("email")
+            if (
+                key is None
+                or not isinstance(email, str)
+                or email.casefold() != key
+                or invitation.get("organization_id", self.organization_id) != self.organization_id
+                or not isinstance(invitation.get("id"), str)
+            ):
+                continue
+            intent = self.intents.pop(key)
+            self.created[key] = {"invitation_id": invitation["id"], "line": intent.get("line"), "at": _now(),
+                                 "recovered": True}
+            adopted.append(key)
+        if adopted:
+            self.save()
+        return adopted
+
     def mark_created(self, row: InviteRow, invitation_id: str) -> None:
+        self.intents.pop(row.key, None)
         self.created[row.key] = {"invitation_id": invitation_id, "line": row.line, "at": _now()}
         self.save()
 
     def mark_invited(self, row: InviteRow, invitation_id: str, message_id: str | None) -> None:
+        self.intents.pop(row.key, None)
         self.created.pop(row.key, None)
         self.invited[row.key] = {"invitation_id": invitation_id, "message_id": message_id, "line": row.line,
                                  "at": _now()}
@@ -350,12 +409,100 @@ class InviteState:
         """Atomic: a temporary file in the same directory, flushed to disk, then renamed over the old one."""
         if self.path is None:
             return
-        payload = {"version": 1, "organization_id": self.organization_id, "created": self.created,
-                   "invited": self.invited}
+        payload = {"version": 1, "organization_id": self.organization_id, "intents": self.intents,
+                   "created": self.created, "invited": self.invited}
         write_json_atomic(self.path, payload)
 
 
+class StateLockedError(StateFileError):
+    """Another run holds the state file: ``holder`` is what it wrote in the lock file (pid, host, started)."""
+
+    def __init__(self, message: str, holder: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.holder = dict(holder)
+
+
+class StateLock:
+    """An exclusive lock on a state file for a whole run, so that two runs never invite the same people twice.
+
+    It is ``flock`` on ``<state>.lock`` beside the state file. The kernel releases it when the holder's process
+    ends, however it ends (kill -9 and crashes included), so there is never a stale lock to clean up; and the file
+    is never deleted, since deleting a lock file races with a run that has just opened it. The holder writes its
+    pid, host and start time into it for the message of the run that finds the lock taken (on network filesystems
+    without ``flock`` semantics, keep the state file on a local disk).
+    """
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self, *, wait: bool = False, on_wait: Callable[[dict[str, Any]], None] | None = None) -> bool:
+        """Take the lock, or raise :class:`StateLockedError` naming the holder (``wait``: block until it is free).
+
+        False, without locking, where the platform has no ``flock`` (Windows). OSError when the lock file cannot
+        be created (a missing or read-only directory).
+        """
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # no O_TRUNC: the holder's details stay readable
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self.holder()
+                if not wait:
+                    raise StateLockedError(f"another run holds {self.path} ({describe_holder(holder)})",
+                                           holder) from None
+                if on_wait is not None:
+                    on_wait(holder)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
+            os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def holder(self, attempts: int = 20) -> dict[str, Any]:
+        """What the holder wrote; it writes just after locking, so an empty file is read again for a moment."""
+        for attempt in range(attempts):
+            try:
+                found = json.loads(self.path.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                found = None
+            if isinstance(found, dict):
+                return found
+            if attempt + 1 < attempts:
+                time.sleep(0.05)
+        return {}
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def describe_holder(holder: Mapping[str, Any]) -> str:
+    """``pid 1234 on host build-1, started 2026-12-03T12:00:00Z`` (or ``pid unknown``)."""
+    pid, host, started = holder.get("pid"), holder.get("host"), holder.get("started")
+    text = f"pid {pid}" if isinstance(pid, int) else "pid unknown"
+    if isinstance(host, str) and host:
+        text += f" on host {host[:100]}"
+    if isinstance(started, str) and started:
+        text += f", started {started[:40]}"
+    return text
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write ``payload`` so that ``path`` holds either the old or the new JSON, whatever stops the process.
+
+    The data is fsynced before the rename and the directory after it, so the new content also survives a power
+    failure once this returns (a kill -9 needs only the rename).
+    """
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -368,6 +515,20 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # platforms without directory handles (Windows): the rename is as durable as they allow
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the data itself is already on disk
+    finally:
+        os.close(fd)
 
 
 def _now() -> str:

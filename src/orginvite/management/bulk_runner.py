@@ -2,8 +2,11 @@
 
 Per person: skip when the state file says done; when the state file says "created, email not sent" send that
 invitation's email instead of creating a second one; skip (by default) when the organization already has a
-pending invitation for the email that this run did not create; otherwise create, record, send, record. The state
-is written after every step, so an interruption at any point loses at most the step in flight.
+pending invitation for the email that this run did not create; otherwise record the intent, create, record, send,
+record. The state is written (and fsynced) before and after every step, so an interruption at any point, kill -9
+included, loses at most the step in flight: an invitation whose create was in flight is recognised by the marker
+its intent put in ``app_metadata`` (:meth:`~orginvite.management.bulk.InviteState.adopt`) and gets its email; an email
+in flight is sent again, with the same Message-ID (a mail system that saw the first one can tell it is the same).
 
 Failures of one person (a 400, a refused address) are recorded and the run goes on; failures that would hit
 everyone (bad credentials, missing scope, rate limit exhausted, tenant unreachable, SMTP server down or refusing
@@ -19,7 +22,7 @@ from typing import Any
 
 from orginvite.emails.message import MessageError
 from orginvite.emails.sender import SMTPRecipientRefusedError
-from orginvite.management.bulk import InviteRow, InviteState
+from orginvite.management.bulk import INTENT_MARKER, InviteRow, InviteState
 from orginvite.management.client import ManagementClient
 from orginvite.management.errors import (
     ForbiddenError,
@@ -32,7 +35,17 @@ from orginvite.management.errors import (
 )
 from orginvite.management.invite import InvitationSender, create_invitation, normalize_language, send_invitation
 
-__all__ = ["BulkOptions", "BulkOutcome", "Failure", "Outcome", "Skip", "invite_rows", "pending_invitations"]
+__all__ = [
+    "BulkOptions",
+    "BulkOutcome",
+    "Failure",
+    "Outcome",
+    "Skip",
+    "invite_rows",
+    "pending_by_email",
+    "pending_invitations",
+    "pending_records",
+]
 
 # Errors that say nothing about one person but about the run: stop instead of failing every row the same way.
 _FATAL = (UnauthorizedError, ForbiddenError, RateLimitError, ManagementConnectionError)
@@ -120,14 +133,24 @@ class BulkOutcome:
 Progress = Callable[[BulkOutcome, Outcome], None]
 
 
-async def pending_invitations(client: ManagementClient, org_id: str) -> dict[str, str]:
-    """Case-folded invitee email -> invitation ID, for the organization's pending invitations."""
+async def pending_records(client: ManagementClient, org_id: str) -> list[dict[str, Any]]:
+    """The organization's pending invitations, as the Management API lists them (tickets included: keep in memory)."""
+    return [invitation async for invitation in client.iter_invitations(org_id, per_page=100)]
+
+
+def pending_by_email(invitations: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Case-folded invitee email -> invitation ID."""
     pending: dict[str, str] = {}
-    async for invitation in client.iter_invitations(org_id, per_page=100):
+    for invitation in invitations:
         email = (invitation.get("invitee") or {}).get("email")
         if isinstance(email, str) and isinstance(invitation.get("id"), str):
             pending.setdefault(email.casefold(), invitation["id"])
     return pending
+
+
+async def pending_invitations(client: ManagementClient, org_id: str) -> dict[str, str]:
+    """Case-folded invitee email -> invitation ID, for the organization's pending invitations."""
+    return pending_by_email(await pending_records(client, org_id))
 
 
 def _one_recipient_problem(cause: BaseException) -> bool:
@@ -230,11 +253,16 @@ async def _invite_one(
         try:
             invitation = await client.get_invitation(org_id, existing_id)
             detail = "email re-sent for the invitation created by an earlier run"
+            if state.created.get(row.key, {}).get("recovered"):
+                detail = "email sent for the invitation an earlier run created (its answer was lost)"
         except NotFoundError:
             invitation = None  # expired or revoked since: create a fresh one
         if invitation is not None and options.auth0_sends_email:
             detail = "invitation created by an earlier run"
     if invitation is None:
+        # Durably before the call: if this process dies with the call in flight, the next run finds the
+        # invitation by this marker instead of taking it for someone else's and never sending its email.
+        marker = {INTENT_MARKER: state.mark_intent(row)}
         invitation = await create_invitation(
             client,
             organization,
@@ -246,7 +274,8 @@ async def _invite_one(
             language=row.language,
             connection_id=options.connection_id,
             ttl_sec=options.ttl_sec,
-        ) if not options.auth0_sends_email else await _create_with_auth0_email(client, org_id, row, options)
+            app_metadata=marker,
+        ) if not options.auth0_sends_email else await _create_with_auth0_email(client, org_id, row, options, marker)
         state.mark_created(row, str(invitation["id"]))
     invitation_id = str(invitation["id"])
     message_id: str | None = None
@@ -261,6 +290,7 @@ async def _invite_one(
             to_name=row.name,
             application=options.application,
             tenant=options.tenant,
+            message_key=f"invitation.{invitation_id}",  # one invitation, one Message-ID, however often sent
         )
         message_id = sent.message_id
         detail = f"{detail} ({sent.locale})"
@@ -269,7 +299,7 @@ async def _invite_one(
 
 
 async def _create_with_auth0_email(
-    client: ManagementClient, org_id: str, row: InviteRow, options: BulkOptions
+    client: ManagementClient, org_id: str, row: InviteRow, options: BulkOptions, app_metadata: Mapping[str, Any]
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     if row.language:
@@ -285,5 +315,6 @@ async def _create_with_auth0_email(
         ttl_sec=options.ttl_sec,
         roles=list(row.roles),
         send_invitation_email=True,
+        app_metadata=app_metadata,
         user_metadata=metadata,
     )

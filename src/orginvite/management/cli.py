@@ -11,7 +11,8 @@ Credentials come from the environment, never from the command line (where ``ps``
 - SMTP settings for orginvite's own emails (see ``orginvite.management.mailer``), unless ``--auth0-email``.
 
 Exit status: 0 everyone invited or skipped, 1 some invitations failed or the run stopped, 2 nothing sent because
-the file, the options or the environment are wrong, 130 interrupted (re-run the same command to resume).
+the file, the options or the environment are wrong, 75 nothing sent because another run is using the same state
+file (``--wait`` waits for it instead), 130 interrupted (re-run the same command to resume).
 """
 
 from __future__ import annotations
@@ -26,20 +27,40 @@ from typing import Any, TextIO
 
 from orginvite.config import env_value
 from orginvite.errors import ConfigurationError
-from orginvite.management.bulk import InviteState, RowError, StateFileError, parse_people_csv, resolve_roles
+from orginvite.management.bulk import (
+    InviteState,
+    RowError,
+    StateFileError,
+    StateLock,
+    StateLockedError,
+    describe_holder,
+    parse_people_csv,
+    resolve_roles,
+)
 from orginvite.management.bulk import write_json_atomic as _write_json
-from orginvite.management.bulk_runner import BulkOptions, BulkOutcome, Outcome, invite_rows, pending_invitations
+from orginvite.management.bulk_runner import (
+    BulkOptions,
+    BulkOutcome,
+    Outcome,
+    invite_rows,
+    pending_by_email,
+    pending_records,
+)
 from orginvite.management.client import ManagementClient
 from orginvite.management.errors import ForbiddenError, ManagementAPIError, NotFoundError
 from orginvite.management.invite import InvitationSender
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_FAILURES, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURES, EXIT_INVALID, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 75, 130  # 75: EX_TEMPFAIL, retry later
 
 
 class UsageError(Exception):
     """A problem to report before anything is sent (exit 2)."""
+
+
+class _Busy(Exception):
+    """Another run holds the state file (exit 75): nothing was sent."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="orginvite invite",
         description="Invite the people listed in a CSV file (columns: email, name, roles, language) to an "
         "organization. The whole file is checked first; nothing is sent while any row is wrong.",
+        epilog="Exit status: 0 everyone invited or skipped; 1 some failed or the run stopped; 2 nothing sent (the "
+        "file, options or environment are wrong); 75 nothing sent (another run holds the state file: see --wait); "
+        "130 interrupted. Re-running the same command resumes where a run stopped, however it stopped.",
     )
     parser.add_argument("--org", required=True, help="organization ID (org_...) or name")
     parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV file with a header row")
@@ -57,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--roles-by-name", action="store_true", help="the roles column holds role names, not IDs")
     parser.add_argument("--ttl", type=int, default=0, metavar="SECONDS",
                         help="invitation lifetime (0: 7 days, at most 2592000)")
-    parser.add_argument("--state", type=Path, help="resume file (default: <csv>.invite-state.json)")
+    parser.add_argument("--state", type=Path, help="resume file (default: <csv>.invite-state.json); one run at a "
+                        "time may use it (it is locked for the run)")
+    parser.add_argument("--wait", action="store_true",
+                        help="when another run is using the state file, wait for it to finish instead of refusing "
+                        "to start (exit 75); then go on with whoever it left")
     parser.add_argument("--report", type=Path, help="write a JSON report of failures (and skips) here")
     parser.add_argument("--reinvite-pending", action="store_true",
                         help="also invite people who already have a pending invitation (revokes it)")
@@ -217,15 +245,26 @@ async def _run(
         if not args.auth0_email and sender is None and not args.dry_run:
             sender = _default_sender(environ)
         state_path = args.state or args.csv.with_name(args.csv.name + ".invite-state.json")
+        if not args.dry_run:  # a dry run writes nothing: it may look while a run goes on
+            holder["lock"] = _lock_state(state_path, wait=args.wait, err=err)
         try:
             state = InviteState.load(state_path, str(organization["id"]))
         except StateFileError as exc:
             raise UsageError(str(exc)) from exc
         try:
-            pending = await pending_invitations(client, str(organization["id"]))
+            invitations = await pending_records(client, str(organization["id"]))
         except ForbiddenError as exc:
             err.write(f"warning: cannot list pending invitations ({exc.message}); relying on the state file only\n")
-            pending = {}
+            if state.intents:
+                err.write(f"warning: {len(state.intents)} invitation(s) of an interrupted run cannot be recognised "
+                          "without read:organization_invitations; they are created again (which revokes any the "
+                          "interrupted run left)\n")
+            invitations = []
+        pending = pending_by_email(invitations)
+        if args.dry_run:
+            state.path = None  # a dry run writes nothing, not even what it recognises
+        state.adopt(invitations)
+        del invitations  # they hold tickets: keep them no longer than needed
         options = BulkOptions(
             client_id=client_id,
             inviter_name=args.inviter or str(organization.get("display_name") or organization.get("name")),
@@ -281,6 +320,27 @@ async def _run(
     return EXIT_OK if not outcome.failures else EXIT_FAILURES
 
 
+def _lock_state(state_path: Path, *, wait: bool, err: TextIO) -> StateLock:
+    """The run's lock on its state file, taken before the file is read; the kernel drops it when the process ends."""
+    lock = StateLock(state_path)
+
+    def waiting(holder: Mapping[str, Any]) -> None:
+        err.write(f"waiting for the run that holds {state_path} ({describe_holder(holder)}) to finish...\n")
+        err.flush()
+
+    try:
+        locked = lock.acquire(wait=wait, on_wait=waiting)
+    except StateLockedError as exc:
+        raise _Busy(f"another run is using the state file {state_path} ({describe_holder(exc.holder)}); nothing "
+                    "was sent. Wait for it to finish, or re-run with --wait") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot write the state file {state_path} (its lock {lock.path}: "
+                         f"{exc.strerror or exc})") from exc
+    if not locked:
+        err.write("warning: this platform cannot lock the state file; do not start two runs on it at once\n")
+    return lock
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -302,6 +362,9 @@ def main(
     except UsageError as exc:
         err.write(f"orginvite invite: {exc}\n")
         return EXIT_INVALID
+    except _Busy as exc:
+        err.write(f"orginvite invite: {exc}\n")
+        return EXIT_BUSY
     except ManagementAPIError as exc:
         err.write(f"orginvite invite: the Management API refused: {exc}\n")
         return EXIT_INVALID if "outcome" not in holder else EXIT_FAILURES
@@ -313,4 +376,7 @@ def main(
         _report(args.report, organization=holder.get("organization"), csv_path=args.csv, outcome=outcome,
                 interrupted=True)
         return EXIT_INTERRUPTED
+    finally:
+        if "lock" in holder:
+            holder["lock"].release()
 

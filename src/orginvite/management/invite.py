@@ -49,9 +49,15 @@ class SentEmail:
 
 
 class InvitationSender(Protocol):
-    """Renders and delivers one invitation email (see ``orginvite.management.mailer`` for the SMTP one)."""
+    """Renders and delivers one invitation email (see ``orginvite.management.mailer`` for the SMTP one).
 
-    async def send_invitation(self, invitation: Invitation, *, to_name: str | None = None) -> SentEmail: ...
+    ``message_key``, when given (bulk runs give it), names the email stably: the same key must give the same
+    Message-ID, so that an email sent again after a crash is recognisably the message that may have gone out.
+    """
+
+    async def send_invitation(
+        self, invitation: Invitation, *, to_name: str | None = None, message_key: str | None = None
+    ) -> SentEmail: ...
 
 
 @dataclass(frozen=True)
@@ -136,10 +142,12 @@ async def send_invitation(
     to_name: str | None = None,
     application: Mapping[str, Any] | None = None,
     tenant: Mapping[str, Any] | None = None,
+    message_key: str | None = None,
 ) -> InviteResult:
     """The second half of :func:`invite`: render and send the email of an existing invitation.
 
     Any failure is an :class:`InvitationEmailError` that names the invitation, which still exists.
+    ``message_key`` goes to the sender (see :class:`InvitationSender`); only then is it passed.
     """
     from orginvite.emails.model import Invitation
 
@@ -150,7 +158,8 @@ async def send_invitation(
         model = Invitation.from_management_api(
             invitation, organization=organization, roles=roles, application=application, tenant=tenant
         )
-        sent = await sender.send_invitation(model, to_name=to_name)
+        keyed = {"message_key": message_key} if message_key is not None else {}
+        sent = await sender.send_invitation(model, to_name=to_name, **keyed)
     except Exception as exc:
         logger.warning("invitation %s created but its email failed: %s", invitation_id, type(exc).__name__)
         raise InvitationEmailError(invitation_id, org_id, email, exc) from exc

@@ -11,6 +11,7 @@ connection (invitations are rare). Configuration from the environment:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from email.headerregistry import Address
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from orginvite.emails.model import Invitation
 
 __all__ = ["SmtpInvitationSender", "parse_mailbox", "sender_from_env"]
+
+_MESSAGE_KEY = re.compile(r"(?=.{1,100}\Z)[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")  # dot-atom: a Message-ID's left
 
 
 def parse_mailbox(value: str, setting: str) -> Address:
@@ -54,11 +57,17 @@ class SmtpInvitationSender:
         self.renderer = renderer or EmailRenderer()
         self.headers = dict(headers or {})
 
-    async def send_invitation(self, invitation: Invitation, *, to_name: str | None = None) -> SentEmail:
+    async def send_invitation(
+        self, invitation: Invitation, *, to_name: str | None = None, message_key: str | None = None
+    ) -> SentEmail:
         rendered = self.renderer.render(invitation)
         to: MailboxLike = (to_name, invitation.invitee_email) if to_name else invitation.invitee_email
+        # A key that cannot be a Message-ID's left part gets a fresh random one: never a malformed header.
+        keyed = bool(message_key and _MESSAGE_KEY.fullmatch(message_key))
+        message_id = f"<{message_key}@{self.from_address.domain}>" if keyed else None
         message = build_message(
-            rendered, sender=self.from_address, to=to, reply_to=self.reply_to, headers=self.headers
+            rendered, sender=self.from_address, to=to, reply_to=self.reply_to, headers=self.headers,
+            message_id=message_id,
         )
         result = await self.smtp.send(message)
         return SentEmail(message_id=result.message_id or str(message["Message-ID"]), locale=rendered.locale)
