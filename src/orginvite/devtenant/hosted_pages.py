@@ -45,7 +45,7 @@ __all__ = ["continue_flow", "error_page", "hosted_routes", "page_locale", "rende
 Tenant = Any
 
 PASSWORD_MIN_LENGTH = 8
-MAX_LOGIN_FAILURES = 10  # then the form refuses that email from that address for LOGIN_FAILURE_WINDOW seconds
+MAX_LOGIN_FAILURES = 10  # attempts counted; then the form refuses that email from that address for the window
 LOGIN_FAILURE_WINDOW = 900.0
 _FAILURES_KIND = "login_failures"
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
@@ -363,15 +363,14 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
             return _form_page(tenant, request, ctx, "login.html", email=email)
         email = ctx.form.get("email", "").strip()
         throttle = _failures_key(email, request)
-        failures = tenant.store.get_transient(_FAILURES_KIND, throttle) or {}
-        if int(failures.get("count", 0)) >= MAX_LOGIN_FAILURES:
+        # Counted atomically before the password is checked: an attempt in flight already uses up one of the
+        # allowed failures, so concurrent guesses cannot all pass a count read before any of them failed.
+        if not tenant.store.count_attempt(_FAILURES_KIND, throttle, MAX_LOGIN_FAILURES, LOGIN_FAILURE_WINDOW):
             return _form_page(tenant, request, ctx, "login.html", 429, email=email, error="too_many_attempts")
         # The password KDF is deliberately slow (scrypt): check in a worker thread, not on the event loop.
         password = ctx.form.get("password", "")
         user = await run_in_threadpool(tenant.store.verify_password, email, password) if email else None
         if user is None:
-            count = int(failures.get("count", 0)) + 1
-            tenant.store.put_transient(_FAILURES_KIND, throttle, {"count": count}, LOGIN_FAILURE_WINDOW)
             return _form_page(tenant, request, ctx, "login.html", 400, email=email, error="wrong_credentials")
         tenant.store.delete_transient(_FAILURES_KIND, throttle)
         return _signed_in(tenant, request, ctx, user)
