@@ -38,6 +38,7 @@ from orginvite.devtenant.authorization import (
     save_pending,
     start_session,
 )
+from orginvite.devtenant.request_body import BodyTooLarge, read_capped
 from orginvite.devtenant.store import ConflictError
 
 __all__ = ["continue_flow", "error_page", "hosted_routes", "page_locale", "render_page"]
@@ -287,15 +288,12 @@ class _Context:
 
 
 async def _form(request: Request) -> dict[str, str] | None:
-    """A urlencoded form body, parsed strictly (no python-multipart needed): None when it is anything else."""
+    """A urlencoded form body, parsed strictly (no python-multipart needed): None when it is anything else,
+    :class:`BodyTooLarge` (raised before reading past the cap) when it is too long."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _BODY_LIMIT:
-            return None
+    body = await read_capped(request, _BODY_LIMIT)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
@@ -319,7 +317,10 @@ async def _load(tenant: Tenant, request: Request) -> _Context | Response:
     organization = tenant.store.get_organization(org_id) if org_id else None
     form: dict[str, str] = {}
     if request.method == "POST":
-        parsed = await _form(request)
+        try:
+            parsed = await _form(request)
+        except BodyTooLarge:
+            return error_page(tenant, request, "request_too_long", 413, ui_locales=pending.get("ui_locales"))
         token = (parsed or {}).get("csrf", "")
         if parsed is None or not token or not hmac.compare_digest(token.encode(), str(pending["csrf"]).encode()):
             return error_page(tenant, request, "csrf", 403, ui_locales=pending.get("ui_locales"))
