@@ -158,10 +158,13 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _parse_body(raw: bytes) -> Any:
-    """JSON, strictly (:func:`parse_json`): deep nesting is a 400, never a RecursionError."""
+    """JSON, strictly (:func:`parse_json`): deep nesting is a 400, never a RecursionError, and a lone surrogate
+    is refused here, before anything can store it."""
     try:
         return parse_json(raw)
     except InvalidJson as exc:
+        if exc.kind == "surrogate":
+            raise bad_body("String contains an unpaired UTF-16 surrogate", exc.location) from None
         if exc.kind == "too_deep":
             raise bad_body(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
         raise bad_body("Invalid request payload JSON format", raw=True) from None
