@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 from joserfc import jws
-from login_support import Browser, MiniOP, import_example_app, settings_kwargs
+from login_support import MiniOP, example_app_against, settings_kwargs, sign_in_at_op
 
-from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError, TokenError
 from orginvite.session import Organization, OrgUser, SessionCookie, user_from_claims
-from orginvite.testing import LiveServer
 
 ROLES = "https://orginvite.dev/roles"
 
@@ -37,20 +35,8 @@ class EscapingOP(MiniOP):
 @pytest.fixture
 def world():
     op = EscapingOP()
-    holder = Holder()
-    with LiveServer(op.app) as op_server, LiveServer(holder) as app_server:
-        settings = Settings(**settings_kwargs(op_server.url + "/", app_server.url))
-        holder.inner = import_example_app().create_app(settings)
-        browser = Browser()
-        yield op, app_server.url, browser, settings
-        browser.close()
-
-
-def _sign_in(browser: Browser, url: str) -> Any:
-    login = browser.get(url + "/login")
-    assert login.status_code == 302, login.text[:300]
-    at_op = browser.get(login.headers["location"])
-    return browser.get(at_op.headers["location"])
+    with example_app_against(op) as (url, browser, settings):
+        yield op, url, browser, settings
 
 
 def test_claims_with_lone_surrogates_are_repaired_or_dropped(world) -> None:
@@ -61,7 +47,7 @@ def test_claims_with_lone_surrogates_are_repaired_or_dropped(world) -> None:
         "picture": "https://cdn.test/\ud800.png",
         ROLES: ["admin", "bad\udfff"],
     }
-    callback = _sign_in(browser, url)
+    callback = sign_in_at_op(browser, url)
     assert callback.status_code in (302, 303), callback.text[:300]
     me = browser.get(url + "/me")
     assert me.status_code == 200, me.text[:300]
@@ -75,7 +61,7 @@ def test_claims_with_lone_surrogates_are_repaired_or_dropped(world) -> None:
 def test_a_subject_with_a_lone_surrogate_is_a_refused_token(world) -> None:
     op, url, browser, _ = world
     op.claims = {"sub": "auth0|\ud83d"}
-    response = _sign_in(browser, url)
+    response = sign_in_at_op(browser, url)
     assert response.status_code == 403 and 'data-page="forbidden"' in response.text
     assert "orginvite_session" not in browser.cookie_names()
 
