@@ -13,6 +13,8 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -271,3 +273,30 @@ def unit_settings(base: str = "http://127.0.0.1:8000", **kw: Any) -> Any:
     from orginvite.config import Settings
 
     return Settings(**settings_kwargs("https://id.example.com/", base, **kw))
+
+
+@contextmanager
+def example_app_against(op: MiniOP) -> Iterator[tuple[str, Browser, Any]]:
+    """``op`` and example_app.minimal (configured against it) served on loopback: the app's URL, a Browser and
+    the app's Settings."""
+    from loopback_support import Holder
+    from orginvite.config import Settings
+    from orginvite.testing import LiveServer
+
+    holder = Holder()
+    with LiveServer(op.app) as op_server, LiveServer(holder) as app_server:
+        settings = Settings(**settings_kwargs(op_server.url + "/", app_server.url))
+        holder.inner = import_example_app().create_app(settings)
+        browser = Browser()
+        try:
+            yield app_server.url, browser, settings
+        finally:
+            browser.close()
+
+
+def sign_in_at_op(browser: Browser, url: str) -> httpx.Response:
+    """``/login``, the provider's ``/authorize`` (which signs in at once), then the app's callback: its answer."""
+    login = browser.get(url + "/login")
+    assert login.status_code == 302, login.text[:300]
+    at_op = browser.get(login.headers["location"])
+    return browser.get(at_op.headers["location"])

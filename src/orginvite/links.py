@@ -29,9 +29,13 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from orginvite.errors import ConfigurationError, InvalidLinkError
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "RETURN_TO_MAX_LENGTH",
@@ -39,6 +43,8 @@ __all__ = [
     "LinkRules",
     "LoginRequest",
     "parse_login_query",
+    "redact_log_record",
+    "redact_tickets",
     "safe_return_path",
     "ticket_fingerprint",
 ]
@@ -115,6 +121,28 @@ def ticket_fingerprint(ticket: str | None) -> str:
     if ticket is None:
         return "-"
     return "sha256:" + hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+#: ``invitation=`` as a log line may spell it: any case, any letter percent-encoded, ``=`` as ``%3D`` (the login
+#: and the dev tenant's /authorize refuse such links, but the access log has already printed the URL by then).
+_TICKET_KEY = "".join(f"(?:{c}|%{ord(c):02x}|%{ord(c.upper()):02x})" for c in "invitation")
+_TICKET_IN_URL = re.compile("(" + _TICKET_KEY + r"(?:=|%3d))([^&\s\"']+)", re.IGNORECASE)
+
+
+def redact_tickets(text: str) -> str:
+    """``text`` with the ticket of every ``invitation=<ticket>``, however the key is spelled, replaced by its
+    :func:`ticket_fingerprint`: the one redaction of the app's and the dev tenant's log filters."""
+    return _TICKET_IN_URL.sub(lambda m: m.group(1) + ticket_fingerprint(m.group(2)), text)
+
+
+def redact_log_record(record: logging.LogRecord) -> None:
+    """:func:`redact_tickets` over a log record's message and string arguments, in place (the body of a
+    ``logging.Filter``: access logs pass the URL as an argument)."""
+    search = _TICKET_IN_URL.search
+    if isinstance(record.msg, str) and search(record.msg):
+        record.msg = redact_tickets(record.msg)
+    if isinstance(record.args, tuple) and any(isinstance(a, str) and search(a) for a in record.args):
+        record.args = tuple(redact_tickets(a) if isinstance(a, str) else a for a in record.args)
 
 
 @dataclass(frozen=True)

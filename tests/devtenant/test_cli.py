@@ -24,6 +24,7 @@ from loopback_support import free_port, wait_until_answering
 from orginvite.cli import main as orginvite_main
 from orginvite.devtenant import config as demo
 from orginvite.devtenant.cli import main
+from orginvite.links import ticket_fingerprint
 
 MAIL_VARIABLES = ("ORGINVITE_SMTP_URL", "ORGINVITE_EMAIL_FROM")
 
@@ -273,7 +274,12 @@ def test_the_access_log_never_prints_an_invitation_ticket(tmp_path: Path) -> Non
         })  # fmt: skip
         assert response.status_code == 302
         line = running.wait_for(r"GET /authorize\?").string
+        # A percent-encoded key is refused (a page, no redirect), and its line is redacted all the same.
+        encoded = httpx.get(issuer + f"authorize?invit%61tion={ticket}&organization={demo.DEMO_ACME_ORG_ID}")
+        assert encoded.status_code == 400 and ticket not in encoded.text
+        encoded_line = running.wait_for(r"GET /authorize\?invit%61tion").string
     finally:
         running.stop()
-    assert ticket not in line and ticket not in "".join(running.output)
-    assert "invitation=#" in line and f"organization={demo.DEMO_ACME_ORG_ID}" in line
+    assert ticket not in line and ticket not in encoded_line and ticket not in "".join(running.output)
+    assert f"invitation={ticket_fingerprint(ticket)}" in line and f"organization={demo.DEMO_ACME_ORG_ID}" in line
+    assert f"invit%61tion={ticket_fingerprint(ticket)}" in encoded_line

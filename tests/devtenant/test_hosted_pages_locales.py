@@ -15,7 +15,8 @@ from orginvite.i18n.translations import AVAILABLE_LOCALES, use_locale
 ORGANIZATION = {"id": "org_AcmeDemoOrg00001", "name": "acme", "display_name": "Acme Inc.", "metadata": {}}
 ERROR_KINDS = (
     "invalid_client", "invalid_redirect_uri", "invalid_logout_url", "invalid_request", "request_too_long",
-    "invalid_query", "invalid_id_token_hint", "client_mismatch", "expired", "other_browser", "csrf", "unexpected",
+    "invalid_query", "encoded_parameter", "invalid_id_token_hint", "client_mismatch", "expired", "other_browser",
+    "csrf", "unexpected",
 )  # fmt: skip
 FORM_ERRORS = (
     None, "wrong_credentials", "too_many_attempts", "email_taken", "weak_password", "invalid_email",

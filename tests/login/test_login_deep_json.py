@@ -11,13 +11,10 @@ from typing import Any
 
 import pytest
 from joserfc import jws
-from login_support import Browser, MiniOP, import_example_app, settings_kwargs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from loopback_support import Holder
-from orginvite.config import Settings
-from orginvite.testing import LiveServer
+from login_support import MiniOP, example_app_against, sign_in_at_op
 
 DEEP = "[" * 2500 + "]" * 2500  # well past sys.getrecursionlimit() (1000), small enough for a 16 KiB token
 
@@ -50,20 +47,8 @@ class DeepOP(MiniOP):
 @pytest.fixture
 def world():
     op = DeepOP()
-    holder = Holder()
-    with LiveServer(op.app) as op_server, LiveServer(holder) as app_server:
-        settings = Settings(**settings_kwargs(op_server.url + "/", app_server.url))
-        holder.inner = import_example_app().create_app(settings)
-        browser = Browser()
-        yield op, app_server.url, browser
-        browser.close()
-
-
-def _callback(browser: Browser, url: str) -> Any:
-    login = browser.get(url + "/login")
-    assert login.status_code == 302, login.text[:300]
-    at_op = browser.get(login.headers["location"])
-    return browser.get(at_op.headers["location"])
+    with example_app_against(op) as (url, browser, _):
+        yield op, url, browser
 
 
 def test_deep_discovery_is_the_provider_unavailable_page(world):
@@ -77,7 +62,7 @@ def test_deep_discovery_is_the_provider_unavailable_page(world):
 def test_deep_token_response_is_an_error_page(world, mode):
     op, url, browser = world
     op.token_mode = mode
-    response = _callback(browser, url)
+    response = sign_in_at_op(browser, url)
     if mode == "deep":
         assert response.status_code == 502 and 'data-page="provider_unavailable"' in response.text
     else:  # a refused code whose error body cannot be read: the code was refused all the same
@@ -88,7 +73,7 @@ def test_deep_token_response_is_an_error_page(world, mode):
 def test_deep_jwks_is_the_provider_unavailable_page(world):
     op, url, browser = world
     op.jwks_mode = "deep"
-    response = _callback(browser, url)
+    response = sign_in_at_op(browser, url)
     assert response.status_code == 502 and 'data-page="provider_unavailable"' in response.text
 
 
@@ -96,6 +81,6 @@ def test_deep_jwks_is_the_provider_unavailable_page(world):
 def test_deep_id_token_is_refused(world, part):
     op, url, browser = world
     op.deep_token = part
-    response = _callback(browser, url)
+    response = sign_in_at_op(browser, url)
     assert response.status_code == 403 and 'data-page="forbidden"' in response.text
     assert "orginvite_session" not in browser.cookie_names()

@@ -34,6 +34,7 @@ from orginvite.devtenant.authorize_rules import (
     add_query,
     callback_allowed,
     check_organization_parameter,
+    encoded_parameter_names,
     has_organization_callback,
     parse_single_valued,
     valid_code_challenge,
@@ -235,9 +236,12 @@ def _authorize(tenant: Tenant) -> Endpoint:
         if len(raw) > _QUERY_LIMIT:
             return error_page(tenant, request, "request_too_long", 414)
         try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict")
+            text = raw.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
         except (UnicodeDecodeError, ValueError):
             return error_page(tenant, request, "invalid_query", 400)
+        if encoded_parameter_names(text, AUTHORIZE_PARAMETERS):
+            return error_page(tenant, request, "encoded_parameter", 400)  # before anything of it is trusted
         values, repeated = parse_single_valued(pairs, AUTHORIZE_PARAMETERS)
         if "client_id" in repeated or "redirect_uri" in repeated:
             return error_page(tenant, request, "invalid_request", 400)

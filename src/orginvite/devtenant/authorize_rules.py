@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from orginvite.errors import OrgInviteError
 
@@ -26,6 +26,7 @@ __all__ = [
     "add_query",
     "callback_allowed",
     "check_organization_parameter",
+    "encoded_parameter_names",
     "has_organization_callback",
     "parse_single_valued",
     "pkce_s256",
@@ -86,6 +87,22 @@ def parse_single_valued(pairs: Iterable[tuple[str, str]], names: Sequence[str]) 
             repeated.append(key)
         values[key] = value
     return values, repeated
+
+
+def encoded_parameter_names(query: str, names: Sequence[str]) -> list[str]:
+    """The parameters of ``names`` whose name is spelled percent-encoded (``invit%61tion=``) or with ``+``.
+
+    No client encodes a plain ASCII name, and a log filter reads the raw URL: /authorize refuses such a request on a
+    page, as the app's /login refuses such links (:mod:`orginvite.links`), rather than read the value.
+    """
+    found: list[str] = []
+    for pair in query.split("&"):
+        raw = pair.partition("=")[0]
+        if "%" in raw or "+" in raw:
+            name = unquote_plus(raw)
+            if name in names and name not in found:
+                found.append(name)
+    return found
 
 
 def callback_allowed(uri: str, allowed: Iterable[str], *, organization_name: str | None = None) -> bool:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import logging
 import os
-import re
 import socket
 import sqlite3
 import sys
@@ -28,6 +26,8 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import uvicorn
+
+from orginvite.links import redact_log_record
 
 from .app import DevTenant
 from .config import DEMO_FRIENDLY_NAME, TenantConfigError, example_config_text
@@ -130,27 +130,13 @@ def banner(tenant: DevTenant, base_url: str, db: str) -> str:
     return "\n".join(lines)
 
 
-_TICKET_IN_URL = re.compile(r"((?:^|[?&])invitation=)([^&\s\"']+)")
-
-
-def _fingerprint(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode()).hexdigest()[:12]
-
-
 class RedactTickets(logging.Filter):
     """Access log lines carry ``/authorize?invitation=<ticket>``: a bearer secret until accepted. Log a short
-    hash instead (the Management API's log lines use the same one)."""
-
-    @staticmethod
-    def _redact(text: str) -> str:
-        return _TICKET_IN_URL.sub(lambda m: f"{m.group(1)}#{_fingerprint(m.group(2))}", text)
+    hash instead, with the app's own redaction (:func:`orginvite.links.redact_log_record`: any spelling of the
+    key, ``invit%61tion=`` included; the hex is the one the Management API's log lines show after ``#``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "invitation=" in record.msg:
-            record.msg = self._redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._redact(a) if isinstance(a, str) and "invitation=" in a else a
-                                for a in record.args)
+        redact_log_record(record)
         return True
 
 

@@ -38,6 +38,7 @@ from orginvite.devtenant.authorization import (
     save_pending,
     start_session,
 )
+from orginvite.devtenant.request_body import BodyTooLarge, read_capped
 from orginvite.devtenant.store import ConflictError
 
 __all__ = ["continue_flow", "error_page", "hosted_routes", "page_locale", "render_page"]
@@ -45,7 +46,7 @@ __all__ = ["continue_flow", "error_page", "hosted_routes", "page_locale", "rende
 Tenant = Any
 
 PASSWORD_MIN_LENGTH = 8
-MAX_LOGIN_FAILURES = 10  # then the form refuses that email from that address for LOGIN_FAILURE_WINDOW seconds
+MAX_LOGIN_FAILURES = 10  # attempts counted; then the form refuses that email from that address for the window
 LOGIN_FAILURE_WINDOW = 900.0
 _FAILURES_KIND = "login_failures"
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
@@ -287,15 +288,12 @@ class _Context:
 
 
 async def _form(request: Request) -> dict[str, str] | None:
-    """A urlencoded form body, parsed strictly (no python-multipart needed): None when it is anything else."""
+    """A urlencoded form body, parsed strictly (no python-multipart needed): None when it is anything else,
+    :class:`BodyTooLarge` (raised before reading past the cap) when it is too long."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _BODY_LIMIT:
-            return None
+    body = await read_capped(request, _BODY_LIMIT)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
@@ -319,7 +317,10 @@ async def _load(tenant: Tenant, request: Request) -> _Context | Response:
     organization = tenant.store.get_organization(org_id) if org_id else None
     form: dict[str, str] = {}
     if request.method == "POST":
-        parsed = await _form(request)
+        try:
+            parsed = await _form(request)
+        except BodyTooLarge:
+            return error_page(tenant, request, "request_too_long", 413, ui_locales=pending.get("ui_locales"))
         token = (parsed or {}).get("csrf", "")
         if parsed is None or not token or not hmac.compare_digest(token.encode(), str(pending["csrf"]).encode()):
             return error_page(tenant, request, "csrf", 403, ui_locales=pending.get("ui_locales"))
@@ -363,15 +364,14 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
             return _form_page(tenant, request, ctx, "login.html", email=email)
         email = ctx.form.get("email", "").strip()
         throttle = _failures_key(email, request)
-        failures = tenant.store.get_transient(_FAILURES_KIND, throttle) or {}
-        if int(failures.get("count", 0)) >= MAX_LOGIN_FAILURES:
+        # Counted atomically before the password is checked: an attempt in flight already uses up one of the
+        # allowed failures, so concurrent guesses cannot all pass a count read before any of them failed.
+        if not tenant.store.count_attempt(_FAILURES_KIND, throttle, MAX_LOGIN_FAILURES, LOGIN_FAILURE_WINDOW):
             return _form_page(tenant, request, ctx, "login.html", 429, email=email, error="too_many_attempts")
         # The password KDF is deliberately slow (scrypt): check in a worker thread, not on the event loop.
         password = ctx.form.get("password", "")
         user = await run_in_threadpool(tenant.store.verify_password, email, password) if email else None
         if user is None:
-            count = int(failures.get("count", 0)) + 1
-            tenant.store.put_transient(_FAILURES_KIND, throttle, {"count": count}, LOGIN_FAILURE_WINDOW)
             return _form_page(tenant, request, ctx, "login.html", 400, email=email, error="wrong_credentials")
         tenant.store.delete_transient(_FAILURES_KIND, throttle)
         return _signed_in(tenant, request, ctx, user)

@@ -11,7 +11,6 @@ revoking older invitations, hiding expired ones).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +68,7 @@ from orginvite.devtenant.paging import (
     offset_from_query,
 )
 from orginvite.devtenant.ratelimit import RateDecision, RateLimiter
+from orginvite.devtenant.request_body import MAX_JSON_DEPTH, BodyTooLarge, InvalidJson, parse_json, read_capped
 from orginvite.devtenant.store import (
     ConflictError,
     InvalidCheckpointError,
@@ -134,13 +134,7 @@ class Call:
 
     async def body(self, schema: Object) -> dict[str, Any]:
         raw = await _read_body(self.request)
-        if raw.strip() == b"":
-            value: Any = None
-        else:
-            try:
-                value = json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                raise bad_body("Invalid request payload JSON format", raw=True) from exc
+        value = None if raw.strip() == b"" else _parse_body(raw)
         return check_body(schema, value)
 
 
@@ -155,21 +149,25 @@ class Endpoint:
 
 
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    try:
+        return await read_capped(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
         raise ManagementApiError(
             413, f"Payload content length greater than maximum allowed: {MAX_BODY_BYTES}", "payload_too_large"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ManagementApiError(
-                413, f"Payload content length greater than maximum allowed: {MAX_BODY_BYTES}", "payload_too_large"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        ) from None
+
+
+def _parse_body(raw: bytes) -> Any:
+    """JSON, strictly (:func:`parse_json`): deep nesting is a 400, never a RecursionError, and a lone surrogate
+    is refused here, before anything can store it."""
+    try:
+        return parse_json(raw)
+    except InvalidJson as exc:
+        if exc.kind == "surrogate":
+            raise bad_body("String contains an unpaired UTF-16 surrogate", exc.location) from None
+        if exc.kind == "too_deep":
+            raise bad_body(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
+        raise bad_body("Invalid request payload JSON format", raw=True) from None
 
 
 def _error_response(error: ManagementApiError, decision: RateDecision | None) -> JSONResponse:

@@ -9,7 +9,7 @@ lose nothing. ``path=":memory:"`` for tests, a file otherwise; nothing is lost a
 
 Extensions beyond the contract: ``Store(path, clock=...)`` (the clock that dates records and expires
 transients, so tests can move time), ``update_user``, ``set_password``, ``list_users``, ``delete_user``,
-``get_role_by_name``, ``delete_role``, ``delete_client``, ``disable_connection``, and the helpers
+``get_role_by_name``, ``delete_role``, ``delete_client``, ``disable_connection``, ``count_attempt``, and the helpers
 ``generate_id``, ``generate_user_id``, ``generate_ticket`` and ``iso8601``.
 """
 
@@ -808,6 +808,24 @@ class Store:
         if row is None or row["expires_at"] <= self._clock():
             return None
         return json.loads(row["value"])
+
+    def count_attempt(self, kind: str, key: str, limit: int, ttl_seconds: float) -> bool:
+        """Count one attempt against ``limit`` in one transaction: False (nothing written) when ``limit`` attempts
+        are already counted, else the count goes up and its window restarts. Callers count BEFORE the work the
+        limit protects (a password check), so concurrent attempts cannot all read the same old count."""
+        now = self._clock()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT value FROM transients WHERE kind = ? AND key = ? AND expires_at > ?", (kind, key, now)
+            ).fetchone()
+            count = int(json.loads(row["value"]).get("count", 0)) if row else 0
+            if count >= limit:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO transients (kind, key, value, expires_at) VALUES (?, ?, ?, ?)",
+                (kind, key, _dumps({"count": count + 1}), now + float(ttl_seconds)),
+            )
+        return True
 
     def delete_transient(self, kind: str, key: str) -> None:
         with self._tx() as db:

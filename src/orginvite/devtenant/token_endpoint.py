@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -24,6 +23,7 @@ from starlette.responses import JSONResponse
 
 from orginvite.devtenant.authorization import take_live
 from orginvite.devtenant.authorize_rules import valid_code_verifier, verify_pkce
+from orginvite.devtenant.request_body import BodyTooLarge, InvalidJson, parse_json, read_capped
 from orginvite.devtenant.token_claims import (
     ACCESS_TOKEN_TTL,
     access_token_claims,
@@ -58,19 +58,17 @@ def _error_response(exc: TokenError, *, basic: bool) -> JSONResponse:
 
 async def _parameters(request: Request) -> dict[str, str]:
     """Form or JSON body (auth0-python posts JSON), single-valued, strings only."""
-    body = await request.body()
-    if len(body) > _BODY_LIMIT:
-        raise TokenError("invalid_request", "request body too large")
+    try:
+        body = await read_capped(request, _BODY_LIMIT)
+    except BodyTooLarge:
+        raise TokenError("invalid_request", "request body too large") from None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TokenError("invalid_request", "request body must be UTF-8") from exc
     if content_type == "application/json":
-        try:
-            data = json.loads(text or "{}")
-        except ValueError as exc:
-            raise TokenError("invalid_request", "request body is not valid JSON") from exc
+        data = _json_body(body)
         if not isinstance(data, dict):
             raise TokenError("invalid_request", "request body must be a JSON object")
         values: dict[str, str] = {}
@@ -91,6 +89,14 @@ async def _parameters(request: Request) -> dict[str, str]:
             raise TokenError("invalid_request", f"parameter {key} is repeated")
         values[key] = value
     return values
+
+
+def _json_body(body: bytes) -> Any:
+    """The JSON body, strictly (deep nesting and lone surrogates refused, as on every JSON route of the tenant)."""
+    try:
+        return parse_json(body) if body.strip() else {}
+    except InvalidJson as exc:
+        raise TokenError("invalid_request", f"request body {exc.problem}") from None
 
 
 def _authenticate(tenant: Tenant, request: Request, params: Mapping[str, str]) -> dict[str, Any]:

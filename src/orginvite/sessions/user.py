@@ -8,6 +8,7 @@ built from verified ID token claims only (:func:`user_from_claims`); the cookie 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.requests import HTTPConnection
 
 from orginvite.config import Settings
-from orginvite.errors import InvalidCookieError
+from orginvite.errors import InvalidCookieError, TokenError
 
 __all__ = [
     "ANONYMOUS",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 _MAX_TEXT = 320
+# A UTF-16 surrogate in a Python string is always a lone one (JSON's "\ud83d" without its pair: an emoji cut in
+# half). Such text cannot be encoded as UTF-8, so every page or answer showing it would fail: claims and cookie
+# fields are repaired (free text) or refused (values that a replacement character would make wrong).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_ROLES = 50
 #: Where the middleware keeps the request's organization under multi-tenant routing (also for anonymous requests).
 ORGANIZATION_SCOPE_KEY = "orginvite.organization"
@@ -47,9 +52,13 @@ class Organization:
     name: str | None
 
 
-def _payload_text(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and len(value) <= 2048):
+def _payload_text(value: Any, *, repair: bool = False) -> str | None:
+    """A text field of a verified cookie; ``repair`` (the name) replaces lone surrogates, which a cookie signed
+    before claims were repaired may hold; anywhere else they make the cookie malformed."""
+    if value is None or (isinstance(value, str) and len(value) <= 2048 and not _LONE_SURROGATE.search(value)):
         return value
+    if repair and isinstance(value, str) and len(value) <= 2048:
+        return _LONE_SURROGATE.sub("\ufffd", value)
     raise InvalidCookieError("malformed")
 
 
@@ -124,7 +133,7 @@ class OrgUser(BaseUser):
         text = _payload_text
         get = payload.get
         sub = get("sub")
-        if get("v") != 1 or not isinstance(sub, str) or not sub:
+        if get("v") != 1 or not isinstance(sub, str) or not sub or _LONE_SURROGATE.search(sub):
             raise InvalidCookieError("malformed")
         org = get("org")
         organization = None
@@ -133,42 +142,53 @@ class OrgUser(BaseUser):
                 raise InvalidCookieError("malformed")
             organization = Organization(text(org.get("id")), text(org.get("name")))
         roles = get("roles")
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        if not isinstance(roles, list) or not all(isinstance(r, str) and not _LONE_SURROGATE.search(r) for r in roles):
             raise InvalidCookieError("malformed")
         exp = get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise InvalidCookieError("malformed")
         user = object.__new__(cls)
-        user.sub, user.email, user.name, user.picture = sub, text(get("email")), text(get("name")), text(get("picture"))
+        user.sub, user.email, user.picture = sub, text(get("email")), text(get("picture"))
+        user.name = text(get("name"), repair=True)
         user.organization, user.roles, user.expires_at = organization, tuple(roles), float(exp)
         return user
 
 
 def _claim_text(claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT, cut: bool = True) -> str | None:
     """A string claim, cut to ``limit`` (names) or dropped when longer (``cut=False``: emails, URLs, IDs, where a
-    shortened value would be a different, wrong value)."""
+    shortened value would be a different, wrong value). Lone surrogates likewise: replaced in a name, dropped with
+    the whole value otherwise."""
     value = claims.get(name)
     if not isinstance(value, str) or not value:
         return None
+    if _LONE_SURROGATE.search(value):
+        if not cut:
+            return None
+        value = _LONE_SURROGATE.sub("\ufffd", value)
     if len(value) > limit:
         return value[:limit] if cut else None
     return value
 
 
 def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> OrgUser:
-    """The session user for verified ID token claims; odd claim shapes are dropped, never trusted."""
+    """The session user for verified ID token claims; odd claim shapes are dropped, never trusted. A subject that
+    is not valid Unicode is :class:`TokenError`: it is the user's identity, neither droppable nor repairable."""
+    sub = claims["sub"]
+    if not isinstance(sub, str) or _LONE_SURROGATE.search(sub):
+        raise TokenError("the ID token subject (sub) is not valid Unicode text")
     roles: tuple[str, ...] = ()
     if settings.roles_claim is not None:
         raw = claims.get(settings.roles_claim)
         if isinstance(raw, list):
-            roles = tuple(r[:100] for r in raw if isinstance(r, str) and r)[:_MAX_ROLES]
+            kept = (r for r in raw if isinstance(r, str) and r and not _LONE_SURROGATE.search(r))
+            roles = tuple(r[:100] for r in kept)[:_MAX_ROLES]
     org_id = _claim_text(claims, "org_id", limit=100, cut=False)
     org_name = _claim_text(claims, "org_name", limit=100, cut=False)
     picture = _claim_text(claims, "picture", limit=1024, cut=False)
     if picture is not None and not picture.startswith(("https://", "http://")):
         picture = None  # a "javascript:" picture would otherwise reach an <img src> in the host app
     return OrgUser(
-        claims["sub"],
+        sub,
         email=_claim_text(claims, "email", cut=False),
         name=_claim_text(claims, "name"),
         picture=picture,
