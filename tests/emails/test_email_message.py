@@ -165,6 +165,32 @@ def test_encoded_words_in_names_and_subjects_never_write_a_header_line(renderer,
     assert parsed["Subject"] == message["Subject"]
 
 
+FORMAT_CHARACTERS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f\u061c\ufeff\u00ad"
+
+
+def test_one_line_removes_bidi_overrides_and_other_format_characters_but_keeps_joiners():
+    from orginvite.emails.model import one_line
+
+    assert one_line("Amira\u202e moc.evil//:sptth\u202c") == "Amira moc.evil//:sptth"
+    assert one_line("".join(f"a{char}" for char in FORMAT_CHARACTERS)) == "a" * len(FORMAT_CHARACTERS)
+    assert one_line("👩\u200d💻 می\u200cخواهم") == "👩\u200d💻 می\u200cخواهم"  # ZWJ, ZWNJ: emoji, Persian
+
+
+def test_bidi_overrides_reach_no_subject_no_address_header_and_names_stay_in_bdi(renderer):
+    hostile = "Amira\u202e moc.evil//:sptth\u202c\u2066x\u2069\u200b"
+    org = dict(sample_invitation().organization, display_name="Acme\u202e Inc.\u200f")
+    rendered = renderer.render(sample_invitation(inviter_name=hostile, organization=org), locale="en")
+    message = build_message(rendered, sender=(hostile, "no-reply@acme.test"), to=(hostile, "zoe@example.com"),
+                            reply_to=(hostile, "r@acme.test"))
+    _, parsed = sent(message)
+    for text in (parsed["Subject"], *(parsed[h].addresses[0].display_name for h in ("From", "To", "Reply-To"))):
+        assert not set(text) & set(FORMAT_CHARACTERS), text
+    assert parsed["To"].addresses[0].display_name == "Amira moc.evil//:sptthx"
+    assert "Amira moc.evil//:sptthx" in parsed["Subject"] and "Acme Inc." in parsed["Subject"]
+    assert not set(rendered.text) & set(FORMAT_CHARACTERS)
+    assert "<bdi>Amira moc.evil//:sptthx</bdi>" in rendered.html and "<bdi>Acme Inc.</bdi>" in rendered.html
+
+
 def test_hostile_subject_text_cannot_inject_headers(renderer):
     rendered = renderer.render(sample_invitation(inviter_name="x\r\nBcc: victim@example.com\r\n"), locale="en")
     raw = build_message(rendered, sender="no-reply@acme.test", to="zoe@example.com").as_bytes()
