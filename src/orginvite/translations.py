@@ -45,6 +45,7 @@ __all__ = [
     "LOCALES_DIR",
     "CatalogError",
     "Catalogs",
+    "DateOutOfRangeError",
     "UnknownTimezoneError",
     "babel_locale",
     "create_environment",
@@ -57,6 +58,7 @@ __all__ = [
     "format_list",
     "get_translations",
     "gettext",
+    "in_timezone",
     "ngettext",
     "parse_timezone",
     "pgettext",
@@ -86,6 +88,16 @@ class UnknownTimezoneError(OrgInviteError, ValueError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"unknown timezone {name[:64]!r}")
+
+
+class DateOutOfRangeError(OrgInviteError, ValueError):
+    """A moment whose local date in the zone asked for falls outside years 1 to 9999 (``9999-12-31T23:59Z`` in
+    Pacific/Kiritimati): Python's datetime cannot hold it, so it cannot be shown."""
+
+    def __init__(self, value: dt.datetime, zone: dt.tzinfo) -> None:
+        self.value = value
+        self.zone = zone
+        super().__init__(f"{value.isoformat()} cannot be shown in {zone}: its local date is out of range")
 
 
 def _find_locales_dir() -> Path:
@@ -468,6 +480,15 @@ def _as_datetime(value: dt.datetime | dt.date | str) -> dt.datetime:
     return value
 
 
+def in_timezone(value: dt.datetime | dt.date | str, zone: dt.tzinfo) -> dt.datetime:
+    """``value`` as local time in ``zone``; :class:`DateOutOfRangeError` instead of OverflowError at the ends."""
+    moment = _as_datetime(value)
+    try:
+        return moment.astimezone(zone)
+    except OverflowError as exc:
+        raise DateOutOfRangeError(moment, zone) from exc
+
+
 def format_datetime(
     value: dt.datetime | str,
     format: str = "medium",
@@ -477,7 +498,7 @@ def format_datetime(
 ) -> str:
     """A date and time in the active (or given) locale and timezone, with the zone named (``long`` by default)."""
     zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
-    return babel_dates.format_datetime(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
+    return babel_dates.format_datetime(in_timezone(value, zone), format, tzinfo=zone, locale=babel_locale(locale))
 
 
 def format_datetime_tz(
@@ -493,7 +514,7 @@ def format_datetime_tz(
     """
     zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
     where = babel_locale(locale)
-    local = _as_datetime(value).astimezone(zone)
+    local = in_timezone(value, zone)
     date_text = babel_dates.format_date(local, "long", locale=where)
     time_text = babel_dates.format_time(local, "short", tzinfo=zone, locale=where)
     zone_name = babel_dates.get_timezone_name(local, "long", locale=where)
@@ -512,7 +533,7 @@ def format_date(
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         moment = value
     else:
-        moment = _as_datetime(value).astimezone(zone).date()
+        moment = in_timezone(value, zone).date()
     return babel_dates.format_date(moment, format, locale=babel_locale(locale))
 
 
@@ -524,7 +545,7 @@ def format_time(
     tzinfo: str | dt.tzinfo | None = None,
 ) -> str:
     zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
-    return babel_dates.format_time(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
+    return babel_dates.format_time(in_timezone(value, zone), format, tzinfo=zone, locale=babel_locale(locale))
 
 
 def format_list(items: Sequence[Any], style: str = "standard", *, locale: str | None = None) -> str:

@@ -39,7 +39,7 @@ from orginvite.emails.message import build_message
 from orginvite.emails.model import Invitation, sample_invitation
 from orginvite.emails.renderer import EmailRenderer, RenderedEmail, RenderError
 from orginvite.errors import OrgInviteError
-from orginvite.translations import UnknownTimezoneError, parse_timezone
+from orginvite.translations import DateOutOfRangeError, UnknownTimezoneError, in_timezone, parse_timezone
 
 __all__ = ["EmailPreviews", "Preview", "PreviewError", "PreviewParams", "preview_json", "render_preview"]
 
@@ -68,6 +68,16 @@ class PreviewError(OrgInviteError, ValueError):
     def __init__(self, parameter: str, problem: str) -> None:
         self.parameter = parameter
         super().__init__(f"{parameter}: {problem}")
+
+
+_SAMPLE_TTL = dt.timedelta(days=7)  # the sample invitation's lifetime
+
+
+def _check_showable(parameter: str, moment: dt.datetime, zone: dt.tzinfo) -> None:
+    try:
+        in_timezone(moment, zone)
+    except DateOutOfRangeError as exc:
+        raise PreviewError(parameter, f"{moment.isoformat()} is out of range in {zone}") from exc
 
 
 @dataclass(frozen=True)
@@ -102,22 +112,29 @@ class PreviewParams:
             values[key] = raw
         if "roles" in values:
             values["roles"] = tuple(role.strip() for role in values["roles"].split(",") if role.strip())
-        if "expires_at" in values:
-            try:
-                dt.datetime.fromisoformat(values["expires_at"])
-            except ValueError as exc:
-                raise PreviewError("expires_at", "not an ISO 8601 date-time") from exc
+        zone: dt.tzinfo = dt.UTC  # the sample invitee has no timezone of their own
         if "timezone" in values:
             try:
-                parse_timezone(values["timezone"])
+                zone = parse_timezone(values["timezone"])
             except UnknownTimezoneError as exc:
                 raise PreviewError("timezone", "not an IANA timezone name") from exc
+        if "expires_at" in values:
+            try:
+                expires_at = dt.datetime.fromisoformat(values["expires_at"])
+            except ValueError as exc:
+                raise PreviewError("expires_at", "not an ISO 8601 date-time") from exc
+            _check_showable("expires_at", expires_at, zone)
         if "now" in values:
             try:
                 now = dt.datetime.fromisoformat(values["now"])
             except ValueError as exc:
                 raise PreviewError("now", "not an ISO 8601 date-time") from exc
             values["now"] = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+            if "expires_at" not in values:  # the sample expires 7 days after now
+                try:
+                    _check_showable("now", values["now"] + _SAMPLE_TTL, zone)
+                except OverflowError as exc:
+                    raise PreviewError("now", "too close to the year 9999 (the sample expires 7 days later)") from exc
         values.update(fixed)
         return cls(**values)
 
@@ -156,7 +173,7 @@ class Preview:
 def _sample(params: PreviewParams, now: dt.datetime) -> Invitation:
     base = sample_invitation()
     changes: dict[str, Any] = {
-        "expires_at": params.expires_at or (now + dt.timedelta(days=7)).isoformat().replace("+00:00", "Z"),
+        "expires_at": params.expires_at or (now + _SAMPLE_TTL).isoformat().replace("+00:00", "Z"),
         "user_metadata": {"lang": params.lang} if params.lang else {},
     }
     if params.inviter is not None:
