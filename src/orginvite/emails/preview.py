@@ -7,7 +7,9 @@ badge, the messages that fell back to another locale, sample data from query par
 snapshot tests. The login flow's pages are previewed the same way.
 
 It is a development tool: off unless turned on (``enabled=True`` or ``ORGINVITE_PREVIEWS=1``), and it refuses
-non-local clients (and any proxied request) unless ``allow_remote=True``.
+non-local clients (and any proxied request) unless ``allow_remote=True``. Local-only, it also answers only
+requests addressed to a loopback name (``localhost``, ``127.0.0.1``...) or one of ``allowed_hosts``: a
+DNS-rebinding page (its own name re-resolved to 127.0.0.1) is a local client, but its ``Host`` is its own.
 
     app = Starlette(routes=[Mount("/_previews", app=EmailPreviews(enabled=True))])
 """
@@ -39,6 +41,7 @@ from orginvite.emails.message import build_message
 from orginvite.emails.model import Invitation, sample_invitation
 from orginvite.emails.renderer import EmailRenderer, RenderedEmail, RenderError
 from orginvite.errors import OrgInviteError
+from orginvite.loopback import scope_host_allowed
 from orginvite.translations import DateOutOfRangeError, UnknownTimezoneError, in_timezone, parse_timezone
 
 __all__ = ["EmailPreviews", "Preview", "PreviewError", "PreviewParams", "preview_json", "render_preview"]
@@ -262,7 +265,8 @@ _RAW_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data
 
 class EmailPreviews:
     """The preview ASGI app. ``emails`` names the email templates to list; ``pages`` (an ``orginvite.pages.Pages``
-    or None) adds the login flow's pages."""
+    or None) adds the login flow's pages. ``allowed_hosts`` (exact names or ``*.suffix``) are answered besides
+    the loopback names, e.g. ``["*.myapp.test"]`` for an app served on names mapped to 127.0.0.1."""
 
     def __init__(
         self,
@@ -270,6 +274,7 @@ class EmailPreviews:
         *,
         enabled: bool | None = None,
         allow_remote: bool = False,
+        allowed_hosts: Sequence[str] = (),
         emails: Sequence[str] = ("invitation",),
         pages: Any | None = None,
         include_pages: bool = True,
@@ -280,6 +285,7 @@ class EmailPreviews:
             enabled = os.environ.get("ORGINVITE_PREVIEWS", "").strip().lower() in {"1", "true", "yes", "on"}
         self.enabled = enabled
         self.allow_remote = allow_remote
+        self.allowed_hosts = tuple(host.strip().lower().removesuffix(".") for host in allowed_hosts)
         self.renderer = renderer or EmailRenderer()
         self.emails = tuple(emails)
         for name in self.emails:
@@ -324,6 +330,15 @@ class EmailPreviews:
                 response = PlainTextResponse(
                     "Email previews only answer local clients (set allow_remote=True to change that).",
                     status_code=403,
+                    headers=_SECURITY_HEADERS,
+                )
+                await response(scope, receive, send)
+                return
+            if not self.allow_remote and not scope_host_allowed(scope, self.allowed_hosts):
+                response = PlainTextResponse(  # no echo of the name, no redirect
+                    "Email previews only answer requests for this machine's names (localhost, 127.0.0.1); "
+                    "list others in EmailPreviews(allowed_hosts=...).",
+                    status_code=400,
                     headers=_SECURITY_HEADERS,
                 )
                 await response(scope, receive, send)
