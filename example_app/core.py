@@ -2,7 +2,7 @@
 
 Built on orginvite's public API (``orginvite``, ``orginvite.management``, ``orginvite.emails``) and a few of its
 helpers (``orginvite.config.env_value``, ``orginvite.forms``, ``orginvite.management.mailer``,
-``orginvite.tenancy.rules``). The Starlette app
+``orginvite.tenancy.rules``, ``orginvite.text``). The Starlette app
 (``example_app.workspace``) and the FastAPI app (``example_app.fastapi_app``) only differ in how they route.
 
 Who may do what is decided from the Management API (the member's roles in the organization right now), not from
@@ -45,6 +45,7 @@ from orginvite.management import (
 from orginvite.management.errors import InvitationEmailError
 from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
 from orginvite.tenancy.rules import TenancyError, effective_host, host_allowed
+from orginvite.text import has_hidden_characters
 
 __all__ = [
     "DEV_TENANT",
@@ -224,8 +225,8 @@ def parse_invite_form(
     name = _one(form, "name").strip()
     if len(name) > MAX_NAME:
         raise FormError("name", f"The name is too long (at most {MAX_NAME} characters).")
-    if _CONTROL.search(name):
-        raise FormError("name", "The name must be one line of text.")
+    if _CONTROL.search(name) or has_hidden_characters(name):  # the bulk CSV's rule: no controls, no bidi overrides
+        raise FormError("name", "The name must be one line of text, without invisible or direction characters.")
     role_ids = tuple(dict.fromkeys(form.get("roles") or []))
     unknown = [role for role in role_ids if role not in roles]
     if unknown:

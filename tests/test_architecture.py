@@ -123,7 +123,7 @@ def test_the_dev_tenant_and_the_app_side_stay_apart() -> None:
         assert not any(_in(t, "orginvite.devtenant") for t in _closure(module)), module
 
 
-PURE = ["orginvite.links", "orginvite.loopback", "orginvite.login.claims", "orginvite.tenancy.rules",
+PURE = ["orginvite.links", "orginvite.loopback", "orginvite.text", "orginvite.login.claims", "orginvite.tenancy.rules",
         "orginvite.i18n.locales"]
 #: What pure logic may import: standard library modules without files, sockets, processes, event loops or
 #: environment, and Babel for CLDR's reference data (likely subtags; read-only, loaded on first use).

@@ -139,6 +139,21 @@ def test_smtp_when_configured(catcher: Catcher) -> None:
     assert created["invitation_url"] in message.get_body(("plain",)).get_content()
 
 
+def test_a_long_sender_name_with_addresses_in_it_stays_one_from_mailbox(catcher: Catcher) -> None:
+    name = "Acme Dev, ceo@attacker.example, Bcc: cfo@attacker.example; " + "x" * 60
+    with (
+        DevTenant(smtp=f"smtp://127.0.0.1:{catcher.port}", email_from=(name, "invites@acme.test")) as tenant,
+        tenant.serve() as server,
+        api_client(server) as api,
+    ):
+        invite(api, DEMO_ACME_ORG_ID, "ann@example.test")
+    [(_, recipients, content)] = catcher.received
+    assert recipients == ["ann@example.test"]
+    message = email.message_from_bytes(content, policy=policy.default)
+    assert [(a.display_name, a.addr_spec) for a in message["From"].addresses] == [(name, "invites@acme.test")]
+    assert [a.addr_spec for a in message["To"].addresses] == ["ann@example.test"]
+
+
 def test_an_smtp_failure_keeps_the_email_in_the_outbox_and_the_invitation(caplog: pytest.LogCaptureFixture) -> None:
     dead = free_port()
     with DevTenant(smtp=f"smtp://127.0.0.1:{dead}?timeout=5") as tenant, tenant.serve() as server:

@@ -8,6 +8,7 @@ from email import policy
 from email.headerregistry import Address
 
 import pytest
+from aiosmtplib.email import flatten_message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,6 +79,116 @@ def test_display_names_survive_a_round_trip_and_cannot_inject_headers(renderer, 
     assert len(parsed["To"].addresses) == 1
     header_block = raw.split(b"\n\n", 1)[0]
     assert not any(line.startswith((b"Bcc:", b"To: x@y.z")) for line in header_block.splitlines())
+
+
+def sent(message) -> tuple[bytes, email.message.EmailMessage]:
+    """The bytes exactly as SMTPSender puts them on the wire (aiosmtplib's flattening), and what a client parses."""
+    raw = flatten_message(message)
+    return raw, email.message_from_bytes(raw, policy=policy.default)
+
+
+def header_lines(raw: bytes) -> list[bytes]:
+    return raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+FILLER = "x" * 80  # long enough that the header has to be folded
+LONG_HOSTILE_NAMES = [
+    f"Zoe Martin, ceo@attacker.example, cfo@attacker.example, {FILLER}",
+    f"Bcc: ceo@attacker.example, cfo@attacker.example; {FILLER}",
+    f'Zoe "the boss" Martin \\ {FILLER} <ceo@attacker.example>',
+    f"Martin; Zoe: {FILLER}; ceo@attacker.example",
+    f"<ceo@attacker.example> {' '.join(['word'] * 30)}, cfo@attacker.example",
+    f"Zoé Martin, ceo@attacker.example, «chef» {FILLER}",
+    "ليلى حداد، ceo@attacker.example, " + "شركة الاتصالات السعودية " * 6,
+    "山田太郎, ceo@attacker.example; " + "株式会社" * 40,
+    "👩‍💻" * 120 + ", ceo@attacker.example",
+    "x" * 150 + ", ceo@attacker.example",
+]
+
+
+@pytest.mark.parametrize("name", LONG_HOSTILE_NAMES)
+def test_a_folded_display_name_stays_one_mailbox_in_every_address_header(renderer, name):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    message = build_message(
+        rendered, sender=(name, "no-reply@acme.test"), to=(name, "zoe@example.com"), reply_to=(name, "help@acme.test")
+    )
+    raw, parsed = sent(message)
+    expected = message["To"].addresses[0].display_name
+    assert expected and ("ceo@attacker.example" in expected or len(expected) >= 150)
+    for header, addr_spec in (("From", "no-reply@acme.test"), ("To", "zoe@example.com"),
+                              ("Reply-To", "help@acme.test")):
+        assert [(a.display_name, a.addr_spec) for a in parsed[header].addresses] == [(expected, addr_spec)], header
+    assert parsed.get_all("Bcc") is None and parsed.get_all("Cc") is None
+    assert all(len(line) <= 998 for line in header_lines(raw))
+
+
+def test_a_display_name_of_200_wide_characters_still_fits_a_header_line(renderer):
+    rendered = renderer.render(sample_invitation(), locale="en")
+    raw, parsed = sent(build_message(rendered, sender="no-reply@acme.test", to=("😀" * 200, "zoe@example.com")))
+    [address] = parsed["To"].addresses
+    assert address.addr_spec == "zoe@example.com" and set(address.display_name) == {"😀"}
+    assert 100 <= len(address.display_name) <= 200
+    assert all(len(line) <= 998 for line in header_lines(raw))
+
+
+ENCODED_WORD_INJECTIONS = [
+    "=?utf-8?q?=0D=0ABcc: evil@x.test",
+    "=?utf-8?q?=0D=0ABcc:_evil@x.test?=",
+    "Amira =?utf-8?b?DQpCY2M6IGV2aWxAeC50ZXN0?= Haddad",
+    "a" * 90 + " =?utf-8?q?=0D=0ABcc:_evil@x.test?=",
+    "=?utf-8?q?=0A?=Bcc: evil@x.test",
+]
+
+
+@pytest.mark.parametrize("name", ENCODED_WORD_INJECTIONS)
+def test_encoded_words_in_names_and_subjects_never_write_a_header_line(renderer, name):
+    """CVE-2024-6923: this interpreter (3.11.7) decodes such words and writes the CRLF out; we never let it."""
+    org = dict(sample_invitation().organization, display_name=name)
+    rendered = renderer.render(sample_invitation(inviter_name=name, organization=org), locale="en")
+    assert "=?" in rendered.subject.replace("= ?", "=?")  # the hostile text did reach the subject
+    message = build_message(
+        rendered, sender=(name, "no-reply@acme.test"), to=(name, "zoe@example.com"), reply_to=(name, "r@acme.test"),
+        headers={"X-Note": name},
+    )
+    raw, parsed = sent(message)
+    names = [line.split(b":", 1)[0] for line in header_lines(raw) if line[:1] not in b" \t"]
+    assert sorted(names) == sorted(
+        [b"Subject", b"From", b"To", b"Reply-To", b"Date", b"Message-ID", b"Auto-Submitted", b"X-Note",
+         b"MIME-Version", b"Content-Type", b"Content-Language"]
+    )
+    assert not any(line.lower().startswith(b"bcc") for line in header_lines(raw))
+    for header in ("From", "To", "Reply-To"):
+        [address] = parsed[header].addresses
+        assert address.display_name == message[header].addresses[0].display_name  # the literal text, not decoded
+        assert not {"\r", "\n"} & set(address.display_name) and "=?" not in address.display_name
+    assert "\n" not in parsed["Subject"] and "=?" not in parsed["Subject"]
+    assert parsed["Subject"] == message["Subject"]
+
+
+FORMAT_CHARACTERS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f\u061c\ufeff\u00ad"
+
+
+def test_one_line_removes_bidi_overrides_and_other_format_characters_but_keeps_joiners():
+    from orginvite.emails.model import one_line
+
+    assert one_line("Amira\u202e moc.evil//:sptth\u202c") == "Amira moc.evil//:sptth"
+    assert one_line("".join(f"a{char}" for char in FORMAT_CHARACTERS)) == "a" * len(FORMAT_CHARACTERS)
+    assert one_line("👩\u200d💻 می\u200cخواهم") == "👩\u200d💻 می\u200cخواهم"  # ZWJ, ZWNJ: emoji, Persian
+
+
+def test_bidi_overrides_reach_no_subject_no_address_header_and_names_stay_in_bdi(renderer):
+    hostile = "Amira\u202e moc.evil//:sptth\u202c\u2066x\u2069\u200b"
+    org = dict(sample_invitation().organization, display_name="Acme\u202e Inc.\u200f")
+    rendered = renderer.render(sample_invitation(inviter_name=hostile, organization=org), locale="en")
+    message = build_message(rendered, sender=(hostile, "no-reply@acme.test"), to=(hostile, "zoe@example.com"),
+                            reply_to=(hostile, "r@acme.test"))
+    _, parsed = sent(message)
+    for text in (parsed["Subject"], *(parsed[h].addresses[0].display_name for h in ("From", "To", "Reply-To"))):
+        assert not set(text) & set(FORMAT_CHARACTERS), text
+    assert parsed["To"].addresses[0].display_name == "Amira moc.evil//:sptthx"
+    assert "Amira moc.evil//:sptthx" in parsed["Subject"] and "Acme Inc." in parsed["Subject"]
+    assert not set(rendered.text) & set(FORMAT_CHARACTERS)
+    assert "<bdi>Amira moc.evil//:sptthx</bdi>" in rendered.html and "<bdi>Acme Inc.</bdi>" in rendered.html
 
 
 def test_hostile_subject_text_cannot_inject_headers(renderer):
@@ -152,19 +263,22 @@ hostile_text = st.lists(
     ),
     max_size=30,
 ).map("".join)
+long_hostile_text = st.lists(
+    st.one_of(hostile_text, st.sampled_from(["x" * 40, "é" * 30, " ", "👩‍💻"])), min_size=1, max_size=8
+).map("".join)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=hostile_text)
+@given(name=long_hostile_text)
 def test_any_display_name_round_trips_as_one_mailbox_without_extra_headers(renderer, name):
     rendered = renderer.render(sample_invitation(), locale="en")
     message = build_message(rendered, sender=(name, "no-reply@acme.test"), to=(name, "zoe@example.com"))
-    raw = message.as_bytes()
-    parsed = email.message_from_bytes(raw, policy=policy.default)
-    assert [a.addr_spec for a in parsed["To"].addresses] == ["zoe@example.com"]
-    assert [a.addr_spec for a in parsed["From"].addresses] == ["no-reply@acme.test"]
+    raw, parsed = sent(message)
+    expected = message["To"].addresses[0].display_name
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [(expected, "zoe@example.com")]
+    assert [(a.display_name, a.addr_spec) for a in parsed["From"].addresses] == [(expected, "no-reply@acme.test")]
     assert parsed.get_all("Bcc") is None and parsed.get_all("Cc") is None
-    header_names = [line.split(b":", 1)[0] for line in raw.split(b"\n\n", 1)[0].splitlines() if line[:1] not in b" \t"]
+    header_names = [line.split(b":", 1)[0] for line in header_lines(raw) if line[:1] not in b" \t"]
     assert sorted(set(header_names)) == sorted(
         {b"Subject", b"From", b"To", b"Date", b"Message-ID", b"Auto-Submitted", b"MIME-Version", b"Content-Type",
          b"Content-Language"}

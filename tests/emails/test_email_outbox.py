@@ -6,6 +6,7 @@ import datetime as dt
 import email
 from email import policy
 
+import aiosmtplib
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,6 +15,7 @@ from starlette.routing import Mount
 
 from loopback_support import free_port
 from orginvite.emails import EmailRenderer, sample_invitation
+from orginvite.emails.catcher import serve_smtp
 from orginvite.emails.outbox import InvitationMailer, Outbox
 from orginvite.emails.sender import SMTPConnectionError, SMTPSender, SMTPSettings
 from orginvite.errors import ConfigurationError
@@ -70,6 +72,53 @@ async def test_the_outbox_app_lists_and_serves_messages(renderer):
     parsed = email.message_from_bytes(raw.content, policy=policy.default)
     assert parsed["Content-Language"] == "ja"
     assert missing.status_code == 404
+
+
+HOSTILE_MESSAGE = (
+    b"From: (c)<\r\n"
+    b"To: (<b>x</b>)<\r\n"
+    b"Cc: Bcc: a@example.com, b@example.com;\r\n"
+    b"Subject: caf\xc3\xa9 \xff\xfe (c)<i>\r\n"
+    b"Message-ID: (c)<\r\n"
+    b"Content-Language: (c)<\r\n"
+    b"Content-Type: text/plain; charset=x-no-such-charset\r\n"
+    b"\r\n"
+    b"caf\xc3\xa9 body\r\n"
+)
+
+
+@pytest.mark.anyio
+async def test_a_message_whose_headers_do_not_parse_still_renders_with_the_raw_values_escaped(renderer):
+    """Issue 13 item 8: 'To: (c)<' raised IndexError in the header parser and broke / and /messages for all."""
+    outbox = Outbox()
+    await InvitationMailer(renderer, sender="no-reply@acme.test", outbox=outbox).deliver(sample_invitation())
+    server = await serve_smtp(outbox, host="127.0.0.1", port=0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await aiosmtplib.send(HOSTILE_MESSAGE, sender="x@example.com", recipients=["y@example.com"],
+                              hostname="127.0.0.1", port=port, start_tls=False)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(outbox) == 2
+    app = Starlette(routes=[Mount("/outbox", app=outbox.app)])
+    with LiveServer(app) as live:
+        async with httpx.AsyncClient(base_url=f"{live.url}/outbox") as client:
+            pages = {path: await client.get(path) for path in ("/", "/messages", "/messages/2", "/messages/2/text",
+                                                               "/messages/2/raw", "/messages/1")}
+            detail_json = (await client.get("/messages/2", headers={"Accept": "application/json"})).json()
+    assert {path: page.status_code for path, page in pages.items()} == dict.fromkeys(pages, 200)
+    index, detail = pages["/"].text, pages["/messages/2"].text
+    assert "(&lt;b&gt;x&lt;/b&gt;)&lt;" in index and "<b>x</b>" not in index  # the raw To, escaped
+    assert "(&lt;b&gt;x&lt;/b&gt;)&lt;" in detail and "<b>x</b>" not in detail and "(c)&lt;i&gt;" in detail
+    assert "Acme Inc." in index  # the good message is still listed
+    [hostile, _] = pages["/messages"].json()["messages"]
+    assert hostile["to"] == ["(<b>x</b>)<"] and hostile["from"] == "(c)<" and hostile["message_id"] == "(c)<"
+    assert "café" in hostile["subject"] and "\ufffd" in hostile["subject"]
+    assert hostile["locale"] == "(c)<"
+    assert ["To", "(<b>x</b>)<"] in detail_json["headers"] and ["From", "(c)<"] in detail_json["headers"]
+    assert pages["/messages/2/text"].text.strip() == "café body"
+    assert pages["/messages/2/raw"].content == HOSTILE_MESSAGE  # the bytes as received
 
 
 def test_the_outbox_keeps_the_newest_messages(renderer):

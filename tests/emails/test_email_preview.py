@@ -58,6 +58,33 @@ def test_proxied_requests_are_refused(server):
     assert "local clients" in response.text
 
 
+FOREIGN_HOSTS = ("attacker.test", "attacker.test:8025", "127.0.0.1.attacker.test", "localhost.attacker.test",
+                 "www.localhost.attacker.test", "", "a b")
+
+
+def test_a_foreign_host_is_refused_and_loopback_names_are_answered(server):
+    """DNS rebinding: the page's own name re-resolved to 127.0.0.1 is a local client with a foreign Host."""
+    port = server.url.rsplit(":", 1)[1]
+    for host in FOREIGN_HOSTS:
+        for path in ("/", "/emails/invitation/json", "/pages/unknown_organization/html"):
+            response = get(server, path, headers={"host": host})
+            assert response.status_code == 400, (host, path)
+            assert "only answer requests for this machine's names" in response.text
+            assert "location" not in response.headers
+            assert not host or host not in response.text
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"app.localhost:{port}", f"[::1]:{port}"):
+        assert get(server, "/emails/invitation/json", headers={"host": host}).status_code == 200, host
+
+
+def test_allowed_hosts_are_answered_too():
+    app = EmailPreviews(enabled=True, allowed_hosts=["*.myapp.test", "Box.Example."])
+    with LiveServer(app) as live:
+        for host in ("acme.myapp.test", "a.b.myapp.test:8000", "box.example"):
+            assert httpx.get(f"{live.url}/", headers={"host": host}).status_code == 200, host
+        for host in ("myapp.test", "evilmyapp.test", "attacker.test"):
+            assert httpx.get(f"{live.url}/", headers={"host": host}).status_code == 400, host
+
+
 @pytest.mark.anyio
 async def test_non_local_clients_are_refused_unless_allowed():
     refusing = EmailPreviews(enabled=True)
@@ -157,6 +184,16 @@ def test_json_is_stable_for_snapshots(server):
         ("/emails/invitation?timezone=Mars/Olympus", 400, "timezone: not an IANA timezone name"),
         ("/emails/invitation?expires_at=soon", 400, "expires_at: not an ISO 8601 date-time"),
         ("/emails/invitation?inviter=" + "x" * 400, 400, "inviter: longer than 300 characters"),
+        ("/emails/invitation?expires_at=9999-12-31T23:59:59%2B00:00&timezone=Pacific/Kiritimati", 400,
+         "expires_at: 9999-12-31T23:59:59+00:00 is out of range in Pacific/Kiritimati"),
+        ("/emails/invitation?expires_at=0001-01-01T00:00:00%2B00:00&timezone=America/New_York", 400,
+         "expires_at: 0001-01-01T00:00:00+00:00 is out of range in America/New_York"),
+        ("/emails/invitation?expires_at=9999-12-31T23:59:59-12:00", 400, "expires_at: 9999-12-31T23:59:59-12:00"),
+        ("/emails/invitation?now=9999-12-30T00:00:00Z", 400, "now: too close to the year 9999"),
+        ("/emails/invitation?now=9999-12-24T12:00:00Z&timezone=Pacific/Kiritimati", 400,
+         "now: 9999-12-31T12:00:00+00:00 is out of range in Pacific/Kiritimati"),
+        ("/emails/invitation/json?expires_at=9999-12-31T23:59:59%2B00:00&timezone=Pacific/Kiritimati", 400,
+         "expires_at: "),
         ("/pages/nope?locale=fr", 404, "Known pages:"),
     ],
 )
@@ -269,6 +306,8 @@ def test_cli_serves_the_preview_app(tmp_path: Path):
         assert page.status_code == 200 and 'data-testid="rtl"' in page.text
         proxied = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
         assert proxied.status_code == 403
+        rebound = httpx.get(f"http://127.0.0.1:{port}/emails/invitation", headers={"host": f"attacker.test:{port}"})
+        assert rebound.status_code == 400
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0

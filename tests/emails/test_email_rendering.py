@@ -171,6 +171,34 @@ def test_a_malformed_expiry_is_a_clear_error(renderer):
         renderer.render(sample_invitation(expires_at="next tuesday"), locale="en")
 
 
+@pytest.mark.parametrize(
+    ("expires_at", "timezone"),
+    [
+        ("9999-12-31T23:59:59+00:00", "Pacific/Kiritimati"),
+        ("0001-01-01T00:00:00+00:00", "America/New_York"),
+        ("9999-12-31T23:59:59-12:00", "UTC"),
+    ],
+)
+def test_an_expiry_that_cannot_be_shown_in_the_timezone_is_a_render_error(renderer, expires_at, timezone):
+    """Not an OverflowError: the local date would fall outside years 1..9999."""
+    with pytest.raises(RenderError, match=rf"expires_at .*{timezone}.*out of range") as info:
+        renderer.render(sample_invitation(expires_at=expires_at), locale="en", timezone=timezone)
+    assert info.value.template == "invitation"
+
+
+def test_date_filters_in_templates_fail_as_render_errors_too(tmp_path):
+    from orginvite.i18n.rendering import DateOutOfRangeError, format_date, format_datetime, format_time
+
+    for formatter in (format_date, format_datetime, format_time):
+        with pytest.raises(DateOutOfRangeError, match="Pacific/Kiritimati"):
+            formatter("9999-12-31T23:59:59+00:00", locale="en", tzinfo="Pacific/Kiritimati")
+    (tmp_path / "invitation").mkdir()
+    (tmp_path / "invitation" / "subject.txt").write_text('{{ "0001-01-01T00:00:00Z"|format_date }}')
+    custom = EmailRenderer([tmp_path], clock=lambda: NOW)
+    with pytest.raises(RenderError, match=r"invitation/subject\.txt: DateOutOfRangeError"):
+        custom.render(sample_invitation(timezone="America/New_York"), locale="en")
+
+
 def test_concurrent_renders_in_threads_never_mix():
     renderer = EmailRenderer(clock=lambda: NOW)
     expected = {locale: renderer.render(sample_invitation(), locale=locale) for locale in AVAILABLE_LOCALES}

@@ -145,6 +145,33 @@ async def test_delivers_the_message_as_built(smtp_server, message):
 
 
 @pytest.mark.anyio
+async def test_hostile_display_names_arrive_as_one_mailbox_each_and_no_extra_header(smtp_server):
+    """Item 6/6b of issue 13 end to end: a folded name with addresses in it and an encoded-word CRLF."""
+    folded = "Zoe Martin, ceo@attacker.example, cfo@attacker.example; " + "x" * 80
+    encoded = "=?utf-8?q?=0D=0ABcc: evil@attacker.example"
+    rendered = EmailRenderer(clock=lambda: NOW).render(sample_invitation(inviter_name=encoded), locale="en")
+    message = build_message(
+        rendered,
+        sender=(encoded, "no-reply@acme.test"),
+        to=(folded, "zoe@example.com"),
+        reply_to=(folded, "r@acme.test"),
+    )
+    inbox = Inbox()
+    port = smtp_server(inbox)
+    await SMTPSender(SMTPSettings(host="127.0.0.1", port=port)).send(message)
+    [(_, rcpt_tos, content)] = inbox.messages
+    assert rcpt_tos == ["zoe@example.com"]
+    received = email.message_from_bytes(content, policy=policy.default)
+    assert [(a.display_name, a.addr_spec) for a in received["To"].addresses] == [(folded, "zoe@example.com")]
+    assert [(a.display_name, a.addr_spec) for a in received["Reply-To"].addresses] == [(folded, "r@acme.test")]
+    [sender] = received["From"].addresses
+    assert sender.addr_spec == "no-reply@acme.test" and "Bcc: evil@attacker.example" in sender.display_name
+    assert received.get_all("Bcc") is None and received.get_all("Cc") is None
+    header_block = content.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in header_block.split(b"\n"))
+
+
+@pytest.mark.anyio
 async def test_authentication_succeeds_with_the_right_credentials(smtp_server, message):
     inbox = Inbox()
     port = smtp_server(inbox, authenticator=authenticator, auth_required=True, auth_require_tls=False)

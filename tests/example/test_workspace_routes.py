@@ -167,6 +167,23 @@ def test_typed_text_comes_back_escaped_and_member_names_are_escaped(stack: Stack
     assert "default-src 'none'" in page.headers["content-security-policy"]
 
 
+def test_bidi_overrides_are_refused_in_the_form_and_removed_from_the_inviters_name(stack: Stack) -> None:
+    reversed_link = "Amira\u202e moc.evil//:sptth\u202c"
+    stack.add_member("amira@acme.test", MEMBER_PASSWORD, ["admin"], name=reversed_link)
+    with stack.client() as admin:
+        token = invite_form(stack.sign_in(admin, "amira@acme.test", MEMBER_PASSWORD))["fields"]["csrf_token"]
+        for name in ("Camille\u202e", "Cam\u2066ille\u2069", "Cam\u200bille", "Camille\u200f"):
+            refused = post_invite(stack, admin, token, name=name)
+            assert refused.status_code == 400 and "without invisible or direction characters" in refused.text
+        assert pending(stack) == []
+        assert post_invite(stack, admin, token, name="Camille").status_code == 303
+    [invitation] = stack.tenant.store.list_invitations(ACME)[0]
+    assert invitation["inviter"]["name"] == "Amira moc.evil//:sptth"  # stored without the override
+    [email] = stack.outbox.messages()
+    assert "\u202e" not in email.subject and "Amira moc.evil//:sptth" in email.subject
+    assert "<bdi>Amira moc.evil//:sptth</bdi>" in (email.part("html") or "")
+
+
 def test_unreadable_bodies_and_signed_out_posts(stack: Stack) -> None:
     with stack.client() as client:
         signed_out = client.post(stack.url + "/invitations", data={"email": "a@example.test"})

@@ -15,15 +15,12 @@ from babel.support import Translations
 
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import translations as tr
+from orginvite.i18n.rendering import create_environment, format_date, format_datetime, format_list
 from orginvite.i18n.translations import (
     CatalogError,
     Catalogs,
     UnknownTimezoneError,
-    create_environment,
     current_locale,
-    format_date,
-    format_datetime,
-    format_list,
     parse_timezone,
     use_locale,
 )

@@ -85,6 +85,25 @@ async def test_a_message_key_names_the_email_stably_and_a_bad_one_is_never_a_hea
     assert all(m["Bcc"] is None for m in inbox.messages)
 
 
+async def test_a_hostile_invitee_name_stays_one_recipient_on_invite_and_resend(
+    fake_auth0: Fake, fake_clock: FakeClock, smtp_inbox: Inbox
+) -> None:
+    """The name of the bulk CSV / the workspace form / user_metadata.name: folded, it must not add recipients."""
+    fake, url = fake_auth0
+    fake.add_org("acme", "Acme Inc.")
+    inbox, smtp_url = smtp_inbox
+    name = "Zoé Martin, ceo@attacker.example, Bcc: cfo@attacker.example; " + "x" * 60
+    sender = sender_from_env({**ENV, "ORGINVITE_SMTP_URL": smtp_url})
+    async with make_client(url, fake_clock) as client:
+        result = await invite(client, "acme", "zoe@example.com", client_id=APP_CLIENT_ID, inviter_name="Amira",
+                              sender=sender, name=name)
+        await resend_invitation(client, "acme", result.invitation_id, sender=sender)
+    assert len(inbox.messages) == 2
+    for message in inbox.messages:
+        assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [(name, "zoe@example.com")]
+        assert message.get_all("Bcc") is None and message.get_all("Cc") is None
+
+
 async def test_an_smtp_server_that_is_down(fake_auth0: Fake, fake_clock: FakeClock) -> None:
     fake, url = fake_auth0
     fake.add_org("acme")

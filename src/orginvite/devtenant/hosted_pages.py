@@ -94,7 +94,9 @@ def _environment() -> jinja2.Environment:
     loader = jinja2.PackageLoader("orginvite.devtenant", "templates")
     translations = _translations_module()
     if translations is not None:
-        return translations.create_environment(loader)
+        from orginvite.i18n.rendering import create_environment
+
+        return create_environment(loader)
     env = jinja2.Environment(
         loader=loader, autoescape=True, extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined
     )

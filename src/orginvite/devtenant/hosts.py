@@ -6,17 +6,17 @@ still say ``Host: attacker.example``, so a server meant for this machine answers
 attacker's: loopback addresses, ``localhost`` (and ``*.localhost``, which browsers resolve to loopback
 themselves), plus names the developer lists. ``orginvite demo`` and ``orginvite tenant serve`` both use it.
 
-The decision (:func:`host_allowed`) is pure; :class:`HostGuard` is the ASGI wrapper.
+The decision (:func:`host_allowed`, :func:`request_host`) is pure and lives in :mod:`orginvite.loopback`, where
+the email previews share it; :class:`HostGuard` is the ASGI wrapper.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from orginvite.loopback import is_loopback_host
+from orginvite.loopback import HOST_NAME, host_allowed, is_loopback_host, request_host, scope_host_allowed
 
 __all__ = [
     "HostGuard",
@@ -26,27 +26,6 @@ __all__ = [
     "is_loopback_name",
     "request_host",
 ]
-
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-# host[:port] or [ipv6][:port]; anything else (spaces, userinfo, several colons) is malformed.
-_HOST_HEADER = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[^\[\]:/@\s]+))(?::(?P<port>[0-9]{1,5}))?")
-
-
-def request_host(header: str | None) -> str | None:
-    """The host part of a ``Host`` header, lower case, without port, brackets or trailing dot; None if malformed."""
-    if not header:
-        return None
-    match = _HOST_HEADER.fullmatch(header.strip().lower())
-    if match is None:
-        return None
-    if match["v6"] is not None:
-        try:
-            return str(ipaddress.IPv6Address(match["v6"]))
-        except ValueError:
-            return None
-    name = match["name"].removesuffix(".")
-    return name if _NAME.fullmatch(name) else None
 
 
 def is_loopback_name(host: str) -> bool:
@@ -72,7 +51,7 @@ def allowed_host_pattern(value: str) -> str:
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
-        if not _NAME.fullmatch(name):
+        if not HOST_NAME.fullmatch(name):
             raise ValueError(
                 f"{value!r} is not a host name or '*.suffix' (no scheme, port or path), e.g. '*.myapp.test'"
             ) from None
@@ -80,18 +59,6 @@ def allowed_host_pattern(value: str) -> str:
     if wildcard:
         raise ValueError(f"{value!r}: a wildcard takes a host name, not an IP address")
     return str(address)
-
-
-def host_allowed(host: str | None, patterns: Iterable[str] = (), *, loopback: bool = True) -> bool:
-    """Whether a server answers a request for ``host`` (from :func:`request_host`; None is refused).
-
-    ``patterns`` are exact names/addresses or ``*.suffix``; with ``loopback`` the loopback names are allowed too.
-    """
-    if host is None:
-        return False
-    if loopback and is_loopback_name(host):
-        return True
-    return any(host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])) for pattern in patterns)
 
 
 class HostGuard:
@@ -106,9 +73,7 @@ class HostGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        values = [value for key, value in scope.get("headers", ()) if key.lower() == b"host"]
-        header = values[0].decode("latin-1") if len(values) == 1 else None
-        if host_allowed(request_host(header), self.patterns, loopback=self.loopback):
+        if scope_host_allowed(scope, self.patterns, loopback=self.loopback):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":

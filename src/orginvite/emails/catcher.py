@@ -22,7 +22,7 @@ import socket
 from email.message import EmailMessage
 from typing import Any
 
-from orginvite.emails.outbox import Outbox
+from orginvite.emails.outbox import Outbox, read_header
 
 __all__ = ["MAX_MESSAGE_BYTES", "OutboxHandler", "serve_smtp"]
 
@@ -42,8 +42,7 @@ class OutboxHandler:
         message = email.message_from_bytes(content, policy=email.policy.default)
         if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default always builds one
             return "554 5.6.0 unreadable message"
-        locale = message.get("Content-Language")
-        entry = self.outbox.add(message, locale=str(locale) if locale else None)
+        entry = self.outbox.add(message, locale=read_header(message, "Content-Language") or None, raw=content)
         logger.info("caught message %s for %d recipient(s)", entry.id, len(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 

@@ -13,19 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orginvite.text import strip_hidden_characters
+
 __all__ = ["Invitation", "one_line", "safe_color", "safe_https_url", "sample_invitation"]
 
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
-#: Unicode category Cc (C0 controls, DEL, C1 controls) except the tab, which becomes a space.
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r" {2,}")
 _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
 def one_line(value: object, *, limit: int = 255) -> str:
-    """A single-line display string: line breaks become spaces, other control characters go, length capped.
+    """A single-line display string: line breaks and tabs become spaces, other control and format characters
+    go (:mod:`orginvite.text`: bidi overrides, zero-width spaces...), length capped.
 
-    Subjects and display names must never carry CR/LF (header injection) or invisible controls.
+    Subjects and display names must never carry CR/LF (header injection), invisible controls or characters
+    that reorder the text around them.
     """
     if value is None:
         return ""
@@ -33,7 +35,7 @@ def one_line(value: object, *, limit: int = 255) -> str:
     if text.isprintable() and "  " not in text:
         return text.strip()[:limit]  # no breaks, controls, tabs or other separators: the usual name or subject
     text = _LINE_BREAKS.sub(" ", text)
-    text = _CONTROLS.sub("", text).replace("\t", " ")
+    text = strip_hidden_characters(text.replace("\t", " "))
     text = _SPACES.sub(" ", text).strip()
     return text[:limit]
 

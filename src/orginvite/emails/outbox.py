@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import html as html_lib
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -36,11 +37,46 @@ from orginvite.emails.renderer import EmailRenderer, RenderedEmail
 from orginvite.emails.sender import SendError, SendResult, SMTPSender
 from orginvite.errors import ConfigurationError
 
-__all__ = ["Delivery", "InvitationMailer", "Outbox", "OutboxEntry"]
+__all__ = ["Delivery", "InvitationMailer", "Outbox", "OutboxEntry", "read_header"]
 
 _HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
 _RAW_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; base-uri 'none'"
 _UI_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; base-uri 'none'"
+_UNFOLD = re.compile(r"\r?\n")
+
+
+def _displayable(text: str) -> str:
+    """``text`` without the surrogate escapes the parser leaves for undecodable bytes (they cannot be encoded)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _parsed(message: EmailMessage, name: str, raw: Any) -> Any:
+    """The header object for one raw header, or None when the parser cannot read it.
+
+    Any SMTP client can hand the catcher any header, and email.headerregistry raises on some (``To: (c)<``:
+    IndexError, a group where a mailbox was expected: AttributeError, ...), so every failure counts."""
+    try:
+        return message.policy.header_fetch_parse(name, raw)
+    except Exception:  # the stdlib parser's failures on hostile input are untyped
+        return None
+
+
+def read_header(message: EmailMessage, name: str) -> str | None:
+    """The first ``name`` header as the parser reads it, or its raw (unfolded) value when it does not parse."""
+    for key, raw in message.raw_items():
+        if key.lower() == name.lower():
+            parsed = _parsed(message, key, raw)
+            return _displayable(str(parsed) if parsed is not None else _UNFOLD.sub("", str(raw)))
+    return None
+
+
+def _header_items(message: EmailMessage) -> list[tuple[str, str]]:
+    """Every header as ``(name, value)``, each value as :func:`read_header` gives it."""
+    items = []
+    for key, raw in message.raw_items():
+        parsed = _parsed(message, key, raw)
+        items.append((key, _displayable(str(parsed) if parsed is not None else _UNFOLD.sub("", str(raw)))))
+    return items
 
 
 @dataclass(frozen=True)
@@ -50,28 +86,41 @@ class OutboxEntry:
     received_at: dt.datetime
     locale: str | None = None
     error: str | None = None  # why SMTP did not take it (kept here instead of being lost)
+    raw: bytes | None = None  # the bytes as received (the catcher's), served as the .eml
 
     @property
     def subject(self) -> str:
-        return str(self.message.get("Subject", ""))
+        return read_header(self.message, "Subject") or ""
 
     @property
     def to(self) -> list[str]:
-        value = self.message.get("To")
-        return [address.addr_spec for address in getattr(value, "addresses", ())]
+        """The recipients' addresses; the raw value, as one item, when the header does not parse."""
+        for key, raw in self.message.raw_items():
+            if key.lower() == "to":
+                parsed = _parsed(self.message, key, raw)
+                if parsed is None:
+                    return [_displayable(_UNFOLD.sub("", str(raw)))]
+                return [_displayable(address.addr_spec) for address in getattr(parsed, "addresses", ())]
+        return []
 
     def part(self, subtype: str) -> str | None:
         body = self.message.get_body(preferencelist=(subtype,))
-        return body.get_content() if body is not None else None
+        if body is None:
+            return None
+        try:
+            return body.get_content()
+        except LookupError:  # an unknown charset: show the bytes as UTF-8, as mail clients guess
+            payload = body.get_payload(decode=True)
+            return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
 
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "subject": self.subject,
-            "from": str(self.message.get("From", "")),
+            "from": read_header(self.message, "From") or "",
             "to": self.to,
             "locale": self.locale,
-            "message_id": str(self.message.get("Message-ID", "")),
+            "message_id": read_header(self.message, "Message-ID") or "",
             "received_at": self.received_at.isoformat(),
             "error": self.error,
         }
@@ -99,9 +148,11 @@ class Outbox:
             ]
         )
 
-    def add(self, message: EmailMessage, *, locale: str | None = None, error: str | None = None) -> OutboxEntry:
+    def add(
+        self, message: EmailMessage, *, locale: str | None = None, error: str | None = None, raw: bytes | None = None
+    ) -> OutboxEntry:
         with self._lock:
-            entry = OutboxEntry(str(next(self._ids)), message, self.clock(), locale, error)
+            entry = OutboxEntry(str(next(self._ids)), message, self.clock(), locale, error, raw)
             self._entries[entry.id] = entry
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
@@ -156,12 +207,12 @@ class Outbox:
             return entry
         if "application/json" in request.headers.get("accept", ""):
             data = entry.summary() | {"text": entry.part("plain"), "html": entry.part("html"),
-                                      "headers": [[k, str(v)] for k, v in entry.message.items()]}
+                                      "headers": [list(item) for item in _header_items(entry.message)]}
             return JSONResponse(data, headers=_HEADERS)
         base = str(request.scope.get("root_path", "")).rstrip("/")
         headers = "".join(
-            f"<tr><th>{html_lib.escape(name)}</th><td>{html_lib.escape(str(value))}</td></tr>"
-            for name, value in entry.message.items()
+            f"<tr><th>{html_lib.escape(name)}</th><td>{html_lib.escape(value)}</td></tr>"
+            for name, value in _header_items(entry.message)
         )
         text = html_lib.escape(entry.part("plain") or "")
         link = f"{base}/messages/{entry.id}"
@@ -192,7 +243,7 @@ class Outbox:
         if isinstance(entry, Response):
             return entry
         return Response(
-            entry.message.as_bytes(),
+            entry.raw if entry.raw is not None else entry.message.as_bytes(),
             media_type="message/rfc822",
             headers={**_HEADERS, "content-disposition": f'attachment; filename="message-{entry.id}.eml"'},
         )

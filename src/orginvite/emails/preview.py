@@ -7,7 +7,9 @@ badge, the messages that fell back to another locale, sample data from query par
 snapshot tests. The login flow's pages are previewed the same way.
 
 It is a development tool: off unless turned on (``enabled=True`` or ``ORGINVITE_PREVIEWS=1``), and it refuses
-non-local clients (and any proxied request) unless ``allow_remote=True``.
+non-local clients (and any proxied request) unless ``allow_remote=True``. Local-only, it also answers only
+requests addressed to a loopback name (``localhost``, ``127.0.0.1``...) or one of ``allowed_hosts``: a
+DNS-rebinding page (its own name re-resolved to 127.0.0.1) is a local client, but its ``Host`` is its own.
 
     app = Starlette(routes=[Mount("/_previews", app=EmailPreviews(enabled=True))])
 """
@@ -39,7 +41,9 @@ from orginvite.emails.model import Invitation, sample_invitation
 from orginvite.emails.renderer import EmailRenderer, RenderedEmail, RenderError
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import locales
+from orginvite.i18n.rendering import DateOutOfRangeError, in_timezone
 from orginvite.i18n.translations import UnknownTimezoneError, parse_timezone
+from orginvite.loopback import scope_host_allowed
 
 __all__ = ["EmailPreviews", "Preview", "PreviewError", "PreviewParams", "preview_json", "render_preview"]
 
@@ -68,6 +72,16 @@ class PreviewError(OrgInviteError, ValueError):
     def __init__(self, parameter: str, problem: str) -> None:
         self.parameter = parameter
         super().__init__(f"{parameter}: {problem}")
+
+
+_SAMPLE_TTL = dt.timedelta(days=7)  # the sample invitation's lifetime
+
+
+def _check_showable(parameter: str, moment: dt.datetime, zone: dt.tzinfo) -> None:
+    try:
+        in_timezone(moment, zone)
+    except DateOutOfRangeError as exc:
+        raise PreviewError(parameter, f"{moment.isoformat()} is out of range in {zone}") from exc
 
 
 @dataclass(frozen=True)
@@ -102,22 +116,29 @@ class PreviewParams:
             values[key] = raw
         if "roles" in values:
             values["roles"] = tuple(role.strip() for role in values["roles"].split(",") if role.strip())
-        if "expires_at" in values:
-            try:
-                dt.datetime.fromisoformat(values["expires_at"])
-            except ValueError as exc:
-                raise PreviewError("expires_at", "not an ISO 8601 date-time") from exc
+        zone: dt.tzinfo = dt.UTC  # the sample invitee has no timezone of their own
         if "timezone" in values:
             try:
-                parse_timezone(values["timezone"])
+                zone = parse_timezone(values["timezone"])
             except UnknownTimezoneError as exc:
                 raise PreviewError("timezone", "not an IANA timezone name") from exc
+        if "expires_at" in values:
+            try:
+                expires_at = dt.datetime.fromisoformat(values["expires_at"])
+            except ValueError as exc:
+                raise PreviewError("expires_at", "not an ISO 8601 date-time") from exc
+            _check_showable("expires_at", expires_at, zone)
         if "now" in values:
             try:
                 now = dt.datetime.fromisoformat(values["now"])
             except ValueError as exc:
                 raise PreviewError("now", "not an ISO 8601 date-time") from exc
             values["now"] = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+            if "expires_at" not in values:  # the sample expires 7 days after now
+                try:
+                    _check_showable("now", values["now"] + _SAMPLE_TTL, zone)
+                except OverflowError as exc:
+                    raise PreviewError("now", "too close to the year 9999 (the sample expires 7 days later)") from exc
         values.update(fixed)
         return cls(**values)
 
@@ -156,7 +177,7 @@ class Preview:
 def _sample(params: PreviewParams, now: dt.datetime) -> Invitation:
     base = sample_invitation()
     changes: dict[str, Any] = {
-        "expires_at": params.expires_at or (now + dt.timedelta(days=7)).isoformat().replace("+00:00", "Z"),
+        "expires_at": params.expires_at or (now + _SAMPLE_TTL).isoformat().replace("+00:00", "Z"),
         "user_metadata": {"lang": params.lang} if params.lang else {},
     }
     if params.inviter is not None:
@@ -245,7 +266,8 @@ _RAW_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data
 
 class EmailPreviews:
     """The preview ASGI app. ``emails`` names the email templates to list; ``pages`` (an ``orginvite.pages.Pages``
-    or None) adds the login flow's pages."""
+    or None) adds the login flow's pages. ``allowed_hosts`` (exact names or ``*.suffix``) are answered besides
+    the loopback names, e.g. ``["*.myapp.test"]`` for an app served on names mapped to 127.0.0.1."""
 
     def __init__(
         self,
@@ -253,6 +275,7 @@ class EmailPreviews:
         *,
         enabled: bool | None = None,
         allow_remote: bool = False,
+        allowed_hosts: Sequence[str] = (),
         emails: Sequence[str] = ("invitation",),
         pages: Any | None = None,
         include_pages: bool = True,
@@ -263,6 +286,7 @@ class EmailPreviews:
             enabled = os.environ.get("ORGINVITE_PREVIEWS", "").strip().lower() in {"1", "true", "yes", "on"}
         self.enabled = enabled
         self.allow_remote = allow_remote
+        self.allowed_hosts = tuple(host.strip().lower().removesuffix(".") for host in allowed_hosts)
         self.renderer = renderer or EmailRenderer()
         self.emails = tuple(emails)
         for name in self.emails:
@@ -307,6 +331,15 @@ class EmailPreviews:
                 response = PlainTextResponse(
                     "Email previews only answer local clients (set allow_remote=True to change that).",
                     status_code=403,
+                    headers=_SECURITY_HEADERS,
+                )
+                await response(scope, receive, send)
+                return
+            if not self.allow_remote and not scope_host_allowed(scope, self.allowed_hosts):
+                response = PlainTextResponse(  # no echo of the name, no redirect
+                    "Email previews only answer requests for this machine's names (localhost, 127.0.0.1); "
+                    "list others in EmailPreviews(allowed_hosts=...).",
+                    status_code=400,
                     headers=_SECURITY_HEADERS,
                 )
                 await response(scope, receive, send)

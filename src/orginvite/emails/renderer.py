@@ -25,16 +25,8 @@ from markupsafe import Markup, escape
 from orginvite.emails.model import Invitation, one_line, safe_color, safe_https_url
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import locales
-from orginvite.i18n.translations import (
-    Catalogs,
-    create_environment,
-    current_locale,
-    default_catalogs,
-    format_datetime_tz,
-    format_list,
-    parse_timezone,
-    use_locale,
-)
+from orginvite.i18n.rendering import DateOutOfRangeError, create_environment, format_datetime_tz, format_list
+from orginvite.i18n.translations import Catalogs, current_locale, default_catalogs, parse_timezone, use_locale
 
 __all__ = ["TEMPLATES_DIR", "EmailRenderer", "RenderError", "RenderedEmail", "inline_css"]
 
@@ -342,7 +334,10 @@ class EmailRenderer:
             raise RenderError("invitation", problem) from exc
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-        text = format_datetime_tz(moment, locale=locale, tzinfo=zone)
+        try:
+            text = format_datetime_tz(moment, locale=locale, tzinfo=zone)
+        except DateOutOfRangeError as exc:
+            raise RenderError("invitation", f"expires_at {str(expires_at)[:40]!r}: {exc}") from exc
         # Whole days left, rounded down (Babel's format_timedelta would call 6 days 20 hours "1 week"), with an
         # hour's slack: an email rendered seconds (or a queue's minutes) after a 7-day invitation was created
         # still says 7 days, not 6.

@@ -1,4 +1,4 @@
-"""Gettext catalogs, the active locale, and the Jinja2 environment that renders with them.
+"""Gettext catalogs and the active locale (dates, numbers and the Jinja2 environment: :mod:`.rendering`).
 
 Two traps shape this module (FACTS.md):
 
@@ -19,20 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import zoneinfo
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.ext
-from babel import Locale, UnknownLocaleError
-from babel import dates as babel_dates
-from babel import lists as babel_lists
-from babel import numbers as babel_numbers
 from babel.support import NullTranslations, Translations
 
 from orginvite.errors import OrgInviteError
@@ -45,16 +38,11 @@ __all__ = [
     "LOCALES_DIR",
     "CatalogError",
     "Catalogs",
+    "Gettext",
     "UnknownTimezoneError",
-    "babel_locale",
-    "create_environment",
     "current_locale",
     "current_timezone",
     "default_catalogs",
-    "format_date",
-    "format_datetime",
-    "format_datetime_tz",
-    "format_list",
     "get_translations",
     "gettext",
     "ngettext",
@@ -377,7 +365,7 @@ def _record_in(state: _State, catalogs: Catalogs, message: str, context: str | N
         fallbacks.append((message, answered))
 
 
-class _Gettext:
+class Gettext:
     """gettext callables bound to a catalog stack (None: the default one, looked up at call time, so
     :func:`set_default_catalogs` reaches environments created earlier), reading the active locale at call time.
 
@@ -418,178 +406,16 @@ class _Gettext:
 
 def gettext(message: str, **variables: Any) -> str:
     """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled."""
-    text = _Gettext(None).gettext(message)
+    text = Gettext(None).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     """Plural-aware :func:`gettext`; ``num`` is available to the message as ``%(num)d``."""
-    text = _Gettext(None).ngettext(singular, plural, n)
+    text = Gettext(None).ngettext(singular, plural, n)
     return text % {"num": n, **variables}
 
 
 def pgettext(context: str, message: str, **variables: Any) -> str:
-    text = _Gettext(None).pgettext(context, message)
+    text = Gettext(None).pgettext(context, message)
     return text % variables if variables else text
-
-
-# --- Babel formatting, always with an explicit locale ------------------------------------------------------------
-
-
-def babel_locale(locale: str | None = None) -> Locale:
-    """A Babel Locale for ``locale`` (default: the active one); falls back to the language, then English.
-
-    Passing it explicitly to every ``format_*`` call is the point: without it Babel uses the server's locale.
-    Memoized per spelling (every formatted date asks; Babel Locales are not changed after parsing).
-    """
-    locale = locale or current_locale()
-    return _babel_locale(locale) if len(locale) <= 64 else _babel_locale.__wrapped__(locale)
-
-
-@lru_cache(maxsize=256)
-def _babel_locale(locale: str) -> Locale:
-    tag = locales.parse_tag(locale)
-    candidates = [tag.key, tag.language] if tag else []
-    for candidate in [*candidates, DEFAULT_LOCALE]:
-        try:
-            return Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-    return Locale.parse(DEFAULT_LOCALE)  # pragma: no cover - English is always present
-
-
-def _as_datetime(value: dt.datetime | dt.date | str) -> dt.datetime:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.strip())
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)  # Auth0 and our store hold UTC; naive values are UTC
-    return value
-
-
-def format_datetime(
-    value: dt.datetime | str,
-    format: str = "medium",
-    *,
-    locale: str | None = None,
-    tzinfo: str | dt.tzinfo | None = None,
-) -> str:
-    """A date and time in the active (or given) locale and timezone, with the zone named (``long`` by default)."""
-    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
-    return babel_dates.format_datetime(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
-
-
-def format_datetime_tz(
-    value: dt.datetime | str,
-    *,
-    locale: str | None = None,
-    tzinfo: str | dt.tzinfo | None = None,
-) -> str:
-    """Long date, short time and the zone's name, in the locale's own order: what an expiry line needs.
-
-    ``"December 1, 2026, 10:30 AM Central European Standard Time"``, ``"2026年12月1日 10:30 中央ヨーロッパ標準時"``.
-    (Babel's ``long`` format shows seconds and, in many locales, only ``+0100`` as the zone.)
-    """
-    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
-    where = babel_locale(locale)
-    local = _as_datetime(value).astimezone(zone)
-    date_text = babel_dates.format_date(local, "long", locale=where)
-    time_text = babel_dates.format_time(local, "short", tzinfo=zone, locale=where)
-    zone_name = babel_dates.get_timezone_name(local, "long", locale=where)
-    pattern = str(where.datetime_formats.get("long", "{1}, {0}")).replace("'", "")
-    return pattern.format(f"{time_text} {zone_name}", date_text)
-
-
-def format_date(
-    value: dt.date | dt.datetime | str,
-    format: str = "long",
-    *,
-    locale: str | None = None,
-    tzinfo: str | dt.tzinfo | None = None,
-) -> str:
-    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        moment = value
-    else:
-        moment = _as_datetime(value).astimezone(zone).date()
-    return babel_dates.format_date(moment, format, locale=babel_locale(locale))
-
-
-def format_time(
-    value: dt.datetime | str,
-    format: str = "short",
-    *,
-    locale: str | None = None,
-    tzinfo: str | dt.tzinfo | None = None,
-) -> str:
-    zone = parse_timezone(tzinfo) if tzinfo is not None else current_timezone()
-    return babel_dates.format_time(_as_datetime(value), format, tzinfo=zone, locale=babel_locale(locale))
-
-
-def format_list(items: Sequence[Any], style: str = "standard", *, locale: str | None = None) -> str:
-    """``["admin", "billing"]`` -> ``"admin and billing"`` / ``"admin et billing"`` / ``"admin و billing"``."""
-    return babel_lists.format_list([str(item) for item in items], style=style, locale=babel_locale(locale))
-
-
-def format_number(value: float | int, *, locale: str | None = None) -> str:
-    return babel_numbers.format_decimal(value, locale=babel_locale(locale))
-
-
-# --- the Jinja2 environment --------------------------------------------------------------------------------------
-
-
-def create_environment(
-    loader: jinja2.BaseLoader,
-    *,
-    catalogs: Catalogs | None = None,
-    undefined: type[jinja2.Undefined] = jinja2.StrictUndefined,
-    extensions: Sequence[str | type[jinja2.ext.Extension]] = (),
-    **options: Any,
-) -> jinja2.Environment:
-    """One environment for every locale: ``{% trans %}``, ``_()``, ``gettext``, ``ngettext`` follow :func:`use_locale`.
-
-    Create it once per loader and keep it (templates are compiled and cached on it). ``.html`` templates (and
-    any other name) are autoescaped; ``.txt`` templates (subjects, text parts) are not, since "Tom &amp; Jerry"
-    in a subject is a bug. Undefined variables raise (``StrictUndefined``). Filters:
-    ``format_datetime``, ``format_date``, ``format_time``, ``format_list``, ``format_number`` (all in the active
-    locale and timezone); globals: ``current_locale()``, ``text_direction()``, ``html_lang()``.
-    """
-    env = jinja2.Environment(
-        loader=loader,
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "htm", "xml", "svg"),
-            disabled_extensions=("txt",),
-            default_for_string=True,
-            default=True,
-        ),
-        undefined=undefined,
-        extensions=["jinja2.ext.i18n", *extensions],
-        auto_reload=False,
-        **options,
-    )
-    callables = _Gettext(catalogs)
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        callables.gettext,
-        callables.ngettext,
-        newstyle=True,
-        pgettext=callables.pgettext,
-        npgettext=callables.npgettext,
-    )
-    env.filters.update(
-        format_datetime=format_datetime,
-        format_datetime_tz=format_datetime_tz,
-        format_date=format_date,
-        format_time=format_time,
-        format_list=format_list,
-        format_number=format_number,
-    )
-    env.globals.update(
-        current_locale=lambda: callables.catalogs.resolve(current_locale()),
-        text_direction=lambda: locales.direction(callables.catalogs.resolve(current_locale())),
-        html_lang=lambda: locales.to_bcp47(callables.catalogs.resolve(current_locale())),
-    )
-    # {% trans %} blocks are whitespace-normalized at run time exactly as babel.cfg's "trimmed = true" extracts them.
-    env.policies["ext.i18n.trimmed"] = True
-    env.orginvite_gettext = callables  # type: ignore[attr-defined]
-    return env

@@ -4,7 +4,7 @@ Raw exceptions, JSON 400s and plain 500s leave an invitee stuck (FACTS.md); ever
 what happened and what to do next, in the invitee's language. Templates live in
 ``orginvite/login/templates/pages``; a host app passes ``templates_dir`` and any file of the same name there wins
 (``base.html`` included), through a ``ChoiceLoader``. Rendering goes through
-:func:`orginvite.i18n.translations.create_environment`, so ``{% trans %}`` follows the locale set for each render
+:func:`orginvite.i18n.rendering.create_environment`, so ``{% trans %}`` follows the locale set for each render
 (a ContextVar, safe under concurrency) and everything is autoescaped.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from orginvite.errors import CallbackError, ConfigurationError
-from orginvite.i18n import locales, translations
+from orginvite.i18n import locales, rendering, translations
 
 __all__ = ["CALLBACK_ERROR_KINDS", "PAGES_DIR", "PAGE_NAMES", "Pages", "classify_callback_error", "wants_json"]
 
@@ -75,8 +75,8 @@ class Pages:
             dirs.extend(templates_dir)
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(d) for d in dirs]
         builtin = jinja2.FileSystemLoader(PAGES_DIR)
-        self.env = translations.create_environment(jinja2.ChoiceLoader([*loaders, builtin]))
-        self._builtin = translations.create_environment(builtin) if dirs else self.env
+        self.env = rendering.create_environment(jinja2.ChoiceLoader([*loaders, builtin]))
+        self._builtin = rendering.create_environment(builtin) if dirs else self.env
         self.available = translations.AVAILABLE_LOCALES
         # Compile every page now: a broken override stops the app at start-up, naming the file, not at a 500 later.
         for name in PAGE_NAMES:

@@ -23,7 +23,6 @@ import secrets
 import socket
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import locales
+from orginvite.text import has_hidden_characters
 
 __all__ = [
     "COLUMNS",
@@ -98,10 +98,6 @@ def is_valid_email(value: str) -> bool:
         return False
     found = _EMAIL_RE.fullmatch(value)
     return bool(found) and len(found["local"]) <= 64
-
-
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(char) in {"Cc", "Cf"} and char not in "\u200d\u200c" for char in value)
 
 
 def _invalid_utf8_lines(data: bytes) -> list[RowError]:
@@ -225,7 +221,7 @@ def _parse_row(
     if name is not None:
         if len(name) > MAX_NAME:
             errors.append(RowError(line, "name", f"longer than {MAX_NAME} characters"))
-        elif _has_control_characters(name):
+        elif has_hidden_characters(name):
             errors.append(RowError(line, "name", "contains control characters", name))
 
     roles: list[str] = []

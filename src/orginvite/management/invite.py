@@ -112,7 +112,13 @@ async def create_invitation(
     user_metadata: Mapping[str, Any] | None = None,
     app_metadata: Mapping[str, Any] | None = None,
 ) -> Record:
-    """The first half of :func:`invite`: the invitation, created with ``send_invitation_email=false``."""
+    """The first half of :func:`invite`: the invitation, created with ``send_invitation_email=false``.
+
+    ``inviter_name`` is stored as :func:`~orginvite.emails.model.one_line` leaves it (no line breaks, controls
+    or bidi overrides): the provider's own emails and every admin's list of pending invitations show it.
+    """
+    from orginvite.emails.model import one_line
+
     metadata: Record = dict(user_metadata or {})
     lang = normalize_language(language)
     if lang is not None:
@@ -121,7 +127,7 @@ async def create_invitation(
         metadata.setdefault("name", name)
     return await client.create_invitation(
         str(organization["id"]),
-        inviter_name=inviter_name,
+        inviter_name=one_line(inviter_name, limit=300),
         invitee_email=email,
         client_id=client_id,
         connection_id=connection_id,
