@@ -41,6 +41,10 @@ class MiniOP:
     - ``header``: overriding JOSE header fields (e.g. {"alg": "HS256"}); ``sign_with``: a key not in the JWKS.
     - ``authorize_error``: (error, description) to send back instead of a code.
     - ``user``: the claims of the signed-in user.
+    - Tokens: an access token per login (a JWT for the requested ``audience``, else opaque) living ``access_ttl``
+      seconds, and with ``offline_access`` a refresh token, rotated on every refresh (``refresh_requests`` counts
+      them; ``refresh_mode``: "ok", "invalid_grant", "500", "sleep"; ``refresh_claims`` overrides the refreshed
+      ID token's claims, e.g. another ``org_id``). A rotated-away refresh token is refused (no reuse leeway).
     """
 
     def __init__(self) -> None:
@@ -58,6 +62,12 @@ class MiniOP:
         self.codes: dict[str, dict[str, Any]] = {}
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests = 0
+        self.refresh_requests = 0
+        self.refresh_mode = "ok"
+        self.refresh_claims: dict[str, Any] = {}
+        self.access_ttl = 600
+        self.refresh_tokens: dict[str, dict[str, Any]] = {}  # live refresh token -> what it was issued for
+        self.refresh_delay = 0.0
         self.jwks_fetches = 0
         self.discovery_fetches = 0
         self.end_session = True
@@ -135,9 +145,11 @@ class MiniOP:
 
     async def token(self, request: Request) -> Response:
         self.token_requests += 1
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        if form.get("grant_type") == "refresh_token":
+            return await self._refresh(request, form)
         if (bad := await self._misbehave(self.token_mode, request)) is not None:
             return bad
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         params = self.codes.pop(str(form.get("code")), None)
         if self.token_mode == "400" or params is None:
             return JSONResponse({"error": "invalid_grant", "error_description": "bad code"}, status_code=400)
@@ -149,16 +161,23 @@ class MiniOP:
             return JSONResponse({"error": "invalid_grant", "error_description": "pkce"}, status_code=400)
         if self.token_mode == "no_id_token":
             return JSONResponse({"access_token": "x", "token_type": "Bearer"})
+        claims = self._id_claims(params, nonce=params.get("nonce"))
+        claims.update(self.claims)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        key = self.sign_with
+        if self.header.get("alg") == "HS256":
+            key = OctKey.import_key(CLIENT_SECRET)
+        answer = {"id_token": self.mint(claims, self.header, key), "token_type": "Bearer",
+                  **self._access(params, claims, params.get("audience"))}
+        if "offline_access" in str(params.get("scope", "")).split():
+            answer["refresh_token"] = self._new_refresh(params, claims)
+        return JSONResponse(answer)
+
+    def _id_claims(self, params: dict[str, Any], *, nonce: str | None) -> dict[str, Any]:
         now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": CLIENT_ID,
-            "azp": CLIENT_ID,
-            "iat": now,
-            "exp": now + 600,
-            "nonce": params.get("nonce"),
-            **self.user,
-        }
+        claims: dict[str, Any] = {"iss": self.issuer, "aud": CLIENT_ID, "azp": CLIENT_ID, "iat": now,
+                                  "exp": now + 600, "nonce": nonce, "sid": "sid-" + str(params.get("state", ""))[:8],
+                                  **self.user}
         if params.get("organization"):
             org = params["organization"]
             if org.startswith("org_"):
@@ -166,12 +185,47 @@ class MiniOP:
             else:
                 claims["org_id"] = "org_" + "X" * 16
                 claims["org_name"] = org
-        claims.update(self.claims)
-        claims = {k: v for k, v in claims.items() if v is not None}
-        key = self.sign_with
-        if self.header.get("alg") == "HS256":
-            key = OctKey.import_key(CLIENT_SECRET)
-        return JSONResponse({"id_token": self.mint(claims, self.header, key), "token_type": "Bearer"})
+        return claims
+
+    def _access(self, params: dict[str, Any], claims: dict[str, Any], audience: str | None) -> dict[str, Any]:
+        now = int(time.time())
+        if audience:
+            body = {"iss": self.issuer, "sub": claims["sub"], "aud": [audience, self.issuer + "userinfo"],
+                    "azp": CLIENT_ID, "iat": now, "exp": now + self.access_ttl, "scope": params.get("scope"),
+                    "jti": secrets.token_hex(8)}
+            for name in ("org_id", "org_name"):
+                if claims.get(name):
+                    body[name] = claims[name]
+            token = self.mint(body)
+        else:
+            token = "opaque-" + secrets.token_urlsafe(24)
+        return {"access_token": token, "expires_in": self.access_ttl, "scope": params.get("scope")}
+
+    def _new_refresh(self, params: dict[str, Any], claims: dict[str, Any]) -> str:
+        token = "rt-" + secrets.token_urlsafe(24)
+        self.refresh_tokens[token] = {"params": params, "claims": claims}
+        return token
+
+    async def _refresh(self, request: Request, form: dict[str, str]) -> Response:
+        self.refresh_requests += 1
+        if self.refresh_delay:
+            await asyncio.sleep(self.refresh_delay)
+        if (bad := await self._misbehave(self.refresh_mode, request)) is not None:
+            return bad
+        if form.get("client_secret") != CLIENT_SECRET or form.get("client_id") != CLIENT_ID:
+            return JSONResponse({"error": "access_denied", "error_description": "Unauthorized"}, status_code=401)
+        grant = self.refresh_tokens.pop(str(form.get("refresh_token")), None)
+        if self.refresh_mode == "invalid_grant" or grant is None:
+            return JSONResponse({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."},
+                                status_code=403)
+        params, claims = grant["params"], {**grant["claims"], **self.refresh_claims}
+        fresh = self._id_claims(params, nonce=None)
+        fresh.update({k: v for k, v in claims.items() if k in ("org_id", "org_name", "sub")})
+        fresh = {k: v for k, v in fresh.items() if v is not None}
+        audience = form.get("audience") or params.get("audience")
+        return JSONResponse({"id_token": self.mint(fresh), "token_type": "Bearer",
+                             **self._access(params, fresh, audience),
+                             "refresh_token": self._new_refresh(params, grant["claims"])})
 
 
 def cookie_jar(client: httpx.Client) -> dict[str, str]:

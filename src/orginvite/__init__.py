@@ -18,6 +18,8 @@ from orginvite.errors import (
     OrganizationClaimError,
     OrgInviteError,
     ProviderError,
+    SessionExpired,
+    SessionStoreError,
     TokenError,
 )
 
@@ -78,6 +80,8 @@ __all__ = [  # noqa: RUF022 (grouped as above, not sorted)
     "OrgInviteError",
     "OrganizationClaimError",
     "ProviderError",
+    "SessionExpired",
+    "SessionStoreError",
     "TokenError",
     "__version__",
     "Settings",

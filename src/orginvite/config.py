@@ -56,6 +56,14 @@ def _is_loopback(host: str | None) -> bool:
     return bool(host) and (host == "test" or host.endswith(".test") or is_loopback_host(host))
 
 
+def _valid_url(value: str) -> bool:
+    try:
+        urlsplit(value).port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    return not any(char.isspace() for char in value)
+
+
 def _check_url(setting: str, value: Any, *, allow_http_loopback: bool = True) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(setting, "is missing")
@@ -132,6 +140,7 @@ class Settings:
     management_client_secret: str | None = None
     organization_cache_ttl: int = 300
     organization_lookups_per_second: float = 2.0
+    session_store: str = "cookie"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -245,6 +254,14 @@ class Settings:
                 )
             set_(self, "id_token_algorithms", algs)
         self._check_tenancy()
+        store = self.session_store
+        if not isinstance(store, str) or not (
+            store == "cookie" or (store.startswith("sqlite:///") and len(store) > len("sqlite:///"))
+            or (store.startswith(("redis://", "rediss://", "unix://")) and _valid_url(store))
+        ):
+            raise ConfigurationError(
+                "session_store", "must be cookie, sqlite:///path/to/sessions.db or redis://host:6379/0"
+            )
 
     def _check_tenancy(self) -> None:
         """Multi-tenant routing (README, "Multi-tenant routing"): the rules must serve ``base_url``'s host, and an
@@ -292,6 +309,12 @@ class Settings:
     def secure(self) -> bool:
         """Whether cookies get ``Secure`` and the ``__Host-`` prefix (an https base URL)."""
         return self.base_url.startswith("https://")
+
+    @property
+    def keeps_tokens(self) -> bool:
+        """Whether sessions keep the provider's tokens: the app calls an API (``audience``) or asked for refresh
+        tokens (``offline_access``). Otherwise a session is identity only (a small signed cookie)."""
+        return self.audience is not None or "offline_access" in self.scope.split()
 
     @property
     def default_logout_return_url(self) -> str:
@@ -344,6 +367,7 @@ class Settings:
             ("organization_lookup", "ORGINVITE_ORGANIZATION_LOOKUP"),
             ("management_client_id", "ORGINVITE_MANAGEMENT_CLIENT_ID"),
             ("management_client_secret", "ORGINVITE_MANAGEMENT_CLIENT_SECRET"),
+            ("session_store", "ORGINVITE_SESSION_STORE"),
         ):
             value = get(env_name)
             if value is not None:

@@ -70,3 +70,19 @@ class CallbackError(OrgInviteError):
         self.error = error
         self.description = description
         super().__init__(f"{kind} ({error})")
+
+
+class SessionExpired(OrgInviteError):
+    """The session can no longer give an access token: none was kept and it expired, the provider refused the
+    refresh (``invalid_grant``: revoked, expired, reused), or the refresh came back for another organization.
+    The session is cleared (the response drops its cookie); the app sends the user to sign in again.
+    ``reason``: ``"no_session"``, ``"no_refresh_token"``, ``"refresh_refused"``, ``"organization_changed"``."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        self.reason = reason
+        super().__init__(message or f"session expired ({reason})")
+
+
+class SessionStoreError(OrgInviteError):
+    """The configured session store (SQLite, Redis) is unreachable or failed: a 503 page, never an anonymous
+    user and never a 500."""

@@ -23,11 +23,16 @@ from orginvite.errors import (
     OrganizationClaimError,
     OrgInviteError,
     ProviderError,
+    SessionStoreError,
     TokenError,
 )
 from orginvite.login.claims import check_host_organization, check_organization, organization_of
 from orginvite.login.context import PREFIX_KEY, ROUTE_KEY, Cookies, LoginContext, local, path_prefix
 from orginvite.login.pages import classify_callback_error
+from orginvite.login.tokens import check_access_token
+from orginvite.sessions.record import SessionRecord
+from orginvite.sessions.store import SessionTooLarge
+from orginvite.sessions.tokens import TokenSet
 from orginvite.sessions.user import Organization, OrgUser, user_from_claims
 
 __all__ = ["AcceptanceVetoed", "callback"]
@@ -81,7 +86,7 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
         cleanup = []
         if state and ctx.transactions.cookie_name(state) in cookies:
             cleanup.append(ctx.transactions.delete_header(state))
-        if ctx.current_user(request) is not None:
+        if await ctx.current_user(request) is not None:
             return ctx.redirect(local(request, ctx.settings.default_return_to), cleanup)
         return ctx.transaction_expired(request, cleanup)
 
@@ -120,6 +125,13 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
             # checked above against the host: an ID-only token (names off at the provider) gets the host's name
             user.organization = Organization(user.organization.id, user.organization.name
                                              or transaction.host_organization)
+        kept = None
+        if settings.keeps_tokens:
+            kept = TokenSet.from_response(tokens, now=ctx.clock(), audience=settings.audience,
+                                          sid=claims.get("sid") if isinstance(claims.get("sid"), str) else None)
+            assert kept.access_token is not None
+            await check_access_token(ctx.oidc, kept.access_token.token, settings.audience, transaction.organization
+                                     or org_id)
         await _accept(ctx, user, claims)
     except ProviderError as exc:
         retry_url = local(request, path_prefix(request) + settings.login_path)
@@ -137,7 +149,13 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
     bound = None
     if route_ is not None:
         bound = (transaction.host or route_.host, transaction.host_organization)
-    done.append(ctx.sessions.issue_header(user, bound))
+    try:
+        done.extend(await ctx.store.create(SessionRecord(user, kept, bound), request.cookies))
+    except SessionStoreError as exc:
+        return ctx.store_unavailable(request, exc, done)
+    except SessionTooLarge as exc:
+        logger.warning("the session does not fit in cookies: %s", exc)
+        return ctx.forbidden(request, "token", done)
     done.append(ctx.pending_header("", 0))
     return ctx.redirect(local(request, transaction.return_to), done)
 

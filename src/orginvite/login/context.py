@@ -16,16 +16,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.requests import Request, cookie_parser
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from orginvite.config import Settings
-from orginvite.errors import InvalidCookieError, ProviderError
+from orginvite.errors import ProviderError, SessionStoreError
 from orginvite.login.oidc import OIDCClient
 from orginvite.login.pages import Pages, wants_json
+from orginvite.login.tokens import ProviderTokens
 from orginvite.login.transactions import TransactionCookies
-from orginvite.sessions.cookie import SessionCookie
+from orginvite.sessions.access import AccessTokens
 from orginvite.sessions.signing import CookieSigner, set_cookie_header
+from orginvite.sessions.store import Session, SessionStore
 from orginvite.sessions.user import Binding, OrgUser
 from orginvite.tenancy.routing import TenantRouter
 
@@ -62,7 +64,10 @@ class LoginContext:
         self.tenants = tenants
         self.clock = clock
         self.transactions = TransactionCookies(settings, clock=clock)
-        self.sessions = SessionCookie(settings, clock=clock)
+        self.store = SessionStore(settings, clock=clock)
+        self.sessions = self.store.cookie  # the identity-only signed session cookie
+        self.provider_tokens = ProviderTokens(settings, oidc, clock=clock)
+        self.access_tokens = AccessTokens(self.store, self.provider_tokens, clock=clock)
         #: The invitation link kept across the wrong-account interstitial (see :mod:`orginvite.login.interstitial`).
         self.pending = CookieSigner(settings.secret_keys, "orginvite.pending", clock=clock)
         self.pending_name = ("__Host-" if settings.secure else "") + settings.pending_cookie
@@ -72,22 +77,29 @@ class LoginContext:
 
     # -- the signed-in user ------------------------------------------------------------------------------------
 
-    def user_from_cookie_header(self, raw: bytes, bound: Binding | None = None) -> tuple[OrgUser | None, bool]:
-        """``(user, needs_resign)`` from a ``Cookie`` header value; ``(None, False)`` for no valid session."""
-        value = cookie_parser(raw.decode("latin-1")).get(self.sessions.name)
-        if not value:
-            return None, False
-        try:
-            return self.sessions.read(value, bound)
-        except InvalidCookieError:
-            return None, False
-
-    def current_user(self, request: Request) -> OrgUser | None:
+    def cookie_header(self, request: Request) -> bytes | None:
+        """The request's ``Cookie`` header when it may hold a session (the first one naming the session cookie)."""
         marker = self.session_marker
         for name, value in request.scope["headers"]:
             if name == b"cookie" and marker in value:
-                return self.user_from_cookie_header(value, binding(request.scope))[0]
+                return bytes(value)
         return None
+
+    async def current_session(self, request: Request) -> Session | None:
+        """The request's session, for the login routes (the pass-through reads it in the middleware). A store
+        that is down reads as no session here: these routes go on to the provider, which asks who it is."""
+        raw = self.cookie_header(request)
+        if raw is None:
+            return None
+        try:
+            return await self.store.load(raw, binding(request.scope))
+        except SessionStoreError as exc:
+            logger.warning("session store unavailable on a login route (%s): treated as signed out", exc)
+            return None
+
+    async def current_user(self, request: Request) -> OrgUser | None:
+        session = await self.current_session(request)
+        return None if session is None else session.user
 
     def pending_header(self, value: str, max_age: int) -> tuple[bytes, bytes]:
         return set_cookie_header(self.pending_name, value, max_age=max_age, secure=self.settings.secure,
@@ -154,6 +166,16 @@ class LoginContext:
             request, "transaction_expired.html", 400,
             {"error": "transaction_expired", "message": "The sign-in expired or was already used; start again."},
             cookies,
+        )
+
+    def store_unavailable(self, request: Request, exc: SessionStoreError, cookies: Cookies | None = None) -> Response:
+        """The session store (SQLite, Redis) is down: a 503 that says try again, never a 500 or a silent sign-out.
+        The page is the provider-unavailable one: for the invitee both are "sign-in is unavailable right now"."""
+        logger.error("session store unavailable: %s", exc)
+        return self.page(
+            request, "provider_unavailable.html", 503,
+            {"error": "session_store_unavailable", "message": "Sessions are unavailable; try again later."},
+            cookies, retry_url=local(request, path_prefix(request) + self.settings.login_path),
         )
 
     def forbidden(self, request: Request, reason: str, cookies: Cookies) -> Response:

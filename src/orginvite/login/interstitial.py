@@ -110,7 +110,8 @@ async def confirm(ctx: LoginContext, request: Request) -> Response:
             return refusal
     # Sign out here, then make the provider ask for credentials again instead of reusing its SSO session.
     logger.info("interstitial: signing out and continuing with invitation %s", link.ticket_fingerprint)
-    return await start(ctx, request, link, prompt="login", cookies=[*clear_pending, ctx.sessions.delete_header()])
+    signed_out = await ctx.store.end(ctx.cookie_header(request))
+    return await start(ctx, request, link, prompt="login", cookies=[*clear_pending, *signed_out])
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -47,7 +47,7 @@ async def login(ctx: LoginContext, request: Request) -> Response:
         if refusal is not None:
             return refusal
     if link.is_invitation:
-        user = ctx.current_user(request)
+        user = await ctx.current_user(request)
         if user is not None:
             return interstitial.show(ctx, request, link, user)
     return await start(ctx, request, link)

@@ -54,6 +54,9 @@ async def logout(ctx: LoginContext, request: Request) -> Response:
         return_to = values[0] if len(values) == 1 else None
     target = logout_return_url(ctx, return_to, request.scope.get(ROUTE_KEY))
     provider = await ctx.oidc.end_session_url(target)
-    user = ctx.current_user(request)
-    logger.info("logout: sub=%r provider_logout=%s", user.sub if user else None, provider is not None)
-    return ctx.redirect(provider or target, [ctx.sessions.delete_header(), ctx.pending_header("", 0)])
+    session = await ctx.current_session(request)
+    if session is not None and session.record.tokens is not None and session.record.tokens.refresh_token:
+        await ctx.provider_tokens.revoke(session.record.tokens.refresh_token)
+    cookies = await ctx.store.end(ctx.cookie_header(request))
+    logger.info("logout: sub=%r provider_logout=%s", session.user.sub if session else None, provider is not None)
+    return ctx.redirect(provider or target, [*cookies, ctx.pending_header("", 0)])

@@ -27,12 +27,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orginvite.config import Settings
+from orginvite.errors import SessionStoreError
 from orginvite.login.callback import callback
 from orginvite.login.context import ROUTE_KEY, LoginContext
 from orginvite.login.login import login
 from orginvite.login.logout import logout
 from orginvite.login.oidc import OIDCClient
 from orginvite.login.pages import Pages
+from orginvite.sessions.store import SESSION_KEY
 from orginvite.sessions.user import ANONYMOUS, ORGANIZATION_SCOPE_KEY, Binding, credentials_for
 from orginvite.tenancy.routing import OrganizationDirectory, TenantRouter
 from orginvite.tenancy.rules import TenancyError
@@ -42,6 +44,7 @@ __all__ = ["OrgInviteMiddleware"]
 logger = logging.getLogger("orginvite.login")
 
 _ANONYMOUS_AUTH = AuthCredentials()
+_TOKENS_KEY = SESSION_KEY + ".tokens"  # where get_access_token finds the refresh logic of this login flow
 
 Handler = Callable[[LoginContext, Request], Awaitable[Response]]
 
@@ -75,6 +78,7 @@ class OrgInviteMiddleware:
         self.context = LoginContext(settings, oidc=self.oidc, pages=Pages(templates_dir), tenants=self.tenants,
                                     clock=clock)
         self.sessions = self.context.sessions
+        self.store = self.context.store
         self._session_marker = self.context.session_marker
         self._routes: dict[str, Handler] = {
             settings.login_path: login,
@@ -112,34 +116,54 @@ class OrgInviteMiddleware:
         marker = self._session_marker
         for name, value in scope["headers"]:  # inlined: this loop is all an anonymous request costs
             if name == b"cookie" and marker in value:
-                user, resign = self.context.user_from_cookie_header(value, bound)
+                try:
+                    session = await self.store.load(value, bound)
+                except SessionStoreError as exc:
+                    await self._store_unavailable(scope, receive, send, exc)
+                    return
                 break
         else:
-            user = None
-        if user is None:
+            session = None
+        if session is None:
             scope["user"] = ANONYMOUS
             scope["auth"] = _ANONYMOUS_AUTH
             await self.app(scope, receive, send)
             return
+        user = session.record.user
         scope["user"], scope["auth"] = user, credentials_for(user)
-        if not resign or kind != "http":
+        scope[SESSION_KEY] = session
+        scope[_TOKENS_KEY] = self.context.access_tokens
+        if not session.writes_back or kind != "http":
             await self.app(scope, receive, send)
             return
-        header = self.sessions.issue_header(user, bound)  # signed with a retired key: re-sign with the newest
+        store = self.store
 
-        async def send_resigned(message: Message) -> None:
+        async def send_with_session(message: Message) -> None:
+            # A refresh (or a key rotation) changed what the browser must keep: whatever the app answers,
+            # streaming responses included, the headers carry it. After the start it is too late by HTTP.
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], header]
+                extra = store.response_headers(session)
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_resigned)
+        await self.app(scope, receive, send_with_session)
+
+    async def _store_unavailable(self, scope: Scope, receive: Receive, send: Send, exc: SessionStoreError) -> None:
+        if scope["type"] == "websocket":
+            logger.error("session store unavailable: %s", exc)
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        response = self.context.store_unavailable(Request(scope, receive), exc)
+        await response(scope, receive, send)
 
     def _closing_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
                 await self.oidc.aclose()
+                await self.context.provider_tokens.aclose()
+                await self.store.aclose()
                 if self.tenants is not None and self.tenants.directory is not None:
                     await self.tenants.directory.aclose()
             return message

@@ -329,25 +329,48 @@ class OIDCClient:
 
     # -- ID token ----------------------------------------------------------------------------------------------
 
-    async def verify_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
-        """Verify signature and claims (iss, aud, azp, exp, iat, nonce, sub); return the claims."""
+    async def verify_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
+        """Verify signature and claims (iss, aud, azp, exp, iat, nonce, sub); return the claims. ``nonce=None``:
+        an ID token from a refresh, which carries no nonce (OIDC Core 12.2)."""
         document = await self.discovery()
-        if not isinstance(id_token, str) or len(id_token) > _MAX_TOKEN_LENGTH or id_token.count(".") != 2:
-            raise TokenError("the ID token is not a compact JWS")
+        claims = await self._verify_jws(id_token, document, "ID token")
+        self.check_claims(claims, issuer=document["issuer"], nonce=nonce)
+        return claims
+
+    async def verify_access_token(self, token: str, *, audience: str) -> dict[str, Any] | None:
+        """An access token issued as a JWT for ``audience``: signature from the JWKS, iss, aud, exp; its claims.
+        None for an opaque token (no API audience: nothing to check, and never to decode)."""
+        if not isinstance(token, str) or token.count(".") != 2:
+            return None
+        document = await self.discovery()
+        claims = await self._verify_jws(token, document, "access token")
+        if claims.get("iss") != document["issuer"]:
+            raise TokenError("the access token was issued by another issuer")
+        aud = claims.get("aud")
+        if audience not in ([aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []):
+            raise TokenError("the access token is not meant for the configured API (aud)")
+        exp = claims.get("exp")
+        if not _is_number(exp) or self._clock() > exp + self.settings.leeway:
+            raise TokenError("the access token has expired or has no expiry")
+        return claims
+
+    async def _verify_jws(self, value: str, document: Mapping[str, Any], what: str) -> dict[str, Any]:
+        if not isinstance(value, str) or len(value) > _MAX_TOKEN_LENGTH or value.count(".") != 2:
+            raise TokenError(f"the {what} is not a compact JWS")
         try:
             # Parsed once, by joserfc (size limits, base64url, JSON header), then verified from the same object.
-            token = jws.extract_compact(id_token.encode("ascii"))
+            token = jws.extract_compact(value.encode("ascii"))
             header = token.headers()
         except (JoseError, ValueError, UnicodeError, RecursionError):  # RecursionError: deep nesting
-            raise TokenError("the ID token header is not valid base64url JSON") from None
+            raise TokenError(f"the {what} header is not valid base64url JSON") from None
         if not isinstance(header, dict):
-            raise TokenError("the ID token header is not a JSON object")
+            raise TokenError(f"the {what} header is not a JSON object")
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms(document):
-            raise TokenError(f"the ID token algorithm {str(alg)[:20]!r} is not accepted")
+            raise TokenError(f"the {what} algorithm {str(alg)[:20]!r} is not accepted")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
-            raise TokenError("the ID token key id is not a string")
+            raise TokenError(f"the {what} key id is not a string")
         if alg.startswith("HS"):
             key: Any = OctKey.import_key(self.settings.client_secret)
         else:
@@ -357,18 +380,17 @@ class OIDCClient:
             registry = self._registries[alg] = jws.JWSRegistry(algorithms=[alg])
         try:
             if not jws.validate_compact(token, key, registry=registry):
-                raise TokenError("the ID token signature does not verify (bad_signature)")
+                raise TokenError(f"the {what} signature does not verify (bad_signature)")
             claims = json.loads(token.payload)
         except JoseError as exc:
-            raise TokenError(f"the ID token signature does not verify ({exc.error})") from None
+            raise TokenError(f"the {what} signature does not verify ({exc.error})") from None
         except (ValueError, TypeError, RecursionError):  # a signed payload nested past the recursion limit
-            raise TokenError("the ID token could not be decoded") from None
+            raise TokenError(f"the {what} could not be decoded") from None
         if not isinstance(claims, dict):
-            raise TokenError("the ID token payload is not a JSON object")
-        self.check_claims(claims, issuer=document["issuer"], nonce=nonce)
+            raise TokenError(f"the {what} payload is not a JSON object")
         return claims
 
-    def check_claims(self, claims: Mapping[str, Any], *, issuer: str, nonce: str) -> None:
+    def check_claims(self, claims: Mapping[str, Any], *, issuer: str, nonce: str | None) -> None:
         """The OIDC Core 3.1.3.7 checks that apply to a confidential client."""
         s = self.settings
         if claims.get("iss") != issuer:
@@ -393,7 +415,9 @@ class OIDCClient:
         if iat > now + s.leeway:
             raise TokenError("the ID token was issued in the future (check the clocks)")
         token_nonce = claims.get("nonce")
-        if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(), nonce.encode()):
+        if nonce is not None and (
+            not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(), nonce.encode())
+        ):
             raise TokenError("the ID token nonce does not match this login")
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:

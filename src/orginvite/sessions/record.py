@@ -1,0 +1,49 @@
+"""What one session holds: the member, the provider's tokens (when the app calls an API), and the host binding.
+
+The same record travels in an encrypted cookie or sits, encrypted, in a server-side store; its payload is the
+one shape :meth:`SessionRecord.from_payload` accepts, whatever it was read from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from orginvite.errors import InvalidCookieError
+from orginvite.sessions.tokens import TokenSet
+from orginvite.sessions.user import Binding, OrgUser
+
+__all__ = ["SessionRecord"]
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    user: OrgUser
+    tokens: TokenSet | None = None
+    bound: Binding | None = None
+
+    def with_tokens(self, tokens: TokenSet | None) -> SessionRecord:
+        return replace(self, tokens=tokens)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "u": self.user.to_payload(),
+            "t": None if self.tokens is None else self.tokens.to_payload(),
+            "b": None if self.bound is None else list(self.bound),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> SessionRecord:
+        if not isinstance(payload, dict) or payload.get("v") != 1:
+            raise InvalidCookieError("malformed")
+        user = OrgUser.from_payload(payload.get("u") if isinstance(payload.get("u"), dict) else {})
+        raw_tokens = payload.get("t")
+        tokens = None if raw_tokens is None else TokenSet.from_payload(raw_tokens)
+        bound = payload.get("b")
+        if bound is not None:
+            if (not isinstance(bound, list) or len(bound) != 2 or not isinstance(bound[0], str)
+                    or not (bound[1] is None or isinstance(bound[1], str))):
+                raise InvalidCookieError("malformed")
+            bound = (bound[0], bound[1])
+        return cls(user, tokens, bound)
