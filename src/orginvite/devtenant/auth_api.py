@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -47,7 +47,7 @@ from orginvite.devtenant.hosted_pages import (
     set_cookie,
 )
 from orginvite.devtenant.keys import InvalidSignatureError
-from orginvite.devtenant.token_endpoint import token_endpoint
+from orginvite.devtenant.token_endpoint import opaque_token_claims, token_endpoint
 from orginvite.links import ticket_fingerprint
 from orginvite.locales import to_bcp47
 
@@ -277,6 +277,8 @@ def _bearer_claims(tenant: Tenant, request: Request) -> dict[str, Any] | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 8192:
         return None
+    if "." not in token.strip():  # an opaque access token (issued without an API audience)
+        return opaque_token_claims(tenant, token.strip())
     try:
         claims = tenant.keys.verify(token.strip())
     except InvalidSignatureError:
@@ -312,6 +314,19 @@ def _userinfo(tenant: Tenant) -> Endpoint:
     return userinfo
 
 
+def _without_query(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url  # callback_allowed refuses it
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _concrete_url(url: str) -> bool:
+    """An allow-list entry one can redirect to as it is (not a ``*`` or ``{organization_name}`` pattern)."""
+    return "*" not in url and "{" not in url and callback_allowed(url, [url])
+
+
 def _logout(tenant: Tenant, *, oidc: bool) -> Endpoint:
     async def logout(request: Request) -> Response:
         query = request.query_params
@@ -334,8 +349,16 @@ def _logout(tenant: Tenant, *, oidc: bool) -> Endpoint:
         else:
             target = query.get("returnTo")
         client = tenant.store.get_client(client_id) if client_id and len(client_id) <= 200 else None
+        allowed = (client or {}).get("allowed_logout_urls") or []
+        if not oidc and not target and allowed and _concrete_url(str(allowed[0])):
+            target = str(allowed[0])  # Auth0: client_id without returnTo goes to the first Allowed Logout URL
         if target:
-            if client is None or not callback_allowed(target, client.get("allowed_logout_urls") or []):
+            # /v2/logout matches the allow-list on the URL without its query and fragment (Auth0's "Redirect Users
+            # After Logout": "the query string and hash information ... are not taken into account"); the path,
+            # trailing slash included, must match as listed. /oidc/logout compares the whole URL, query included
+            # (Auth0 community, "Dynamically Redirect a User after Logout if there are More than 100 Destinations").
+            checked = target if oidc else _without_query(target)
+            if client is None or not callback_allowed(checked, allowed):
                 return error_page(tenant, request, "invalid_logout_url", 400)
             if oidc and query.get("state"):
                 target = add_query(target, {"state": query["state"]})
