@@ -32,13 +32,12 @@ from urllib.parse import parse_qsl, unquote
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from orginvite.devtenant.authorization import take_live
+from orginvite.devtenant.authorization import sign_id_token, take_live
 from orginvite.devtenant.authorize_rules import valid_code_verifier, verify_pkce
 from orginvite.devtenant.token_claims import (
     ACCESS_TOKEN_TTL,
     access_token_claims,
     client_credentials_claims,
-    id_token_claims,
 )
 
 __all__ = ["REFRESH_TOKEN_TTL", "TokenError", "opaque_token_claims", "token_endpoint"]
@@ -179,11 +178,6 @@ def opaque_token_claims(tenant: Tenant, token: str) -> dict[str, Any] | None:
     return dict(claims)
 
 
-def _role_names(tenant: Tenant, org_id: str, user_id: str) -> list[str]:
-    roles, _ = tenant.store.list_member_roles(org_id, user_id, 0, 100)
-    return [str(role["name"]) for role in roles]
-
-
 def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce: str | None) -> dict[str, Any]:
     """Access token (+ ID token when ``openid`` was asked for) for a user grant."""
     store = tenant.store
@@ -213,22 +207,7 @@ def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce
         "scope": " ".join(scopes),
     }
     if "openid" in scopes:
-        roles_claim = tenant.settings.get("id_token_roles_claim") or None
-        claims = id_token_claims(
-            issuer=issuer,
-            client_id=grant["client_id"],
-            user=user,
-            scopes=scopes,
-            now=now,
-            auth_time=float(grant.get("auth_time") or now),
-            sid=str(grant.get("sid") or ""),
-            nonce=nonce,
-            organization=organization,
-            include_org_name=bool(tenant.settings.get("allow_organization_name_in_authentication_api")),
-            roles_claim=roles_claim,
-            role_names=_role_names(tenant, org_id, user["user_id"]) if organization and roles_claim else (),
-        )
-        response["id_token"] = tenant.keys.sign(claims)
+        response["id_token"] = sign_id_token(tenant, issuer, grant, user, organization, nonce=nonce)
     return response
 
 
