@@ -22,6 +22,7 @@ from test_auth_support import (
     callback_params,
     exchange,
     forms_of,
+    make_invitation,
     pkce_pair,
     running,
     tenant_config,
@@ -230,3 +231,25 @@ def test_authlib_oauth_client_completes_a_login_with_form_post() -> None:
     assert result.json()["method"] == "POST"
     userinfo = result.json()["userinfo"]
     assert userinfo["email"] == "ann@acme.test" and userinfo["org_id"] == ACME and userinfo["aud"] == "webapp"
+
+
+@pytest.mark.parametrize("response_type", ["id_token", "code"])
+def test_invitation_flow_with_express_openid_connect_configurations(live, browser, response_type: str) -> None:
+    """The invitee signs up and arrives as a member, through form_post, for both of express-openid-connect's modes."""
+    tenant, base = live
+    invitation = make_invitation(tenant, "invitee@new.test")
+    page = browser.authorize(
+        response_type=response_type,
+        response_mode="form_post",
+        nonce="inv-nonce",
+        invitation=invitation["ticket_id"],
+        organization=ACME,
+        state="inv",
+    )
+    assert page.url.path == "/u/signup"
+    fields = _posted(browser.submit({"name": "New Invitee", "password": PASSWORD}))
+    if response_type == "code":
+        fields = exchange(base, fields["code"], None).json()
+    claims = verify_jwt(base, fields["id_token"])
+    assert claims["org_id"] == ACME and claims["email"] == "invitee@new.test" and claims["nonce"] == "inv-nonce"
+    assert tenant.store.is_member(ACME, claims["sub"])
