@@ -184,6 +184,8 @@ def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce
     user = store.get_user(grant["user_id"])
     if user is None:
         raise _invalid_grant("the user no longer exists")
+    if user.get("blocked"):
+        raise _invalid_grant("user is blocked")
     org_id = grant.get("organization_id")
     organization = store.get_organization(org_id) if org_id else None
     if org_id and (organization is None or not store.is_member(org_id, user["user_id"])):
