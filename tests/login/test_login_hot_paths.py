@@ -57,7 +57,9 @@ def _one_line_reference(value: object, limit: int = 255) -> str:
     if value is None:
         return ""
     text = re.sub(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", str(value))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch == "\t").replace("\t", " ")
+    # controls and format characters go (bidi overrides, zero-width spaces), but tab (a space) and ZWNJ/ZWJ
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch in "\t\u200c\u200d")
+    text = text.replace("\t", " ")
     return re.sub(r" {2,}", " ", text).strip()[:limit]
 
 

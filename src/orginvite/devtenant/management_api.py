@@ -3,7 +3,8 @@
 Mounted by DevTenant at ``/api/v2``. Every request goes through one pipeline (:meth:`ManagementApi.dispatch`):
 bearer token -> rate limit (headers on every answer) -> route -> scope -> path, query and body validation ->
 handler. Every failure is a :class:`ManagementApiError`, rendered as Auth0's ``{"statusCode", "error",
-"message", "errorCode"}``; unknown paths and methods are JSON 404s, so a client never sees an HTML or text page.
+"message", "errorCode"}`` (no ``errorCode`` on 401s, as on Auth0); unknown paths and methods are JSON 404s, so a
+client never sees an HTML or text page, and Auth0 routes the tenant lacks are 501s that name the route.
 The store does the persistence; this module owns request parsing and Auth0's rules (limits, invitation URLs,
 revoking older invitations, hiding expired ones).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +42,13 @@ from orginvite.devtenant.management_bodies import (
     MEMBERS,
     PATH_NAMES,
     PATH_SCHEMAS,
+    UPDATE_ENABLED_CONNECTION,
+    UPDATE_ENABLED_CONNECTION_UNSUPPORTED,
+    UPDATE_ORGANIZATION,
+    UPDATE_ORGANIZATION_UNSUPPORTED,
+    UPDATE_USER,
+    UPDATE_USER_UNSUPPORTED,
+    USER_FIELDS,
     USER_ID,
 )
 from orginvite.devtenant.management_errors import (
@@ -90,6 +99,141 @@ MAX_BODY_BYTES = 1_048_576
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PASSWORDLESS_STRATEGIES = frozenset({"email", "sms"})
 
+# -- Auth0's Management API routes, to tell "not implemented here" (501) from "no such route" (404) -------------
+# From Auth0's Management API v2 reference (auth0.com/docs/api/management/v2); one line per path, its methods.
+AUTH0_ROUTES = """
+GET POST /actions/actions
+GET PATCH DELETE /actions/actions/{id}
+POST /actions/actions/{id}/deploy
+POST /actions/actions/{id}/test
+GET /actions/actions/{actionId}/versions
+GET /actions/actions/{actionId}/versions/{id}
+POST /actions/actions/{actionId}/versions/{id}/deploy
+GET /actions/executions/{id}
+GET /actions/triggers
+GET PATCH /actions/triggers/{triggerId}/bindings
+GET DELETE /anomaly/blocks/ips/{id}
+GET PATCH /attack-protection/breached-password-detection
+GET PATCH /attack-protection/brute-force-protection
+GET PATCH /attack-protection/suspicious-ip-throttling
+GET POST /blacklists/tokens
+GET PATCH /branding
+GET PUT DELETE /branding/templates/universal-login
+GET POST /branding/themes
+GET /branding/themes/default
+GET PATCH DELETE /branding/themes/{themeId}
+GET POST /client-grants
+PATCH DELETE /client-grants/{id}
+GET POST /clients
+GET PATCH DELETE /clients/{id}
+POST /clients/{id}/rotate-secret
+GET POST /clients/{client_id}/credentials
+GET PATCH DELETE /clients/{client_id}/credentials/{credential_id}
+GET POST /connections
+GET PATCH DELETE /connections/{id}
+GET /connections/{id}/status
+DELETE /connections/{id}/users
+GET POST /custom-domains
+GET PATCH DELETE /custom-domains/{id}
+POST /custom-domains/{id}/verify
+GET POST /device-credentials
+DELETE /device-credentials/{id}
+POST /email-templates
+GET PATCH PUT /email-templates/{templateName}
+GET POST PATCH DELETE /emails/provider
+GET DELETE /grants
+DELETE /grants/{id}
+GET /guardian/factors
+PUT /guardian/factors/{name}
+POST /guardian/enrollments/ticket
+GET DELETE /guardian/enrollments/{id}
+GET POST /hooks
+GET PATCH DELETE /hooks/{id}
+GET POST PATCH DELETE /hooks/{id}/secrets
+GET /jobs/{id}
+GET /jobs/{id}/errors
+POST /jobs/users-exports
+POST /jobs/users-imports
+POST /jobs/verification-email
+GET /keys/signing
+POST /keys/signing/rotate
+GET /keys/signing/{kid}
+PUT /keys/signing/{kid}/revoke
+GET POST /log-streams
+GET PATCH DELETE /log-streams/{id}
+GET /logs
+GET /logs/{id}
+GET POST /organizations
+GET PATCH DELETE /organizations/{id}
+GET /organizations/name/{name}
+GET POST /organizations/{id}/enabled_connections
+GET PATCH DELETE /organizations/{id}/enabled_connections/{connectionId}
+GET POST /organizations/{id}/invitations
+GET DELETE /organizations/{id}/invitations/{invitation_id}
+GET POST DELETE /organizations/{id}/members
+GET POST DELETE /organizations/{id}/members/{user_id}/roles
+GET POST /organizations/{id}/client-grants
+DELETE /organizations/{id}/client-grants/{grant_id}
+GET PATCH /prompts
+GET PUT /prompts/{prompt}/custom-text/{language}
+GET PUT DELETE /prompts/{prompt}/partials
+GET DELETE /refresh-tokens/{id}
+GET POST /resource-servers
+GET PATCH DELETE /resource-servers/{id}
+GET POST /roles
+GET PATCH DELETE /roles/{id}
+GET POST DELETE /roles/{id}/permissions
+GET POST /roles/{id}/users
+GET POST /rules
+GET PATCH DELETE /rules/{id}
+GET /rules-configs
+PUT DELETE /rules-configs/{key}
+GET DELETE /sessions/{id}
+GET /stats/active-users
+GET /stats/daily
+GET PATCH /tenants/settings
+POST /tickets/email-verification
+POST /tickets/password-change
+GET DELETE /user-blocks
+GET DELETE /user-blocks/{id}
+GET POST /users
+GET PATCH DELETE /users/{id}
+GET DELETE /users/{id}/authentication-methods
+GET PATCH DELETE /users/{id}/authentication-methods/{authentication_method_id}
+GET /users/{id}/enrollments
+POST /users/{id}/identities
+DELETE /users/{id}/identities/{provider}/{user_id}
+GET /users/{id}/logs
+DELETE /users/{id}/multifactor/{provider}
+GET /users/{id}/organizations
+GET POST DELETE /users/{id}/permissions
+POST /users/{id}/recovery-code-regeneration
+GET POST DELETE /users/{id}/roles
+GET /users-by-email
+"""
+
+
+def _auth0_route_table(text: str) -> list[tuple[frozenset[str], re.Pattern[str], str]]:
+    table = []
+    for line in text.strip().splitlines():
+        *methods, template = line.split()
+        parts = re.split(r"(\{[^/}]+\})", template)  # placeholders match one non-empty path segment
+        pattern = re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+        table.append((frozenset(methods), pattern, template))
+    return table
+
+
+_AUTH0_ROUTES = _auth0_route_table(AUTH0_ROUTES)
+
+
+def auth0_route(method: str, path: str) -> str | None:
+    """Auth0's route template for ``method path`` (relative to /api/v2), or None when Auth0 has no such route."""
+    for methods, pattern, template in _AUTH0_ROUTES:
+        if method in methods and pattern.fullmatch(path):
+            return template
+    return None
+
+
 # -- messages Auth0 uses (the seeds' wording where they give one) ----------------------------------------------
 NO_ORGANIZATION = "No organization found by that id."
 NO_ORGANIZATION_NAME = "No organization found by that name."
@@ -101,6 +245,7 @@ NOT_A_MEMBER = "The user is not a member of the organization."
 NO_CLIENT = "The specified client_id does not exist."
 NO_CONNECTION = "The specified connection does not exist."
 CONNECTION_NOT_ENABLED = "The specified connection is not enabled for the organization."
+NO_ENABLED_CONNECTION = "No connection found by that id for this organization."
 PASSWORDLESS = "Passwordless connections are not supported."
 NO_LOGIN_ROUTE = (
     "A default login route is required to generate the invitation url. To learn more, see "
@@ -175,6 +320,55 @@ def _error_response(error: ManagementApiError, decision: RateDecision | None) ->
     if decision is not None:
         headers.update(decision.headers())
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+def _unimplemented_or_not_found(request: Request) -> ManagementApiError:
+    """501 naming the route for an Auth0 route the tenant lacks (so nobody debugs a phantom), else Auth0's 404."""
+    prefix = request.scope.get("root_path", "")
+    path = request.url.path
+    relative = path[len(prefix) :] if prefix and path.startswith(prefix) else path
+    template = auth0_route(request.method, relative)
+    if template is None:
+        return not_found("Not Found", "not_found")
+    return not_implemented(f"{request.method} /api/v2{template}")
+
+
+def not_implemented(what: str) -> ManagementApiError:
+    return ManagementApiError(501, f"not implemented by the orginvite dev tenant: {what}", "not_implemented")
+
+
+def _refuse_unsupported(body: Mapping[str, Any], names: tuple[str, ...], route: str) -> None:
+    """501 for a field Auth0 takes on ``route`` that the dev tenant does not implement."""
+    present = [name for name in names if name in body]
+    if present:
+        raise not_implemented(f"{route} with {', '.join(present)}")
+
+
+def _merge_metadata(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Auth0's PATCH rule for user_metadata / app_metadata: top-level keys merge, null removes one, {} clears."""
+    if not changes:
+        return {}
+    merged = dict(current)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+_USERS_Q = re.compile(r'^\s*(email|user_id)\s*:\s*(?:"([^"\\]*)"|([^\s"():*?]+))\s*$')
+
+
+def _users_matching(users: list[Record], q: str) -> list[Record]:
+    """Lucene ``q`` (search engine v3), for the queries apps use around invitations: email:"..." or user_id:"..."."""
+    match = _USERS_Q.match(q)
+    if match is None:
+        raise not_implemented('GET /api/v2/users with q other than email:"..." or user_id:"..."')
+    field, value = match.group(1), match.group(2) if match.group(2) is not None else match.group(3)
+    if field == "email":
+        return [user for user in users if str(user.get("email", "")).lower() == value.lower()]
+    return [user for user in users if user.get("user_id") == value]
 
 
 def _parse_time(value: Any) -> float | None:
@@ -278,7 +472,7 @@ class ManagementApi:
             assert principal is not None
             endpoint = methods.get(request.method)
             if endpoint is None:
-                raise not_found("Not Found", "not_found")
+                raise _unimplemented_or_not_found(request)
             require_scope(principal, *endpoint.scopes)
             path = {
                 name: check_path(PATH_NAMES.get(name, name), value, PATH_SCHEMAS.get(name, USER_ID))
@@ -345,6 +539,13 @@ class ManagementApi:
             "GET",
             Endpoint(("read:organization_connections",), self.list_enabled_connections, offset),
         )
+        self._add("/organizations/{org_id}", "PATCH", Endpoint(("update:organizations",), self.update_organization))
+        connection_path = "/organizations/{org_id}/enabled_connections/{connection_id}"
+        self._add(connection_path, "GET", Endpoint(("read:organization_connections",), self.get_enabled_connection))
+        self._add(
+            connection_path, "PATCH", Endpoint(("update:organization_connections",), self.update_enabled_connection)
+        )
+        self._add(connection_path, "DELETE", Endpoint(("delete:organization_connections",), self.disable_connection))
         self._add(
             "/organizations/{org_id}/members", "POST", Endpoint(("create:organization_members",), self.add_members)
         )
@@ -387,7 +588,32 @@ class ManagementApi:
             Endpoint(("delete:organization_invitations",), self.delete_invitation),
         )
         self._add("/users", "POST", Endpoint(("create:users",), self.create_user))
+        self._add(
+            "/users",
+            "GET",
+            Endpoint(
+                ("read:users",),
+                self.list_users,
+                {
+                    **offset,
+                    **FIELDS_QUERY,
+                    "q": QueryParam("string", max_length=1000),
+                    "search_engine": QueryParam("string", pattern="v3"),
+                    "sort": QueryParam("string", pattern=r"(email|name|created_at|updated_at|logins_count):(1|-1)"),
+                    "connection": QueryParam("string", max_length=128),
+                    "primary_order": QueryParam("boolean"),
+                },
+            ),
+        )
+        self._add(
+            "/users-by-email",
+            "GET",
+            Endpoint(
+                ("read:users",), self.users_by_email, {**FIELDS_QUERY, "email": QueryParam("string", max_length=320)}
+            ),
+        )
         self._add("/users/{user_id}", "GET", Endpoint(("read:users",), self.get_user, FIELDS_QUERY))
+        self._add("/users/{user_id}", "PATCH", Endpoint(("update:users",), self.update_user))
         self._add(
             "/users/{user_id}/organizations",
             "GET",
@@ -400,6 +626,13 @@ class ManagementApi:
             Endpoint(("read:roles",), self.list_roles, {**offset, "name_filter": QueryParam("string", max_length=255)}),
         )
         self._add("/roles/{role_id}", "GET", Endpoint(("read:roles",), self.get_role))
+        self._add(
+            "/roles/{role_id}/users",
+            "GET",
+            Endpoint(
+                ("read:users", "read:roles", "read:role_members"), self.list_role_users, {**offset, **CHECKPOINT_QUERY}
+            ),
+        )
 
     # -- organizations ------------------------------------------------------------------------------------------------
     async def create_organization(self, call: Call) -> Response:
@@ -461,6 +694,18 @@ class ManagementApi:
             raise not_found(NO_ORGANIZATION_NAME, "inexistent_organization")
         return JSONResponse(organization)
 
+    async def update_organization(self, call: Call) -> Response:
+        body = await call.body(UPDATE_ORGANIZATION)
+        _refuse_unsupported(body, UPDATE_ORGANIZATION_UNSUPPORTED, "PATCH /api/v2/organizations/{id}")
+        org_id = self._organization(call.path["org_id"])["id"]
+        try:
+            organization = self.store.update_organization(org_id, body)
+        except ConflictError as exc:
+            raise conflict("An organization with this name already exists.", "organization_conflict") from exc
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        return JSONResponse(organization)
+
     async def delete_organization(self, call: Call) -> Response:
         if not self.store.delete_organization(call.path["org_id"]):
             raise not_found(NO_ORGANIZATION, "inexistent_organization")
@@ -485,6 +730,34 @@ class ManagementApi:
         page = offset_from_query(call.query)
         every = self.store.list_enabled_connections(org_id)
         return JSONResponse(page.shape("enabled_connections", page.slice(every), len(every)))
+
+    def _enabled_connection(self, call: Call) -> tuple[str, Record]:
+        org_id = self._organization(call.path["org_id"])["id"]
+        for enabled in self.store.list_enabled_connections(org_id):
+            if enabled["connection_id"] == call.path["connection_id"]:
+                return org_id, enabled
+        raise not_found(NO_ENABLED_CONNECTION, "inexistent_connection")
+
+    async def get_enabled_connection(self, call: Call) -> Response:
+        _, enabled = self._enabled_connection(call)
+        return JSONResponse(enabled)
+
+    async def update_enabled_connection(self, call: Call) -> Response:
+        body = await call.body(UPDATE_ENABLED_CONNECTION)
+        route = "PATCH /api/v2/organizations/{id}/enabled_connections/{connectionId}"
+        _refuse_unsupported(body, UPDATE_ENABLED_CONNECTION_UNSUPPORTED, route)
+        org_id, enabled = self._enabled_connection(call)
+        assign = body.get("assign_membership_on_login", enabled["assign_membership_on_login"])
+        try:
+            updated = self.store.enable_connection(org_id, enabled["connection_id"], assign)
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        return JSONResponse(updated)
+
+    async def disable_connection(self, call: Call) -> Response:
+        org_id, enabled = self._enabled_connection(call)
+        self.store.disable_connection(org_id, enabled["connection_id"])
+        return Response(status_code=204)
 
     # -- members ------------------------------------------------------------------------------------------------------
     async def add_members(self, call: Call) -> Response:
@@ -723,6 +996,49 @@ class ManagementApi:
         user = self._user(call.path["user_id"])
         return JSONResponse(_select_fields(user, call.query, frozenset(user)))
 
+    def _every_user(self) -> list[Record]:
+        _, total = self.store.list_users(0, 1)
+        users, _ = self.store.list_users(0, max(total, 1))
+        return users
+
+    async def list_users(self, call: Call) -> Response:
+        page = offset_from_query(call.query)  # Auth0's 1000-record window applies here too
+        users = self._every_user()
+        if call.query.get("q"):
+            users = _users_matching(users, call.query["q"])
+        connection = call.query.get("connection")
+        if connection:
+            users = [
+                user for user in users if any(i.get("connection") == connection for i in user.get("identities") or [])
+            ]
+        sort = call.query.get("sort")
+        if sort:
+            key, _, order = sort.partition(":")
+            users.sort(key=lambda user: (user.get(key) is None, str(user.get(key) or "")), reverse=order == "-1")
+        items = [_select_fields(user, call.query, USER_FIELDS) for user in page.slice(users)]
+        return JSONResponse(page.shape("users", items, len(users)))
+
+    async def users_by_email(self, call: Call) -> Response:
+        email = call.query.get("email")
+        if not email:
+            raise bad_query("Missing required property: email")
+        user = self.store.get_user_by_email(email)
+        return JSONResponse([_select_fields(user, call.query, USER_FIELDS)] if user else [])
+
+    async def update_user(self, call: Call) -> Response:
+        body = await call.body(UPDATE_USER)
+        _refuse_unsupported(body, UPDATE_USER_UNSUPPORTED, "PATCH /api/v2/users/{id}")
+        user = self._user(call.path["user_id"])
+        changes = dict(body)
+        for key in ("user_metadata", "app_metadata"):
+            if key in changes:
+                changes[key] = _merge_metadata(user.get(key) or {}, changes[key])
+        try:
+            updated = self.store.update_user(user["user_id"], changes)
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_USER, "inexistent_user") from exc
+        return JSONResponse(updated)
+
     async def list_user_organizations(self, call: Call) -> Response:
         user_id = self._user(call.path["user_id"], USER_NOT_FOUND)["user_id"]
         page = offset_from_query(call.query)
@@ -754,6 +1070,19 @@ class ManagementApi:
         if role is None:
             raise not_found(NO_ROLE, "inexistent_role")
         return JSONResponse(role)
+
+    async def list_role_users(self, call: Call) -> Response:
+        """Users with the role assigned directly. Auth0 lists only direct assignments here, never organization
+        member roles; the dev tenant has no direct assignments, so the list is empty, as it would be on Auth0 for
+        a tenant that assigns roles only within organizations."""
+        if self.store.get_role(call.path["role_id"]) is None:
+            raise not_found(NO_ROLE, "inexistent_role")
+        users: list[Record] = []
+        checkpoint = checkpoint_from_query(call.query)
+        if checkpoint is not None:
+            return JSONResponse(Checkpoint.shape("users", users, None))
+        page = offset_from_query(call.query)
+        return JSONResponse(page.shape("users", page.slice(users), len(users)))
 
 
 def routes(tenant: Tenant) -> list[BaseRoute]:
