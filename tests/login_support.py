@@ -34,7 +34,7 @@ class MiniOP:
     """Behaviour knobs (plain attributes, change them between requests):
 
     - ``discovery_mode`` / ``token_mode`` / ``jwks_mode``: "ok", "500", "garbage", "sleep", "array"
-      (token: also "no_id_token", "400").
+      (token: also "no_id_token", "refused").
     - ``claims``: extra/overriding claims for the next ID tokens (a None value removes the claim).
     - ``header``: overriding JOSE header fields (e.g. {"alg": "HS256"}); ``sign_with``: a key not in the JWKS.
     - ``authorize_error``: (error, description) to send back instead of a code.
@@ -137,14 +137,19 @@ class MiniOP:
             return bad
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         params = self.codes.pop(str(form.get("code")), None)
-        if self.token_mode == "400" or params is None:
-            return JSONResponse({"error": "invalid_grant", "error_description": "bad code"}, status_code=400)
+        if self.token_mode == "refused" or params is None:
+            # Auth0's statuses: 403 invalid_grant, 401 access_denied "Unauthorized" (not RFC 6749's 400/401).
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "Invalid authorization code"}, status_code=403
+            )
         if form.get("client_secret") != CLIENT_SECRET or form.get("client_id") != CLIENT_ID:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
+            return JSONResponse({"error": "access_denied", "error_description": "Unauthorized"}, status_code=401)
         verifier = str(form.get("code_verifier"))
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         if challenge != params.get("code_challenge") or form.get("redirect_uri") != params["redirect_uri"]:
-            return JSONResponse({"error": "invalid_grant", "error_description": "pkce"}, status_code=400)
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "Failed to verify code verifier"}, status_code=403
+            )
         if self.token_mode == "no_id_token":
             return JSONResponse({"access_token": "x", "token_type": "Bearer"})
         now = int(time.time())

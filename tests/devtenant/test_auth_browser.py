@@ -126,3 +126,42 @@ def test_a_cross_site_form_post_cannot_sign_in(app_server: str, chromium: Any) -
         assert urlsplit(page.url).path == "/u/login"
         assert page.locator("#error").get_attribute("data-error") == "other_browser"
         context.close()
+
+
+def test_form_post_page_submits_itself_under_its_csp(chromium: Any) -> None:
+    """The hash-allowed script runs in a real browser and the POST reaches the app (form-action allows it)."""
+    received: list[dict[str, str]] = []
+
+    async def posted(request: Request) -> PlainTextResponse:
+        body = (await request.body()).decode()
+        received.append({k: v[0] for k, v in parse_qs(body).items()})
+        return PlainTextResponse("posted")
+
+    with LiveServer(Starlette(routes=[Route("/callback", posted, methods=["POST"])])) as app:
+        config = _config(app.url + "/callback")
+        config["clients"][0]["grant_types"] = ["authorization_code", "implicit", "refresh_token"]
+        with running(config) as (_, base):
+            context = chromium.new_context()
+            page = context.new_page()
+            violations: list[str] = []
+            page.on("console", lambda message: violations.append(message.text))
+            query = {
+                "response_type": "id_token",
+                "response_mode": "form_post",
+                "client_id": "webapp",
+                "redirect_uri": app.url + "/callback",
+                "scope": "openid email",
+                "state": "fp-state",
+                "nonce": "fp-nonce",
+            }
+            page.goto(base + "/authorize?" + urlencode(query))
+            page.fill("#email", "ann@acme.test")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(app.url + "/callback")
+            assert page.locator("body").inner_text() == "posted"
+            context.close()
+            (fields,) = received
+            assert fields["state"] == "fp-state" and set(fields) == {"id_token", "state"}
+            assert verify_jwt(base, fields["id_token"])["nonce"] == "fp-nonce"
+    assert not [text for text in violations if "Content Security" in text]

@@ -59,7 +59,9 @@ def test_discovery_and_jwks(live) -> None:
     assert doc["userinfo_endpoint"] == issuer + "userinfo"
     assert doc["jwks_uri"] == issuer + ".well-known/jwks.json"
     assert doc["end_session_endpoint"] == issuer + "oidc/logout"
-    assert doc["response_types_supported"] == ["code"]
+    assert doc["response_types_supported"] == ["code", "id_token", "code id_token"]
+    assert doc["response_modes_supported"] == ["query", "fragment", "form_post"]
+    assert "implicit" in doc["grant_types_supported"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
@@ -68,6 +70,10 @@ def test_discovery_and_jwks(live) -> None:
     jwks = httpx.get(doc["jwks_uri"]).json()
     assert [k["kid"] for k in jwks["keys"]] == tenant.keys.kids
     assert all(k["alg"] == "RS256" and k["use"] == "sig" and "d" not in k for k in jwks["keys"])
+    assert all(len(k["x5c"]) == 1 and k["x5t"] for k in jwks["keys"])  # as Auth0 publishes its keys
+    # Only what the tenant really has is advertised: no /oauth/revoke, so no revocation_endpoint.
+    assert "revocation_endpoint" not in doc
+    assert httpx.post(issuer + "oauth/revoke").status_code in (404, 405)
 
 
 def test_invitation_acceptance_end_to_end(live, browser) -> None:

@@ -57,25 +57,29 @@ def test_code_is_single_use_and_a_replay_revokes_its_refresh_token(live, browser
     assert first.status_code == 200
     refresh = first.json()["refresh_token"]
     replay = exchange(base, code, verifier)
-    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    # Auth0's answers: 403, not RFC 6749's 400 (see token_endpoint's docstring for the sources).
+    assert replay.status_code == 403
+    assert replay.json() == {"error": "invalid_grant", "error_description": "Invalid authorization code"}
     revoked = httpx.post(
         base + "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": refresh},
         auth=("webapp", "webapp-secret"),
     )
-    assert revoked.status_code == 400 and revoked.json()["error"] == "invalid_grant"
+    assert revoked.status_code == 403
+    assert revoked.json() == {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
 
 
 def test_pkce_is_verified(live, browser) -> None:
     _, base = live
     code, verifier = _code(base, browser)
     wrong = exchange(base, code, verifier[:-2] + ("AA" if not verifier.endswith("AA") else "BB"))
-    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    assert wrong.status_code == 403
+    assert wrong.json() == {"error": "invalid_grant", "error_description": "Failed to verify code verifier"}
     # The failed attempt used the code up.
     assert exchange(base, code, verifier).json()["error"] == "invalid_grant"
     code, _ = _code(base, browser)
     missing = exchange(base, code, None)
-    assert missing.status_code == 400 and missing.json()["error"] == "invalid_grant"
+    assert missing.status_code == 403 and missing.json()["error"] == "invalid_grant"
     plain_code = sign_in(base, browser)["code"]
     unexpected = exchange(base, plain_code, "x" * 43)  # a verifier for a code that had no challenge
     assert unexpected.json()["error"] == "invalid_grant"
@@ -85,10 +89,11 @@ def test_redirect_uri_and_client_must_match_the_code(live, browser) -> None:
     _, base = live
     code, verifier = _code(base, browser)
     other = exchange(base, code, verifier, redirect_uri="https://tenant1.app.test/callback")
-    assert other.status_code == 400 and other.json()["error"] == "invalid_grant"
+    assert other.status_code == 403 and other.json()["error"] == "invalid_grant"
     code, verifier = _code(base, browser)
     stolen = exchange(base, code, verifier, client_id="required")
-    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+    assert stolen.status_code == 403
+    assert stolen.json() == {"error": "invalid_grant", "error_description": "Invalid authorization code"}
 
 
 def test_codes_expire_after_ten_minutes(live, browser, clock) -> None:
@@ -106,7 +111,8 @@ def test_client_authentication(live, browser) -> None:
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier},
         auth=("webapp", "wrong"),
     )
-    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    # Auth0: 401 access_denied "Unauthorized", never RFC 6749's invalid_client.
+    assert bad.status_code == 401 and bad.json() == {"error": "access_denied", "error_description": "Unauthorized"}
     assert bad.headers["www-authenticate"].startswith("Basic")
     # client_secret_post works (the failed attempt above did not consume the code: authentication comes first).
     post = httpx.post(
@@ -128,7 +134,8 @@ def test_client_authentication(live, browser) -> None:
         ({}, {"grant_type": "client_credentials", "client_id": "ghost", "client_secret": "x"}),
     ]:
         response = httpx.post(base + "/oauth/token", data=data, headers=headers)
-        assert response.status_code == 401 and response.json()["error"] == "invalid_client", (headers, data)
+        assert response.status_code == 401, (headers, data)
+        assert response.json() == {"error": "access_denied", "error_description": "Unauthorized"}, (headers, data)
     both = httpx.post(
         base + "/oauth/token",
         data={"grant_type": "client_credentials", "client_secret": "m2m-secret"},
@@ -207,7 +214,7 @@ def test_refresh_token_grant_keeps_the_organization_and_follows_membership(live,
     ann = tenant.store.get_user_by_email("ann@acme.test")
     tenant.store.remove_members(ACME, [ann["user_id"]])
     gone = use()
-    assert gone.status_code == 400 and gone.json()["error"] == "invalid_grant"
+    assert gone.status_code == 403 and gone.json()["error"] == "invalid_grant"
     # No offline_access, no refresh token.
     code, verifier = _code(base, browser)
     assert "refresh_token" not in exchange(base, code, verifier).json()
@@ -272,15 +279,43 @@ def test_userinfo(live, browser, clock) -> None:
         data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
         auth=("m2m", "m2m-secret"),
     ).json()["access_token"]
-    header, payload, signature = access.split(".")
+    # An access token for an API is a JWT, good at /userinfo too; tampered or unsigned copies are not.
+    code, verifier = _code(base, browser, organization=ACME, audience=base + "/api/v2/")
+    api_access = exchange(base, code, verifier).json()["access_token"]
+    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {api_access}"}).status_code == 200
+    header, payload, signature = api_access.split(".")
     tampered = f"{header}.{payload[:-4]}AAAA.{signature}"
     none_header = base64.urlsafe_b64encode(b'{"alg":"none"}').decode().rstrip("=")
     unsigned = f"{none_header}.{payload}."
     bad = ["", "Bearer", "Bearer nonsense", "Bearer e30.e30.e30", "Bearer %%%.%%%.%%%", f"Bearer {unsigned}"]
-    for value in [*bad, f"Basic {access}", f"Bearer {m2m}", f"Bearer {tampered}"]:
+    for value in [*bad, f"Basic {access}", f"Bearer {m2m}", f"Bearer {tampered}", f"Bearer {access[:-2]}"]:
         response = httpx.get(base + "/userinfo", headers={"authorization": value} if value else {})
         assert response.status_code == 401 and "invalid_token" in response.headers["www-authenticate"], value
     clock.now += 86401
+    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
+    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {api_access}"}).status_code == 401
+
+
+def test_access_tokens_without_an_audience_are_opaque(live, browser) -> None:
+    """As on Auth0: no audience, no JWT to decode (FACTS: "never decode it"); only /userinfo understands it."""
+    _, base = live
+    for extra in ({}, {"audience": base + "/userinfo"}):
+        code, verifier = _code(base, browser, organization=ACME, **extra)
+        access = exchange(base, code, verifier).json()["access_token"]
+        assert "." not in access and len(access) >= 32, extra
+        info = httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"})
+        assert info.status_code == 200 and info.json()["org_id"] == ACME
+    # The Management API does not take it either.
+    refused = httpx.get(base + "/api/v2/organizations", headers={"authorization": f"Bearer {access}"})
+    assert refused.status_code == 401
+
+
+def test_a_replayed_code_revokes_its_opaque_access_token(live, browser) -> None:
+    _, base = live
+    code, verifier = _code(base, browser, organization=ACME)
+    access = exchange(base, code, verifier).json()["access_token"]
+    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 200
+    assert exchange(base, code, verifier).status_code == 403
     assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
 
 
@@ -301,6 +336,33 @@ def test_v2_logout_checks_return_to_and_ends_the_session(live, browser) -> None:
     assert wildcard.status_code == 302
     plain = browser.http.get("/v2/logout")
     assert plain.status_code == 200 and "logged out" in plain.text
+
+
+def test_v2_logout_matches_the_allow_list_on_the_url_without_its_query(live, browser) -> None:
+    """Auth0's "Redirect Users After Logout": query and hash are not taken into account; the path must match."""
+    for target in ("http://127.0.0.1:8000/?bye=1&lang=fr", "https://acme.app.test/bye?from=menu#top"):
+        response = browser.http.get(f"/v2/logout?client_id=webapp&returnTo={quote(target)}")
+        assert response.status_code == 302 and response.headers["location"] == target
+    # The path, its trailing slash included, is compared as listed (only the query is left out).
+    for target in ("https://acme.app.test/bye/", "https://acme.app.test/bye/?x=1", "http://127.0.0.1:8000/x?y=1"):
+        response = browser.http.get(f"/v2/logout?client_id=webapp&returnTo={quote(target)}")
+        assert response.status_code == 400 and "location" not in response.headers, target
+    # /oidc/logout keeps comparing the whole URL, query included (as Auth0 does).
+    oidc = browser.http.get(
+        f"/oidc/logout?client_id=webapp&post_logout_redirect_uri={quote('http://127.0.0.1:8000/?bye=1')}"
+    )
+    assert oidc.status_code == 400 and "location" not in oidc.headers
+
+
+def test_v2_logout_without_return_to_goes_to_the_first_allowed_logout_url(live, browser) -> None:
+    sign_in(live[1], browser)
+    response = browser.http.get("/v2/logout?client_id=webapp")
+    assert response.status_code == 302 and response.headers["location"] == "http://127.0.0.1:8000/"
+    assert browser.authorize().url.path == "/u/login"  # and the session ended
+    # A client without Allowed Logout URLs (or an unknown one) still gets the "logged out" page.
+    for query in ("client_id=m2m", "client_id=ghost"):
+        page = browser.http.get(f"/v2/logout?{query}")
+        assert page.status_code == 200 and "location" not in page.headers, query
 
 
 def test_oidc_logout_with_id_token_hint(live, browser) -> None:
@@ -353,7 +415,7 @@ def test_concurrent_exchanges_of_one_code_succeed_once(live, browser) -> None:
     code, verifier = _code(base, browser)
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda _: exchange(base, code, verifier).status_code, range(8)))
-    assert sorted(statuses) == [200] + [400] * 7
+    assert sorted(statuses) == [200] + [403] * 7
 
 
 def test_concurrent_acceptances_of_one_invitation_succeed_once(live) -> None:

@@ -70,7 +70,7 @@ def _client(**fields: Any) -> dict[str, Any]:
         ),
         (
             {"clients": [_client(grant_types=["password"])]},
-            "clients[0].grant_types[0]: must be one of authorization_code, refresh_token, client_credentials "
+            "clients[0].grant_types[0]: must be one of authorization_code, implicit, refresh_token, client_credentials "
             "(got 'password')",
         ),
         (
@@ -84,6 +84,10 @@ def _client(**fields: Any) -> dict[str, Any]:
         (
             {"clients": [_client(app_type="non_interactive", grant_types=["authorization_code"])]},
             "clients[0].grant_types: a 'non_interactive' client cannot use authorization_code",
+        ),
+        (
+            {"clients": [_client(app_type="non_interactive", grant_types=["client_credentials", "implicit"])]},
+            "clients[0].grant_types: a 'non_interactive' client cannot use implicit",
         ),
         ({"clients": [_client(app_type="spa")]}, "clients[0].app_type: must be one of regular_web, non_interactive"),
         ({"clients": [_client(client_id="has space")]}, "clients[0].client_id: must be letters, digits"),
@@ -215,7 +219,7 @@ def test_defaults_are_filled_in() -> None:
     (client,) = config.clients
     assert client["organization_usage"] == "deny"
     assert client["organization_require_behavior"] == "no_prompt"
-    assert client["grant_types"] == ["authorization_code", "refresh_token"]
+    assert client["grant_types"] == ["authorization_code", "implicit", "refresh_token"]  # Auth0's regular web default
     assert client["app_type"] == "regular_web" and client["name"] == "web" and client["scopes"] == []
     assert config.organizations[0]["display_name"] == "acme"
     assert config.users[0]["email_verified"] is True

@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -54,10 +57,37 @@ def test_tokens_verify_with_the_published_jwks_alone(ring: KeyRing) -> None:
 
 def test_jwks_has_only_public_parts(ring: KeyRing) -> None:
     (key,) = ring.jwks()["keys"]
-    assert set(key) == {"kty", "use", "alg", "kid", "n", "e"}
+    assert set(key) == {"kty", "use", "alg", "kid", "n", "e", "x5c", "x5t"}
     assert key["kty"] == "RSA" and key["use"] == "sig" and key["alg"] == "RS256"
     assert len(base64.urlsafe_b64decode(key["n"] + "==")) == 256  # RSA-2048
     assert key["kid"] == RSAKey.import_key(key).thumbprint()  # RFC 7638
+
+
+def test_each_key_carries_a_self_signed_certificate_for_it(tmp_path: Path) -> None:
+    """x5c / x5t as Auth0 publishes them: libraries that read only the certificate verify our tokens with it."""
+    store = Store(tmp_path / "t.db")
+    ring = KeyRing(store)
+    ring.rotate()
+    published = ring.jwks()["keys"]
+    assert len(published) == 2
+    for key in published:
+        (encoded,) = key["x5c"]
+        der = base64.b64decode(encoded, validate=True)  # standard base64 (RFC 7517 4.7), not base64url
+        certificate = x509.load_der_x509_certificate(der)
+        assert key["x5t"] == _b64(hashlib.sha1(der, usedforsecurity=False).digest())
+        numbers = certificate.public_key().public_numbers()
+        assert _b64(numbers.n.to_bytes(256, "big")) == key["n"] and numbers.e == 65537
+        assert certificate.subject == certificate.issuer  # self-signed, and the signature is the key's own
+        signed, algorithm = certificate.tbs_certificate_bytes, certificate.signature_hash_algorithm
+        certificate.public_key().verify(certificate.signature, signed, padding.PKCS1v15(), algorithm)
+    # A token verifies with the key taken from the certificate alone.
+    token = ring.sign({"sub": "x"})
+    certificate = x509.load_der_x509_certificate(base64.b64decode(published[0]["x5c"][0]))
+    pem = certificate.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    assert jwt.decode(token, RSAKey.import_key(pem), algorithms=["RS256"]).claims == {"sub": "x"}
+    # The certificate is derived from the key, so a restarted tenant publishes the same bytes.
+    store.close()
+    assert KeyRing(Store(tmp_path / "t.db")).jwks() == ring.jwks()
 
 
 @pytest.mark.parametrize(

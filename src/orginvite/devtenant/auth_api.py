@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from orginvite.devtenant.authorization import (
     BROWSER_COOKIE,
     SESSION_COOKIE,
+    Outcome,
     browser_binding,
     end_session,
     invitation_expired,
@@ -36,9 +37,12 @@ from orginvite.devtenant.authorize_rules import (
     check_organization_parameter,
     has_organization_callback,
     parse_single_valued,
+    response_mode_for,
+    response_type_of,
     valid_code_challenge,
 )
 from orginvite.devtenant.hosted_pages import (
+    authorization_response,
     available_locales,
     continue_flow,
     error_page,
@@ -47,7 +51,7 @@ from orginvite.devtenant.hosted_pages import (
     set_cookie,
 )
 from orginvite.devtenant.keys import InvalidSignatureError
-from orginvite.devtenant.token_endpoint import token_endpoint
+from orginvite.devtenant.token_endpoint import opaque_token_claims, token_endpoint
 from orginvite.i18n.locales import to_bcp47
 from orginvite.links import ticket_fingerprint
 
@@ -91,9 +95,9 @@ def _discovery(tenant: Tenant, request: Request) -> dict[str, Any]:
         "userinfo_endpoint": issuer + "userinfo",
         "jwks_uri": issuer + ".well-known/jwks.json",
         "end_session_endpoint": issuer + "oidc/logout",
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code", "id_token", "code id_token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
@@ -111,15 +115,26 @@ def _validate_request(
     """Everything after the client and redirect URI are trusted: errors here go back to the redirect URI."""
     if repeated:
         raise AuthorizeError("invalid_request", f"parameter {repeated[0]} must not be repeated")
-    response_type = values.get("response_type")
-    if not response_type:
+    requested_type = values.get("response_type")
+    if not requested_type:
         raise AuthorizeError("invalid_request", "parameter response_type is required")
-    if response_type != "code":
-        raise AuthorizeError("unsupported_response_type", f"Unsupported response type: {response_type[:50]}")
-    if values.get("response_mode") not in (None, "query"):
-        raise AuthorizeError("invalid_request", "response_mode must be query")
-    if "authorization_code" not in (client.get("grant_types") or []):
+    response_type = response_type_of(requested_type)
+    if response_type is None:
+        raise AuthorizeError("unsupported_response_type", f"Unsupported response type: {requested_type[:50]}")
+    mode = values.get("response_mode")
+    if mode is not None and response_mode_for(response_type, mode) != mode:
+        allowed = "query, fragment or form_post" if response_type == "code" else "fragment or form_post"
+        raise AuthorizeError("invalid_request", f"response_mode must be {allowed} for response_type {response_type}")
+    grants = client.get("grant_types") or []
+    if "code" in response_type.split() and "authorization_code" not in grants:
         raise AuthorizeError("unauthorized_client", "Grant type 'authorization_code' not allowed for the client.")
+    if "id_token" in response_type.split():
+        # Auth0 enables ID tokens from /authorize with the client's "implicit" grant type; OIDC Core 3.2.2.1 and
+        # 3.3.2.11 require a nonce whenever the ID token comes through the front channel.
+        if "implicit" not in grants:
+            raise AuthorizeError("unauthorized_client", "Grant type 'implicit' not allowed for the client.")
+        if not values.get("nonce"):
+            raise AuthorizeError("invalid_request", f"parameter nonce is required for response_type {response_type}")
     challenge = values.get("code_challenge")
     method = values.get("code_challenge_method")
     if method is not None and challenge is None:
@@ -171,6 +186,9 @@ def _validate_request(
     pending: dict[str, Any] = {
         "client_id": client["client_id"],
         "redirect_uri": values["redirect_uri"],
+        "response_type": response_type,
+        "response_mode": response_mode_for(response_type, mode),
+        "issuer": tenant.issuer_for(request),
         "state": values.get("state"),
         "nonce": values.get("nonce"),
         "scope": values.get("scope") or "openid",
@@ -254,10 +272,11 @@ def _authorize(tenant: Tenant) -> Endpoint:
         try:
             pending = _validate_request(tenant, request, values, repeated, client)
         except AuthorizeError as exc:
-            url = add_query(
-                redirect_uri, {"error": exc.error, "error_description": exc.description, "state": values.get("state")}
-            )
-            return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+            # The error travels the way the answer would have (a token-bearing type never answers in the query).
+            mode = response_mode_for(response_type_of(values.get("response_type")), values.get("response_mode"))
+            params = {"error": exc.error, "error_description": exc.description, "state": values.get("state")}
+            outcome = Outcome(redirect_uri, {k: v for k, v in params.items() if v is not None}, mode)
+            return authorization_response(outcome)
         did = request.cookies.get(BROWSER_COOKIE)
         if not did or len(did) > 100:
             did = secrets.token_urlsafe(24)
@@ -277,6 +296,8 @@ def _bearer_claims(tenant: Tenant, request: Request) -> dict[str, Any] | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 8192:
         return None
+    if "." not in token.strip():  # an opaque access token (issued without an API audience)
+        return opaque_token_claims(tenant, token.strip())
     try:
         claims = tenant.keys.verify(token.strip())
     except InvalidSignatureError:
@@ -312,6 +333,19 @@ def _userinfo(tenant: Tenant) -> Endpoint:
     return userinfo
 
 
+def _without_query(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url  # callback_allowed refuses it
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _concrete_url(url: str) -> bool:
+    """An allow-list entry one can redirect to as it is (not a ``*`` or ``{organization_name}`` pattern)."""
+    return "*" not in url and "{" not in url and callback_allowed(url, [url])
+
+
 def _logout(tenant: Tenant, *, oidc: bool) -> Endpoint:
     async def logout(request: Request) -> Response:
         query = request.query_params
@@ -334,8 +368,16 @@ def _logout(tenant: Tenant, *, oidc: bool) -> Endpoint:
         else:
             target = query.get("returnTo")
         client = tenant.store.get_client(client_id) if client_id and len(client_id) <= 200 else None
+        allowed = (client or {}).get("allowed_logout_urls") or []
+        if not oidc and not target and allowed and _concrete_url(str(allowed[0])):
+            target = str(allowed[0])  # Auth0: client_id without returnTo goes to the first Allowed Logout URL
         if target:
-            if client is None or not callback_allowed(target, client.get("allowed_logout_urls") or []):
+            # /v2/logout matches the allow-list on the URL without its query and fragment (Auth0's "Redirect Users
+            # After Logout": "the query string and hash information ... are not taken into account"); the path,
+            # trailing slash included, must match as listed. /oidc/logout compares the whole URL, query included
+            # (Auth0 community, "Dynamically Redirect a User after Logout if there are More than 100 Destinations").
+            checked = target if oidc else _without_query(target)
+            if client is None or not callback_allowed(checked, allowed):
                 return error_page(tenant, request, "invalid_logout_url", 400)
             if oidc and query.get("state"):
                 target = add_query(target, {"state": query["state"]})

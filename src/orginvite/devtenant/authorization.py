@@ -3,7 +3,8 @@
 The pending request lives in the store (kind ``"authorize"``) under an opaque id that the hosted pages carry as
 ``state`` (as Auth0's ``/u/login?state=...`` does); the browser only ever holds that id. Once the user is known,
 :func:`finish_sign_in` applies Auth0's organization rules (invitation, membership, enabled connection) and answers
-with the URL to send the browser to: the client's redirect URI with a code, or with ``error``.
+with an :class:`Outcome`: what goes back to the client's redirect URI (a code, an ID token, both, or ``error``)
+and how (query, fragment or form_post; the hosted pages turn it into the response).
 
 Expiries are checked against ``tenant.now()`` as well as the store's own TTL, so tests can move the tenant's
 clock forward and see codes, sessions and pending requests expire.
@@ -11,15 +12,18 @@ clock forward and see codes, sessions and pending requests expire.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from orginvite.devtenant.authorize_rules import INVITATION_INVALID, add_query
+from orginvite.devtenant.authorize_rules import INVITATION_INVALID
+from orginvite.devtenant.token_claims import id_token_claims
 
 __all__ = [
     "BROWSER_COOKIE",
@@ -27,6 +31,7 @@ __all__ = [
     "PENDING_TTL",
     "SESSION_COOKIE",
     "SESSION_TTL",
+    "Outcome",
     "browser_binding",
     "connection_enabled",
     "end_session",
@@ -35,7 +40,9 @@ __all__ = [
     "invitation_expired",
     "load_pending",
     "read_session",
+    "role_names",
     "save_pending",
+    "sign_id_token",
     "start_session",
     "take_live",
 ]
@@ -109,10 +116,64 @@ def end_session(tenant: Tenant, cookie: str | None) -> None:
         tenant.store.delete_transient(SESSION_KIND, cookie)
 
 
-def error_redirect(pending: Mapping[str, Any], error: str, description: str) -> str:
-    return add_query(
-        pending["redirect_uri"], {"error": error, "error_description": description, "state": pending.get("state")}
+@dataclass(frozen=True)
+class Outcome:
+    """The authorization response: parameters for the client's redirect URI and the mode that carries them."""
+
+    redirect_uri: str
+    params: dict[str, str]
+    mode: str = "query"  # "query" | "fragment" | "form_post"
+
+    @classmethod
+    def to(cls, pending: Mapping[str, Any], **params: str | None) -> Outcome:
+        values = {key: value for key, value in params.items() if value is not None}
+        return cls(pending["redirect_uri"], values, str(pending.get("response_mode") or "query"))
+
+
+def error_redirect(pending: Mapping[str, Any], error: str, description: str) -> Outcome:
+    return Outcome.to(pending, error=error, error_description=description, state=pending.get("state"))
+
+
+def role_names(tenant: Tenant, org_id: str, user_id: str) -> list[str]:
+    roles, _ = tenant.store.list_member_roles(org_id, user_id, 0, 100)
+    return [str(role["name"]) for role in roles]
+
+
+def sign_id_token(
+    tenant: Tenant,
+    issuer: str,
+    grant: Mapping[str, Any],
+    user: Mapping[str, Any],
+    organization: Mapping[str, Any] | None,
+    *,
+    nonce: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The ID token for a user grant, from /oauth/token or (implicit, hybrid) straight from /authorize."""
+    now = tenant.now()
+    roles_claim = tenant.settings.get("id_token_roles_claim") or None
+    claims = id_token_claims(
+        issuer=issuer,
+        client_id=grant["client_id"],
+        user=user,
+        scopes=str(grant.get("scope") or "").split(),
+        now=now,
+        auth_time=float(grant.get("auth_time") or now),
+        sid=str(grant.get("sid") or ""),
+        nonce=nonce,
+        organization=organization,
+        include_org_name=bool(tenant.settings.get("allow_organization_name_in_authentication_api")),
+        roles_claim=roles_claim,
+        role_names=role_names(tenant, organization["id"], user["user_id"]) if organization and roles_claim else (),
     )
+    claims.update(extra or {})
+    return str(tenant.keys.sign(claims))
+
+
+def _left_half_hash(value: str) -> str:
+    """OIDC Core 3.3.2.11 ``c_hash`` for RS256: base64url of the left half of SHA-256."""
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
 def invitation_expired(invitation: Mapping[str, Any], now: float) -> bool:
@@ -141,8 +202,8 @@ def connection_enabled(tenant: Tenant, org_id: str, connection_name: str) -> dic
 
 def finish_sign_in(
     tenant: Tenant, pending: Mapping[str, Any], user: Mapping[str, Any], session: Mapping[str, Any]
-) -> str:
-    """Apply the organization rules for ``user`` and answer with the redirect URL (a code or an error)."""
+) -> Outcome:
+    """Apply the organization rules for ``user`` and answer with the authorization response (or the error)."""
     store = tenant.store
     user_id = user["user_id"]
     org_id = pending.get("organization_id")
@@ -179,7 +240,8 @@ def finish_sign_in(
         store.add_members(org_id, [user_id])
 
     store.record_login(user_id)
-    code = secrets.token_urlsafe(32)
+    response_type = str(pending.get("response_type") or "code")
+    code = secrets.token_urlsafe(32) if "code" in response_type.split() else None
     grant = {
         "client_id": pending["client_id"],
         "redirect_uri": pending["redirect_uri"],
@@ -193,8 +255,15 @@ def finish_sign_in(
         "sid": session["sid"],
         "expires_at": tenant.now() + CODE_TTL,
     }
-    store.put_transient("code", code, grant, CODE_TTL)
-    return add_query(pending["redirect_uri"], {"code": code, "state": pending.get("state")})
+    id_token = None
+    if "id_token" in response_type.split():
+        extra = {"c_hash": _left_half_hash(code)} if code else None
+        id_token = sign_id_token(
+            tenant, str(pending["issuer"]), grant, user, organization, nonce=pending.get("nonce"), extra=extra
+        )
+    if code is not None:
+        store.put_transient("code", code, grant, CODE_TTL)
+    return Outcome.to(pending, code=code, id_token=id_token, state=pending.get("state"))
 
 
 def same_browser(pending: Mapping[str, Any], did: str | None) -> bool:

@@ -29,6 +29,8 @@ __all__ = [
     "has_organization_callback",
     "parse_single_valued",
     "pkce_s256",
+    "response_mode_for",
+    "response_type_of",
     "valid_code_challenge",
     "valid_code_verifier",
     "verify_pkce",
@@ -54,6 +56,14 @@ AUTHORIZE_PARAMETERS = (
     "audience",
     "max_age",
 )
+
+#: The response types served, by their (unordered) parts: the code flow, implicit ID token, and hybrid.
+RESPONSE_TYPES = {
+    frozenset({"code"}): "code",
+    frozenset({"id_token"}): "id_token",
+    frozenset({"code", "id_token"}): "code id_token",
+}
+RESPONSE_MODES = ("query", "fragment", "form_post")
 
 #: Auth0 gives the same answer for an unknown, expired, used or foreign invitation (they cannot be told apart).
 INVITATION_INVALID = ("invalid_request", "invitation not found or already used")
@@ -152,6 +162,29 @@ def _wildcard_match(parts: object, pattern: str) -> bool:
         and parts.path == wanted.path  # type: ignore[attr-defined]
         and parts.query == wanted.query  # type: ignore[attr-defined]
     )
+
+
+def response_type_of(value: str | None) -> str | None:
+    """The normalized response type ("code", "id_token" or "code id_token"; parts in any order), or None."""
+    if not value:
+        return None
+    parts = value.split(" ")
+    if len(parts) != len(set(parts)):
+        return None
+    return RESPONSE_TYPES.get(frozenset(parts))
+
+
+def response_mode_for(response_type: str | None, response_mode: str | None) -> str:
+    """How the answer travels back: the requested mode when it is one we serve, else the type's default.
+
+    OAuth 2.0 Multiple Response Type Encoding Practices: ``query`` for ``code``, ``fragment`` for anything that
+    carries a token (a token must not travel in a query string, so ``query`` is never used for those, not even
+    for the error that refuses it); ``form_post`` for any of them when asked.
+    """
+    carries_token = bool(response_type and "id_token" in response_type)
+    if response_mode in RESPONSE_MODES and not (response_mode == "query" and carries_token):
+        return response_mode
+    return "fragment" if carries_token else "query"
 
 
 def add_query(url: str, params: Mapping[str, str | None]) -> str:

@@ -360,7 +360,7 @@ _CLIENT = _table(
         "initiate_login_uri": _url(placeholders="login_uri"),
         "organization_usage": _one_of("deny", "allow", "require"),
         "organization_require_behavior": _one_of("no_prompt", "pre_login_prompt", "post_login_prompt"),
-        "grant_types": _list_of(_one_of("authorization_code", "refresh_token", "client_credentials")),
+        "grant_types": _list_of(_one_of("authorization_code", "implicit", "refresh_token", "client_credentials")),
         "scopes": _list_of(_one_of(*MANAGEMENT_API_SCOPES), max_items=len(MANAGEMENT_API_SCOPES)),
         "client_metadata": _string_map(max_keys=10),
         "logo_uri": _url(),
@@ -576,7 +576,9 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
 def _normalize_client(path: str, client: dict[str, Any]) -> Record:
     app_type = client.get("app_type", "regular_web")
     default_grants = (
-        ["client_credentials"] if app_type == "non_interactive" else ["authorization_code", "refresh_token"]
+        # Auth0's defaults for a regular web app include implicit (ID tokens from /authorize, as
+        # express-openid-connect's default response_type=id_token needs).
+        ["client_credentials"] if app_type == "non_interactive" else ["authorization_code", "implicit", "refresh_token"]
     )
     grant_types = client.get("grant_types", default_grants)
     scopes = client.get("scopes", [])
@@ -584,8 +586,9 @@ def _normalize_client(path: str, client: dict[str, Any]) -> Record:
         raise _fail(f"{path}.scopes", "Management API scopes need 'client_credentials' in grant_types")
     if app_type == "regular_web" and "client_credentials" in grant_types and "authorization_code" not in grant_types:
         raise _fail(f"{path}.app_type", "a client with only client_credentials must be 'non_interactive'")
-    if app_type == "non_interactive" and "authorization_code" in grant_types:
-        raise _fail(f"{path}.grant_types", "a 'non_interactive' client cannot use authorization_code")
+    for interactive in ("authorization_code", "implicit"):
+        if app_type == "non_interactive" and interactive in grant_types:
+            raise _fail(f"{path}.grant_types", f"a 'non_interactive' client cannot use {interactive}")
     usage = client.get("organization_usage", "deny")
     if usage == "deny":
         for index, url in enumerate(client.get("callbacks", [])):
@@ -739,7 +742,7 @@ def demo_config() -> dict[str, Any]:
                 "initiate_login_uri": DEMO_WEB_LOGIN_URI,
                 "organization_usage": "allow",
                 "organization_require_behavior": "no_prompt",
-                "grant_types": ["authorization_code", "refresh_token"],
+                "grant_types": ["authorization_code", "implicit", "refresh_token"],
             },
             {
                 "client_id": DEMO_M2M_CLIENT_ID,

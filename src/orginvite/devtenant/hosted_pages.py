@@ -11,14 +11,16 @@ logo must be an http(s) URL and colours must be hex colours, so an organization'
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import html
 import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +32,7 @@ from orginvite.devtenant.authorization import (
     BROWSER_COOKIE,
     SESSION_COOKIE,
     SESSION_TTL,
+    Outcome,
     error_redirect,
     finish_sign_in,
     load_pending,
@@ -38,9 +41,10 @@ from orginvite.devtenant.authorization import (
     save_pending,
     start_session,
 )
+from orginvite.devtenant.authorize_rules import add_query
 from orginvite.devtenant.store import ConflictError
 
-__all__ = ["continue_flow", "error_page", "hosted_routes", "page_locale", "render_page"]
+__all__ = ["authorization_response", "continue_flow", "error_page", "hosted_routes", "page_locale", "render_page"]
 
 Tenant = Any
 
@@ -75,6 +79,38 @@ def _security_headers(form_target: str | None) -> dict[str, str]:
         if parts.scheme in ("http", "https") and parts.netloc and _SAFE_ORIGIN.match(parts.netloc):
             csp += f" {parts.scheme}://{parts.netloc}"
     return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
+# -- the authorization response -------------------------------------------------------------------------------------
+
+_FORM_POST_SCRIPT = "document.forms[0].submit()"
+_FORM_POST_SCRIPT_HASH = base64.b64encode(hashlib.sha256(_FORM_POST_SCRIPT.encode()).digest()).decode()
+
+
+def authorization_response(outcome: Outcome) -> Response:
+    """The answer to the client's redirect URI in the requested mode.
+
+    ``query`` and ``fragment`` are 302s; ``form_post`` (OAuth 2.0 Form Post Response Mode) is a page whose only
+    script (allowed by its hash) posts a hidden form to the redirect URI, with a button when scripts are off.
+    """
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    if outcome.mode == "fragment":
+        return RedirectResponse(f"{outcome.redirect_uri}#{urlencode(outcome.params)}", status_code=302, headers=headers)
+    if outcome.mode != "form_post":
+        return RedirectResponse(add_query(outcome.redirect_uri, outcome.params), status_code=302, headers=headers)
+    e = html.escape
+    fields = "".join(
+        f'<input type="hidden" name="{e(name)}" value="{e(value)}">' for name, value in outcome.params.items()
+    )
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Submit this form</title></head><body>'
+        f'<form method="post" action="{e(outcome.redirect_uri)}">{fields}'
+        '<noscript><button type="submit">Continue</button></noscript></form>'
+        f"<script>{_FORM_POST_SCRIPT}</script></body></html>"
+    )
+    page_headers = _security_headers(outcome.redirect_uri)
+    page_headers["Content-Security-Policy"] += f"; script-src 'sha256-{_FORM_POST_SCRIPT_HASH}'"
+    return HTMLResponse(body, headers={**page_headers, **headers})
 
 
 # -- rendering ----------------------------------------------------------------------------------------------------
@@ -210,8 +246,7 @@ def _finish(
     # Single use: of two concurrent submissions of one pending request, only the first gets a code.
     if pending_id and tenant.store.take_transient("authorize", pending_id) is None:
         return error_page(tenant, request, "expired", 400, ui_locales=pending.get("ui_locales"))
-    response = RedirectResponse(finish_sign_in(tenant, pending, user, session), status_code=302)
-    response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    response = authorization_response(finish_sign_in(tenant, pending, user, session))
     if session_cookie is not None:
         set_cookie(request, response, SESSION_COOKIE, session_cookie, int(SESSION_TTL))
     return response
@@ -262,7 +297,7 @@ def continue_flow(tenant: Tenant, request: Request, pending_id: str, pending: di
             if user is None
             else ("interaction_required", "Organization selection required")
         )
-        return RedirectResponse(error_redirect(pending, *error), status_code=302)
+        return authorization_response(error_redirect(pending, *error))
     if ask_organization:
         return RedirectResponse(_page_url("/u/login/organization", pending_id), status_code=302)
     if user is not None and session is not None and prompt != "login":
@@ -439,10 +474,10 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
         organizations, _ = tenant.store.list_user_organizations(user["user_id"], 0, 100)
         if not organizations:
             tenant.store.delete_transient("authorize", ctx.pending_id)
-            url = error_redirect(
+            outcome = error_redirect(
                 ctx.pending, "access_denied", f"user {user['user_id']} is not part of any organization"
             )
-            return RedirectResponse(url, status_code=302)
+            return authorization_response(outcome)
         if request.method == "GET":
             return _form_page(tenant, request, ctx, "organization_picker.html", organizations=organizations)
         chosen = ctx.form.get("organization", "")

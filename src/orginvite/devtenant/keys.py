@@ -1,5 +1,10 @@
 """The dev tenant's token signing keys: RS256, published as a JWKS, rotatable, kept in the store.
 
+Each published key carries ``x5c`` (a self-signed certificate for the key, as Auth0 publishes; some JWT libraries
+read only that) and ``x5t`` (the certificate's SHA-1 thumbprint). The certificate is derived deterministically
+from the key (fixed validity, serial from the kid; RSA PKCS#1 v1.5 signatures are deterministic), so it is the
+same after a restart without being stored.
+
 Rotation keeps the previous keys published so that tokens signed before it still verify (what apps relying on a
 cached JWKS must cope with: an unknown ``kid`` means "refetch", not "reject"). Keys live in the store, so a
 restart of a file-backed tenant keeps every issued token valid.
@@ -9,10 +14,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
+import hashlib
 import json
 import threading
+from functools import lru_cache
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.x509.oid import NameOID
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -36,6 +48,28 @@ def _generate() -> RSAKey:
     # kid = RFC 7638 thumbprint: stable for the key, and different for every new key.
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALGORITHM}, auto_kid=True)
     return key
+
+
+_CERT_NOT_BEFORE = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+_CERT_NOT_AFTER = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
+_CERT_SUBJECT = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orginvite dev tenant")])
+
+
+@lru_cache(maxsize=16)
+def _certificate_der(private_key: RSAPrivateKey, kid: str) -> bytes:
+    """A self-signed X.509 certificate for the key, DER; the same bytes every time for the same key."""
+    serial = int.from_bytes(hashlib.sha256(kid.encode()).digest()[:16], "big") >> 1 or 1
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(_CERT_SUBJECT)
+        .issuer_name(_CERT_SUBJECT)
+        .public_key(private_key.public_key())
+        .serial_number(serial)
+        .not_valid_before(_CERT_NOT_BEFORE)
+        .not_valid_after(_CERT_NOT_AFTER)
+        .sign(private_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 def _header_of(token: str) -> dict[str, Any]:
@@ -101,8 +135,19 @@ class KeyRing:
         keys = []
         for key in self._keys:
             public = key.as_dict(private=False)
+            der = _certificate_der(key.private_key, str(key.kid))
+            thumbprint = hashlib.sha1(der, usedforsecurity=False).digest()  # RFC 7517 4.8 names it; not a check
             keys.append(
-                {"kty": "RSA", "use": "sig", "alg": ALGORITHM, "kid": key.kid, "n": public["n"], "e": public["e"]}
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": ALGORITHM,
+                    "kid": key.kid,
+                    "n": public["n"],
+                    "e": public["e"],
+                    "x5c": [base64.b64encode(der).decode("ascii")],  # RFC 7517 4.7: standard base64, not base64url
+                    "x5t": base64.urlsafe_b64encode(thumbprint).rstrip(b"=").decode("ascii"),
+                }
             )
         return {"keys": keys}
 

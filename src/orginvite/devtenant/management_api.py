@@ -3,7 +3,8 @@
 Mounted by DevTenant at ``/api/v2``. Every request goes through one pipeline (:meth:`ManagementApi.dispatch`):
 bearer token -> rate limit (headers on every answer) -> route -> scope -> path, query and body validation ->
 handler. Every failure is a :class:`ManagementApiError`, rendered as Auth0's ``{"statusCode", "error",
-"message", "errorCode"}``; unknown paths and methods are JSON 404s, so a client never sees an HTML or text page.
+"message", "errorCode"}`` (no ``errorCode`` on 401s, as on Auth0); unknown paths and methods are JSON 404s, so a
+client never sees an HTML or text page, and Auth0 routes the tenant lacks are 501s that name the route.
 The store does the persistence; this module owns request parsing and Auth0's rules (limits, invitation URLs,
 revoking older invitations, hiding expired ones).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +91,141 @@ MAX_BODY_BYTES = 1_048_576
 # Every route takes every method so that a wrong method is our JSON 404, not Starlette's text 405.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PASSWORDLESS_STRATEGIES = frozenset({"email", "sms"})
+
+# -- Auth0's Management API routes, to tell "not implemented here" (501) from "no such route" (404) -------------
+# From Auth0's Management API v2 reference (auth0.com/docs/api/management/v2); one line per path, its methods.
+AUTH0_ROUTES = """
+GET POST /actions/actions
+GET PATCH DELETE /actions/actions/{id}
+POST /actions/actions/{id}/deploy
+POST /actions/actions/{id}/test
+GET /actions/actions/{actionId}/versions
+GET /actions/actions/{actionId}/versions/{id}
+POST /actions/actions/{actionId}/versions/{id}/deploy
+GET /actions/executions/{id}
+GET /actions/triggers
+GET PATCH /actions/triggers/{triggerId}/bindings
+GET DELETE /anomaly/blocks/ips/{id}
+GET PATCH /attack-protection/breached-password-detection
+GET PATCH /attack-protection/brute-force-protection
+GET PATCH /attack-protection/suspicious-ip-throttling
+GET POST /blacklists/tokens
+GET PATCH /branding
+GET PUT DELETE /branding/templates/universal-login
+GET POST /branding/themes
+GET /branding/themes/default
+GET PATCH DELETE /branding/themes/{themeId}
+GET POST /client-grants
+PATCH DELETE /client-grants/{id}
+GET POST /clients
+GET PATCH DELETE /clients/{id}
+POST /clients/{id}/rotate-secret
+GET POST /clients/{client_id}/credentials
+GET PATCH DELETE /clients/{client_id}/credentials/{credential_id}
+GET POST /connections
+GET PATCH DELETE /connections/{id}
+GET /connections/{id}/status
+DELETE /connections/{id}/users
+GET POST /custom-domains
+GET PATCH DELETE /custom-domains/{id}
+POST /custom-domains/{id}/verify
+GET POST /device-credentials
+DELETE /device-credentials/{id}
+POST /email-templates
+GET PATCH PUT /email-templates/{templateName}
+GET POST PATCH DELETE /emails/provider
+GET DELETE /grants
+DELETE /grants/{id}
+GET /guardian/factors
+PUT /guardian/factors/{name}
+POST /guardian/enrollments/ticket
+GET DELETE /guardian/enrollments/{id}
+GET POST /hooks
+GET PATCH DELETE /hooks/{id}
+GET POST PATCH DELETE /hooks/{id}/secrets
+GET /jobs/{id}
+GET /jobs/{id}/errors
+POST /jobs/users-exports
+POST /jobs/users-imports
+POST /jobs/verification-email
+GET /keys/signing
+POST /keys/signing/rotate
+GET /keys/signing/{kid}
+PUT /keys/signing/{kid}/revoke
+GET POST /log-streams
+GET PATCH DELETE /log-streams/{id}
+GET /logs
+GET /logs/{id}
+GET POST /organizations
+GET PATCH DELETE /organizations/{id}
+GET /organizations/name/{name}
+GET POST /organizations/{id}/enabled_connections
+GET PATCH DELETE /organizations/{id}/enabled_connections/{connectionId}
+GET POST /organizations/{id}/invitations
+GET DELETE /organizations/{id}/invitations/{invitation_id}
+GET POST DELETE /organizations/{id}/members
+GET POST DELETE /organizations/{id}/members/{user_id}/roles
+GET POST /organizations/{id}/client-grants
+DELETE /organizations/{id}/client-grants/{grant_id}
+GET PATCH /prompts
+GET PUT /prompts/{prompt}/custom-text/{language}
+GET PUT DELETE /prompts/{prompt}/partials
+GET DELETE /refresh-tokens/{id}
+GET POST /resource-servers
+GET PATCH DELETE /resource-servers/{id}
+GET POST /roles
+GET PATCH DELETE /roles/{id}
+GET POST DELETE /roles/{id}/permissions
+GET POST /roles/{id}/users
+GET POST /rules
+GET PATCH DELETE /rules/{id}
+GET /rules-configs
+PUT DELETE /rules-configs/{key}
+GET DELETE /sessions/{id}
+GET /stats/active-users
+GET /stats/daily
+GET PATCH /tenants/settings
+POST /tickets/email-verification
+POST /tickets/password-change
+GET DELETE /user-blocks
+GET DELETE /user-blocks/{id}
+GET POST /users
+GET PATCH DELETE /users/{id}
+GET DELETE /users/{id}/authentication-methods
+GET PATCH DELETE /users/{id}/authentication-methods/{authentication_method_id}
+GET /users/{id}/enrollments
+POST /users/{id}/identities
+DELETE /users/{id}/identities/{provider}/{user_id}
+GET /users/{id}/logs
+DELETE /users/{id}/multifactor/{provider}
+GET /users/{id}/organizations
+GET POST DELETE /users/{id}/permissions
+POST /users/{id}/recovery-code-regeneration
+GET POST DELETE /users/{id}/roles
+GET /users-by-email
+"""
+
+
+def _auth0_route_table(text: str) -> list[tuple[frozenset[str], re.Pattern[str], str]]:
+    table = []
+    for line in text.strip().splitlines():
+        *methods, template = line.split()
+        parts = re.split(r"(\{[^/}]+\})", template)  # placeholders match one non-empty path segment
+        pattern = re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+        table.append((frozenset(methods), pattern, template))
+    return table
+
+
+_AUTH0_ROUTES = _auth0_route_table(AUTH0_ROUTES)
+
+
+def auth0_route(method: str, path: str) -> str | None:
+    """Auth0's route template for ``method path`` (relative to /api/v2), or None when Auth0 has no such route."""
+    for methods, pattern, template in _AUTH0_ROUTES:
+        if method in methods and pattern.fullmatch(path):
+            return template
+    return None
+
 
 # -- messages Auth0 uses (the seeds' wording where they give one) ----------------------------------------------
 NO_ORGANIZATION = "No organization found by that id."
@@ -177,6 +314,19 @@ def _error_response(error: ManagementApiError, decision: RateDecision | None) ->
     if decision is not None:
         headers.update(decision.headers())
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+def _unimplemented_or_not_found(request: Request) -> ManagementApiError:
+    """501 naming the route for an Auth0 route the tenant lacks (so nobody debugs a phantom), else Auth0's 404."""
+    prefix = request.scope.get("root_path", "")
+    path = request.url.path
+    relative = path[len(prefix) :] if prefix and path.startswith(prefix) else path
+    template = auth0_route(request.method, relative)
+    if template is None:
+        return not_found("Not Found", "not_found")
+    return ManagementApiError(
+        501, f"not implemented by the orginvite dev tenant: {request.method} /api/v2{template}", "not_implemented"
+    )
 
 
 def _parse_time(value: Any) -> float | None:
@@ -280,7 +430,7 @@ class ManagementApi:
             assert principal is not None
             endpoint = methods.get(request.method)
             if endpoint is None:
-                raise not_found("Not Found", "not_found")
+                raise _unimplemented_or_not_found(request)
             require_scope(principal, *endpoint.scopes)
             path = {
                 name: check_path(PATH_NAMES.get(name, name), value, PATH_SCHEMAS.get(name, USER_ID))

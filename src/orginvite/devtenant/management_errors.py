@@ -1,8 +1,10 @@
 """The Management API's error answers, in Auth0's body shape.
 
-Auth0 answers every failure with ``{"statusCode", "error", "message", "errorCode"}``; clients (auth0-python,
-node-auth0) key on ``statusCode`` and ``errorCode``, so every failure here is one :class:`ManagementApiError`
-raised from anywhere in a handler and turned into that body in one place.
+Auth0 answers failures with ``{"statusCode", "error", "message", "errorCode"}``, except its 401s, which carry no
+``errorCode`` (``{"statusCode": 401, "error": "Unauthorized", "message": "Invalid token"}``, as reported in
+auth0/node-auth0#831 and auth0/auth0-authorization-extension#231): code that branched on an ``errorCode`` there
+would work here and never fire on Auth0. Every failure is one :class:`ManagementApiError` raised from anywhere in
+a handler and turned into that body in one place.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class ManagementApiError(OrgInviteError):
         self,
         status_code: int,
         message: str,
-        error_code: str,
+        error_code: str | None,
         *,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -41,7 +43,7 @@ class ManagementApiError(OrgInviteError):
         self.message = message
         self.error_code = error_code
         self.headers = dict(headers or {})
-        super().__init__(f"{status_code} {error_code}: {message}")
+        super().__init__(f"{status_code} {error_code or self.error}: {message}")
 
     @property
     def error(self) -> str:
@@ -52,12 +54,10 @@ class ManagementApiError(OrgInviteError):
             return "Error"
 
     def body(self) -> dict[str, Any]:
-        return {
-            "statusCode": self.status_code,
-            "error": self.error,
-            "message": self.message,
-            "errorCode": self.error_code,
-        }
+        body: dict[str, Any] = {"statusCode": self.status_code, "error": self.error, "message": self.message}
+        if self.error_code is not None:
+            body["errorCode"] = self.error_code
+        return body
 
 
 def _located(prefix: str, problem: str, location: str | None) -> str:
@@ -86,10 +86,8 @@ def invalid_paging() -> ManagementApiError:
 
 
 def unauthorized(message: str) -> ManagementApiError:
-    # RFC 6750 asks for a challenge on 401; Auth0's body stays the contract clients read.
-    return ManagementApiError(
-        401, message, "invalid_token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-    )
+    # RFC 6750 asks for a challenge on 401; the body is Auth0's, without an errorCode (see the module docstring).
+    return ManagementApiError(401, message, None, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def forbidden_scope(*scopes: str) -> ManagementApiError:

@@ -1,7 +1,17 @@
 """POST /oauth/token: authorization_code (PKCE), refresh_token and client_credentials.
 
-Errors are OAuth JSON ``{error, error_description}``: 401 ``invalid_client`` for failed client authentication,
-403 for ``unauthorized_client`` and ``access_denied`` (as Auth0 answers them), 400 otherwise.
+Errors are OAuth JSON ``{error, error_description}`` with Auth0's statuses, which differ from RFC 6749's 400/401:
+
+- failed client authentication (unknown client, wrong or missing secret): 401 ``access_denied`` "Unauthorized"
+  (auth0-samples/auth0-angular-samples#201, auth0/node-auth0#682), never ``invalid_client``;
+- a refused grant: 403 ``invalid_grant``, "Invalid authorization code" for an unknown, used, expired or foreign
+  code (community.auth0.com/t/authorisation-code-flow-error-403/73029), "Unknown or invalid refresh token." for
+  a refresh token (auth0/Auth0.Android#334), "Failed to verify code verifier" for PKCE;
+- ``unauthorized_client`` (grant type not enabled) and ``access_denied`` (client credentials): 403;
+- a malformed request (missing parameter, bad body): 400 ``invalid_request``.
+
+A user's access token is a JWT only when an API audience was asked for; without one it is opaque (random, its
+claims kept in the store), good only at /userinfo, as on Auth0: an app that decodes it works nowhere.
 
 Refresh tokens do not rotate (Auth0's default for a regular web app): the same refresh token keeps working until
 it expires or the code it came from is replayed. Each exchange re-checks the user and, when an organization is in
@@ -22,19 +32,19 @@ from urllib.parse import parse_qsl, unquote
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from orginvite.devtenant.authorization import take_live
+from orginvite.devtenant.authorization import sign_id_token, take_live
 from orginvite.devtenant.authorize_rules import valid_code_verifier, verify_pkce
 from orginvite.devtenant.token_claims import (
     ACCESS_TOKEN_TTL,
     access_token_claims,
     client_credentials_claims,
-    id_token_claims,
 )
 
-__all__ = ["REFRESH_TOKEN_TTL", "TokenError", "token_endpoint"]
+__all__ = ["REFRESH_TOKEN_TTL", "TokenError", "opaque_token_claims", "token_endpoint"]
 
 Tenant = Any
 REFRESH_TOKEN_TTL = 30 * 86400.0
+OPAQUE_KIND = "access_token"
 _BODY_LIMIT = 16384
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -45,6 +55,23 @@ class TokenError(Exception):
         self.description = description
         self.status_code = status_code
         super().__init__(description)
+
+
+INVALID_CODE = "Invalid authorization code"
+INVALID_REFRESH_TOKEN = "Unknown or invalid refresh token."
+
+
+def _unauthorized() -> TokenError:
+    """Auth0's one answer to every client-authentication failure (it does not say which part was wrong)."""
+    return TokenError("access_denied", "Unauthorized", 401)
+
+
+def _invalid_grant(description: str) -> TokenError:
+    return TokenError("invalid_grant", description, 403)
+
+
+def _missing(name: str) -> TokenError:
+    return TokenError("invalid_request", f"Missing required parameter: {name}")
 
 
 def _error_response(exc: TokenError, *, basic: bool) -> JSONResponse:
@@ -99,14 +126,14 @@ def _authenticate(tenant: Tenant, request: Request, params: Mapping[str, str]) -
     if header:
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
-            raise TokenError("invalid_client", "unsupported client authentication scheme", 401)
+            raise _unauthorized()
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise TokenError("invalid_client", "malformed Basic credentials", 401) from exc
+            raise _unauthorized() from exc
         raw_id, sep, raw_secret = decoded.partition(":")
         if not sep:
-            raise TokenError("invalid_client", "malformed Basic credentials", 401)
+            raise _unauthorized()
         client_id, secret = unquote(raw_id), unquote(raw_secret)  # RFC 6749 2.3.1: form-encoded
         if "client_secret" in params:
             raise TokenError("invalid_request", "use one client authentication method, not two")
@@ -115,11 +142,11 @@ def _authenticate(tenant: Tenant, request: Request, params: Mapping[str, str]) -
     else:
         client_id, secret = params.get("client_id"), params.get("client_secret")
     if not client_id:
-        raise TokenError("invalid_client", "client authentication is required", 401)
+        raise _unauthorized()
     client = tenant.store.get_client(client_id)
     expected = str((client or {}).get("client_secret") or "")
     if client is None or not secret or not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
-        raise TokenError("invalid_client", "Client authentication failed", 401)
+        raise _unauthorized()
     return client
 
 
@@ -132,9 +159,23 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _role_names(tenant: Tenant, org_id: str, user_id: str) -> list[str]:
-    roles, _ = tenant.store.list_member_roles(org_id, user_id, 0, 100)
-    return [str(role["name"]) for role in roles]
+def _access_token(tenant: Tenant, issuer: str, claims: dict[str, Any]) -> str:
+    """A JWT for an API audience; an opaque token (claims kept server-side) when /userinfo is the only audience."""
+    if claims["aud"] != [issuer + "userinfo"]:
+        return str(tenant.keys.sign(claims))
+    token = secrets.token_urlsafe(32)
+    tenant.store.put_transient(OPAQUE_KIND, _hash(token), claims, float(ACCESS_TOKEN_TTL))
+    return token
+
+
+def opaque_token_claims(tenant: Tenant, token: str) -> dict[str, Any] | None:
+    """The claims behind an opaque access token, or None (unknown, or expired by the tenant's clock)."""
+    if len(token) > 200:
+        return None
+    claims = tenant.store.get_transient(OPAQUE_KIND, _hash(token))
+    if claims is None or float(claims.get("exp", 0)) <= tenant.now():
+        return None
+    return dict(claims)
 
 
 def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce: str | None) -> dict[str, Any]:
@@ -142,11 +183,11 @@ def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce
     store = tenant.store
     user = store.get_user(grant["user_id"])
     if user is None:
-        raise TokenError("invalid_grant", "the user no longer exists")
+        raise _invalid_grant("the user no longer exists")
     org_id = grant.get("organization_id")
     organization = store.get_organization(org_id) if org_id else None
     if org_id and (organization is None or not store.is_member(org_id, user["user_id"])):
-        raise TokenError("invalid_grant", f"user {user['user_id']} is not part of the {org_id} organization")
+        raise _invalid_grant(f"user {user['user_id']} is not part of the {org_id} organization")
     scopes = str(grant.get("scope") or "").split()
     now = tenant.now()
     access = access_token_claims(
@@ -160,56 +201,48 @@ def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce
         sid=grant.get("sid"),
     )
     response: dict[str, Any] = {
-        "access_token": tenant.keys.sign(access),
+        "access_token": _access_token(tenant, issuer, access),
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_TTL,
         "scope": " ".join(scopes),
     }
     if "openid" in scopes:
-        roles_claim = tenant.settings.get("id_token_roles_claim") or None
-        claims = id_token_claims(
-            issuer=issuer,
-            client_id=grant["client_id"],
-            user=user,
-            scopes=scopes,
-            now=now,
-            auth_time=float(grant.get("auth_time") or now),
-            sid=str(grant.get("sid") or ""),
-            nonce=nonce,
-            organization=organization,
-            include_org_name=bool(tenant.settings.get("allow_organization_name_in_authentication_api")),
-            roles_claim=roles_claim,
-            role_names=_role_names(tenant, org_id, user["user_id"]) if organization and roles_claim else (),
-        )
-        response["id_token"] = tenant.keys.sign(claims)
+        response["id_token"] = sign_id_token(tenant, issuer, grant, user, organization, nonce=nonce)
     return response
 
 
 def _authorization_code(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
     _require_grant(client, "authorization_code")
     code = params.get("code") or ""
-    if not code or len(code) > 200:
-        raise TokenError("invalid_request", "parameter code is required")
+    if not code:
+        raise _missing("code")
+    if len(code) > 200:
+        raise _invalid_grant(INVALID_CODE)
     grant = take_live(tenant, "code", code)
     if grant is None:
         # A replayed code revokes what it gave (RFC 6749 4.1.2).
         used = tenant.store.take_transient("code_used", _hash(code))
         if used and used.get("refresh_token"):
             tenant.store.delete_transient("refresh_token", used["refresh_token"])
-        raise TokenError("invalid_grant", "Invalid authorization code")
+        if used and used.get("access_token"):
+            tenant.store.delete_transient(OPAQUE_KIND, used["access_token"])
+        raise _invalid_grant(INVALID_CODE)
     if grant["client_id"] != client["client_id"]:
-        raise TokenError("invalid_grant", "Invalid authorization code")
+        raise _invalid_grant(INVALID_CODE)
     if params.get("redirect_uri") != grant["redirect_uri"]:
-        raise TokenError("invalid_grant", "redirect_uri does not match the one sent to /authorize")
+        # Auth0's wording for this case is not documented; the status and error are its invalid_grant's.
+        raise _invalid_grant("redirect_uri does not match the one sent to /authorize")
     verifier = params.get("code_verifier")
     if verifier is not None and not valid_code_verifier(verifier):
-        raise TokenError("invalid_grant", "code_verifier must be 43 to 128 unreserved characters")
+        raise _invalid_grant("code_verifier must be 43 to 128 unreserved characters")
     if not verify_pkce(verifier, grant.get("code_challenge")):
-        raise TokenError("invalid_grant", "Failed to verify code verifier")
+        raise _invalid_grant("Failed to verify code verifier")
     issuer = tenant.issuer_for(request)
     response = _user_tokens(tenant, issuer, grant, nonce=grant.get("nonce"))
     scopes = str(grant.get("scope") or "").split()
     used_record: dict[str, Any] = {"expires_at": tenant.now() + 600}
+    if "." not in response["access_token"]:  # opaque: it can be revoked with the rest
+        used_record["access_token"] = _hash(response["access_token"])
     if "offline_access" in scopes and "refresh_token" in (client.get("grant_types") or []):
         refresh = secrets.token_urlsafe(48)
         stored = {
@@ -227,15 +260,17 @@ def _authorization_code(tenant: Tenant, request: Request, client: Mapping[str, A
 def _refresh_token(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
     _require_grant(client, "refresh_token")
     token = params.get("refresh_token") or ""
-    if not token or len(token) > 200:
-        raise TokenError("invalid_request", "parameter refresh_token is required")
+    if not token:
+        raise _missing("refresh_token")
+    if len(token) > 200:
+        raise _invalid_grant(INVALID_REFRESH_TOKEN)
     stored = tenant.store.get_transient("refresh_token", _hash(token))
     if (
         stored is None
         or float(stored.get("expires_at", 0)) <= tenant.now()
         or stored["client_id"] != client["client_id"]
     ):
-        raise TokenError("invalid_grant", "Unknown or invalid refresh token.")
+        raise _invalid_grant(INVALID_REFRESH_TOKEN)
     granted = str(stored.get("scope") or "").split()
     requested = params.get("scope")
     scopes = granted
@@ -297,7 +332,7 @@ def token_endpoint(tenant: Tenant) -> Callable[[Request], Awaitable[JSONResponse
             grant_type = params.get("grant_type") or ""
             handler = _GRANTS.get(grant_type)
             if not grant_type:
-                raise TokenError("invalid_request", "parameter grant_type is required")
+                raise _missing("grant_type")
             if handler is None:
                 raise TokenError("unsupported_grant_type", f"Unsupported grant type: {grant_type[:100]}")
             client = _authenticate(tenant, request, params)
