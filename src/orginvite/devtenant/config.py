@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from orginvite.errors import ConfigurationError
 
 from .store import ConflictError, Record, Store, generate_id
+from .token_claims import OIDC_SCOPES
 from .url_placeholders import (
     ORGANIZATION_NAME,
     callback_placeholder_problem,
@@ -365,8 +366,6 @@ _TENANT = _table(
 _MAX_ACCESS_TOKEN_LIFETIME = 2592000
 _MAX_REFRESH_TOKEN_LIFETIME = 31557600
 _SCOPE_VALUE = re.compile(r"^[\x21-\x7e]{1,280}$")
-#: The OIDC scopes every login may ask for; an API cannot define them.
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 def _api_identifier(path: str, value: Any) -> str:
