@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orginvite.devtenant.config import TenantConfigError, demo_config, load_config, seed
+from orginvite.devtenant.config import TenantConfigError, demo_config, example_config_text, load_config, seed
 from orginvite.devtenant.store import Store
 
 API = "https://api.acme.test/"
@@ -197,6 +198,21 @@ def test_the_demo_tenant_has_the_acme_api_with_rbac_and_rotating_refresh_tokens(
     assert web["refresh_token"]["rotation_type"] == "rotating" and web["refresh_token"]["leeway"] == 2
     permissions = {r["name"]: [p["permission_name"] for p in r["permissions"]] for r in config.roles}
     assert permissions["admin"] == ["invoices:read", "invoices:write"] and permissions["member"] == ["invoices:read"]
+
+
+def test_the_example_config_has_the_acme_api_and_rotating_refresh_tokens() -> None:
+    config = load_config(tomllib.loads(example_config_text()))
+    assert config.apis == load_config(demo_config()).apis  # the same API as the demo tenant's
+    web = next(c for c in config.clients if c["client_id"] == "acme-web")
+    assert web["refresh_token"]["rotation_type"] == "rotating" and web["refresh_token"]["leeway"] == 2
+    with Store() as store:
+        seed(store, config)
+        acme = store.get_organization_by_name("acme")
+        owner = store.get_user_by_email("owner@acme.test")
+        assert store.member_permissions(acme["id"], owner["user_id"], API) == ["invoices:read", "invoices:write"]
+        globex = store.get_organization_by_name("globex")
+        camille = store.get_user_by_email("camille@globex.test")
+        assert store.member_permissions(globex["id"], camille["user_id"], API) == ["invoices:read"]
 
 
 _any = st.recursive(
