@@ -446,3 +446,20 @@ def test_a_login_form_submitted_twice_at_once_gives_one_code(browser) -> None:
     codes = [r for r in responses if r.status_code == 302 and "code=" in r.headers["location"]]
     assert len(codes) == 1
     assert all(r.status_code == 400 for r in responses if r not in codes)
+
+
+def test_a_blocked_user_can_neither_sign_in_nor_refresh(live, browser) -> None:
+    """PATCH /api/v2/users/{id} {"blocked": true}: Auth0 answers the login with unauthorized "user is blocked"."""
+    tenant, base = live
+    code, verifier = _code(base, browser, organization=ACME, scope="openid offline_access")
+    refresh = exchange(base, code, verifier).json()["refresh_token"]
+    ann = tenant.store.get_user_by_email("ann@acme.test")
+    tenant.store.update_user(ann["user_id"], {"blocked": True})
+    refused = callback_params(browser.authorize(organization=ACME))  # the SSO session does not get around it
+    assert refused["error"] == "unauthorized" and refused["error_description"] == "user is blocked"
+    renewed = httpx.post(
+        base + "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh},
+        auth=("webapp", "webapp-secret"),
+    )
+    assert renewed.status_code == 403 and renewed.json()["error"] == "invalid_grant"

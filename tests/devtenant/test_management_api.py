@@ -201,6 +201,28 @@ ENDPOINTS = [
     ("POST", "/roles", "create:roles", {"name": "x"}),
     ("GET", "/roles", "read:roles", None),
     ("GET", f"/roles/{DEMO_ADMIN_ROLE_ID}", "read:roles", None),
+    ("PATCH", f"/organizations/{DEMO_ACME_ORG_ID}", "update:organizations", {"display_name": "Acme"}),
+    (
+        "GET",
+        f"/organizations/{DEMO_ACME_ORG_ID}/enabled_connections/{DEMO_CONNECTION_ID}",
+        "read:organization_connections",
+        None,
+    ),
+    (
+        "PATCH",
+        f"/organizations/{DEMO_ACME_ORG_ID}/enabled_connections/{DEMO_CONNECTION_ID}",
+        "update:organization_connections",
+        {"assign_membership_on_login": False},
+    ),
+    (
+        "DELETE",
+        f"/organizations/{DEMO_ACME_ORG_ID}/enabled_connections/{DEMO_CONNECTION_ID}",
+        "delete:organization_connections",
+        None,
+    ),
+    ("GET", "/users", "read:users", None),
+    ("GET", "/users-by-email", "read:users", None),
+    ("PATCH", f"/users/{DEMO_ADMIN_USER_ID}", "update:users", {"name": "Ann"}),
 ]
 
 

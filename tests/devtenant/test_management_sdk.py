@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from auth0.authentication import GetToken
 from auth0.management import Auth0, ManagementClient
+from auth0.management.core.api_error import ApiError
 from auth0.management.errors import (
     BadRequestError,
     ConflictError,
@@ -36,7 +37,9 @@ from cryptography.x509.oid import NameOID
 
 from orginvite.devtenant.app import DevTenant
 from orginvite.devtenant.config import (
+    DEMO_ACME_ORG_ID,
     DEMO_ADMIN_ROLE_ID,
+    DEMO_ADMIN_USER_ID,
     DEMO_CONNECTION_ID,
     DEMO_M2M_CLIENT_ID,
     DEMO_M2M_CLIENT_SECRET,
@@ -212,6 +215,169 @@ def test_sdk_errors_carry_auth0_bodies(auth0: Auth0, server: LiveServer, tenant:
         auth0.roles.list(request_options=NO_RETRY)
     assert limited.value.body["errorCode"] == "too_many_requests"
     assert limited.value.headers is not None and limited.value.headers["x-ratelimit-remaining"] == "0"
+
+
+# -- the routes apps use around membership ---------------------------------------------------------------------------
+
+
+def _not_implemented(caught: pytest.ExceptionInfo[ApiError], what: str) -> None:
+    """A 501 (the SDK retries 5xx answers, hence NO_RETRY on those calls) naming what is missing."""
+    assert caught.value.status_code == 501
+    assert caught.value.body["message"] == f"not implemented by the orginvite dev tenant: {what}"
+
+
+def test_update_organization_with_the_sdk(auth0: Auth0, server: LiveServer) -> None:
+    updated = auth0.organizations.update(
+        DEMO_ACME_ORG_ID,
+        display_name="Acme Corporation",
+        metadata={"lang": "de", "plan": "team"},
+        branding={
+            "logo_url": "https://acme.test/logo.svg",
+            "colors": {"primary": "#112233", "page_background": "#ffffff"},
+        },
+    )
+    assert updated.display_name == "Acme Corporation" and updated.name == "acme"
+    assert updated.metadata == {"lang": "de", "plan": "team"}
+    assert updated.branding is not None and updated.branding.logo_url == "https://acme.test/logo.svg"
+    assert auth0.organizations.get(DEMO_ACME_ORG_ID).display_name == "Acme Corporation"
+    renamed = auth0.organizations.update(DEMO_ACME_ORG_ID, name="acme-corp")
+    assert auth0.organizations.get_by_name("acme-corp").id == renamed.id == DEMO_ACME_ORG_ID
+    with pytest.raises(ApiError) as taken:  # the SDK maps no 409 for this route; the body is Auth0's
+        auth0.organizations.update(DEMO_ACME_ORG_ID, name="globex", request_options=NO_RETRY)
+    assert taken.value.status_code == 409 and taken.value.body["errorCode"] == "organization_conflict"
+    with pytest.raises(BadRequestError) as bad:
+        auth0.organizations.update(DEMO_ACME_ORG_ID, name="Not A Name")
+    assert bad.value.body["errorCode"] == "invalid_body" and "on property name" in bad.value.body["message"]
+    with pytest.raises(ApiError) as missing:  # nor a 404 (the SDK's own spec lists none for this route)
+        auth0.organizations.update("org_doesnotexist0000", display_name="x")
+    assert missing.value.status_code == 404 and missing.value.body["errorCode"] == "inexistent_organization"
+    narrow = Auth0(base_url=server.url + "/api/v2", token=sdk_token(server, scope="read:organizations"))
+    with pytest.raises(ForbiddenError) as forbidden:
+        narrow.organizations.update(DEMO_ACME_ORG_ID, display_name="x")
+    assert forbidden.value.body["message"] == "Insufficient scope, expected any of: update:organizations"
+    with pytest.raises(ApiError) as unsupported:
+        auth0.organizations.update(DEMO_ACME_ORG_ID, is_app_entitlement_active=True, request_options=NO_RETRY)
+    _not_implemented(unsupported, "PATCH /api/v2/organizations/{id} with is_app_entitlement_active")
+
+
+def test_users_listing_search_and_lookup_by_email(auth0: Auth0, server: LiveServer) -> None:
+    created = [
+        auth0.users.create(
+            connection="Username-Password-Authentication", email=f"user{index:02}@paging.test", password="pw-123456"
+        )
+        for index in range(4)
+    ]
+    # The SDK's pager walks page after page (include_totals=true) until it has every user.
+    every = list(auth0.users.list(per_page=2))
+    assert {user.user_id for user in created} <= {user.user_id for user in every}
+    assert len(every) == len({user.user_id for user in every}) == 4 + 2  # and the two demo users
+    found = list(auth0.users.list(q='email:"USER03@paging.test"', search_engine="v3"))
+    assert [user.user_id for user in found] == [created[3].user_id]
+    assert list(auth0.users.list(q="email:nobody@paging.test")) == []
+    by_id = list(auth0.users.list(q=f'user_id:"{DEMO_ADMIN_USER_ID}"', fields="user_id,email"))
+    assert [(user.user_id, user.email) for user in by_id] == [(DEMO_ADMIN_USER_ID, "admin@acme.test")]
+    ordered = list(auth0.users.list(sort="email:-1", per_page=100))
+    assert [user.email for user in ordered] == sorted((user.email for user in every), reverse=True)
+    with pytest.raises(ApiError) as unsupported:
+        auth0.users.list(q='name:"User*"', request_options=NO_RETRY)
+    _not_implemented(unsupported, 'GET /api/v2/users with q other than email:"..." or user_id:"..."')
+
+    (by_email,) = auth0.users.list_users_by_email(email="User02@Paging.test")
+    assert by_email.user_id == created[2].user_id
+    assert auth0.users.list_users_by_email(email="nobody@paging.test") == []
+    import httpx
+
+    token = sdk_token(server)
+    missing = httpx.get(server.url + "/api/v2/users-by-email", headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 400 and missing.json()["errorCode"] == "invalid_query_string"
+    narrow = Auth0(base_url=server.url + "/api/v2", token=sdk_token(server, scope="read:organizations"))
+    with pytest.raises(ForbiddenError) as forbidden:
+        narrow.users.list()
+    assert forbidden.value.body["message"] == "Insufficient scope, expected any of: read:users"
+
+
+def test_update_user_merges_metadata_and_blocks(auth0: Auth0, tenant: DevTenant) -> None:
+    user = auth0.users.create(
+        connection="Username-Password-Authentication",
+        email="patch@me.test",
+        password="pw-123456",
+        user_metadata={"lang": "fr", "theme": "dark"},
+        app_metadata={"plan": "free"},
+    )
+    assert user.user_id is not None
+    updated = auth0.users.update(
+        user.user_id, name="Patched Name", user_metadata={"lang": "de", "theme": None, "tz": "Europe/Berlin"}
+    )
+    # Auth0's rule: top-level keys merge, null removes one.
+    assert updated.name == "Patched Name" and updated.user_metadata == {"lang": "de", "tz": "Europe/Berlin"}
+    assert updated.app_metadata == {"plan": "free"}
+    assert auth0.users.update(user.user_id, app_metadata={}).app_metadata == {}  # an empty object clears it
+    blocked = auth0.users.update(user.user_id, blocked=True)
+    assert blocked.blocked is True and tenant.store.get_user(user.user_id)["blocked"] is True
+    with pytest.raises(NotFoundError) as missing:
+        auth0.users.update("auth0|nobody", name="x")
+    assert missing.value.body["errorCode"] == "inexistent_user"
+    with pytest.raises(BadRequestError):
+        auth0.users.update(user.user_id, picture="not a url")
+    with pytest.raises(ApiError) as unsupported:
+        auth0.users.update(user.user_id, email="new@me.test", request_options=NO_RETRY)
+    _not_implemented(unsupported, "PATCH /api/v2/users/{id} with email")
+    assert tenant.store.get_user(user.user_id)["email"] == "patch@me.test"  # refused, so nothing changed
+
+
+def test_organization_enabled_connections_crud(auth0: Auth0) -> None:
+    organization = auth0.organizations.create(name="hooli")
+    assert organization.id is not None
+    assert list(auth0.organizations.enabled_connections.list(organization.id)) == []
+    added = auth0.organizations.enabled_connections.add(organization.id, connection_id=DEMO_CONNECTION_ID)
+    assert added.connection_id == DEMO_CONNECTION_ID and added.assign_membership_on_login is False
+    fetched = auth0.organizations.enabled_connections.get(organization.id, DEMO_CONNECTION_ID)
+    assert fetched.connection is not None and fetched.connection.name == "Username-Password-Authentication"
+    updated = auth0.organizations.enabled_connections.update(
+        organization.id, DEMO_CONNECTION_ID, assign_membership_on_login=True
+    )
+    assert updated.assign_membership_on_login is True
+    listed = list(auth0.organizations.enabled_connections.list(organization.id))
+    assert [(item.connection_id, item.assign_membership_on_login) for item in listed] == [(DEMO_CONNECTION_ID, True)]
+    with pytest.raises(ApiError) as unsupported:
+        auth0.organizations.enabled_connections.update(
+            organization.id, DEMO_CONNECTION_ID, show_as_button=True, request_options=NO_RETRY
+        )
+    _not_implemented(
+        unsupported, "PATCH /api/v2/organizations/{id}/enabled_connections/{connectionId} with show_as_button"
+    )
+    auth0.organizations.enabled_connections.delete(organization.id, DEMO_CONNECTION_ID)
+    assert list(auth0.organizations.enabled_connections.list(organization.id)) == []
+    for call in (
+        lambda: auth0.organizations.enabled_connections.get(organization.id, DEMO_CONNECTION_ID),
+        lambda: auth0.organizations.enabled_connections.delete(organization.id, DEMO_CONNECTION_ID),
+        lambda: auth0.organizations.enabled_connections.update(
+            organization.id, DEMO_CONNECTION_ID, assign_membership_on_login=False
+        ),
+    ):
+        with pytest.raises(NotFoundError) as gone:
+            call()
+        assert gone.value.body["errorCode"] == "inexistent_connection"
+
+
+def test_role_users_and_member_roles_of_several_users(auth0: Auth0) -> None:
+    # The demo's admin holds the admin role as an organization member role, which Auth0 does not list under
+    # /roles/{id}/users (only direct assignments): an app must read member roles per organization instead.
+    assert list(auth0.roles.users.list(DEMO_ADMIN_ROLE_ID)) == []
+    with pytest.raises(NotFoundError) as unknown:
+        list(auth0.roles.users.list("rol_doesnotexist0000"))
+    assert unknown.value.body["errorCode"] == "inexistent_role"
+    # The member roles of several users in one call: the members list with fields=roles.
+    second = auth0.users.create(
+        connection="Username-Password-Authentication", email="two@acme.test", password="pw-1234567"
+    )
+    assert second.user_id is not None
+    auth0.organizations.members.create(DEMO_ACME_ORG_ID, members=[second.user_id])
+    auth0.organizations.members.roles.assign(DEMO_ACME_ORG_ID, second.user_id, roles=[DEMO_MEMBER_ROLE_ID])
+    members = list(auth0.organizations.members.list(DEMO_ACME_ORG_ID, fields="user_id,roles"))
+    roles = {member.user_id: sorted(role.id for role in member.roles or []) for member in members}
+    assert roles[second.user_id] == [DEMO_MEMBER_ROLE_ID]
+    assert DEMO_ADMIN_ROLE_ID in roles[DEMO_ADMIN_USER_ID]
 
 
 # -- ManagementClient itself, unchanged, over https on loopback -----------------------------------------------------

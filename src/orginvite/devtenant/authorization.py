@@ -206,6 +206,8 @@ def finish_sign_in(
     """Apply the organization rules for ``user`` and answer with the authorization response (or the error)."""
     store = tenant.store
     user_id = user["user_id"]
+    if user.get("blocked"):  # PATCH /api/v2/users/{id} {"blocked": true}; Auth0's callback error for it
+        return error_redirect(pending, "unauthorized", "user is blocked")
     org_id = pending.get("organization_id")
     organization = store.get_organization(org_id) if org_id else None
     if org_id and organization is None:

@@ -43,6 +43,13 @@ from orginvite.devtenant.management_bodies import (
     MEMBERS,
     PATH_NAMES,
     PATH_SCHEMAS,
+    UPDATE_ENABLED_CONNECTION,
+    UPDATE_ENABLED_CONNECTION_UNSUPPORTED,
+    UPDATE_ORGANIZATION,
+    UPDATE_ORGANIZATION_UNSUPPORTED,
+    UPDATE_USER,
+    UPDATE_USER_UNSUPPORTED,
+    USER_FIELDS,
     USER_ID,
 )
 from orginvite.devtenant.management_errors import (
@@ -238,6 +245,7 @@ NOT_A_MEMBER = "The user is not a member of the organization."
 NO_CLIENT = "The specified client_id does not exist."
 NO_CONNECTION = "The specified connection does not exist."
 CONNECTION_NOT_ENABLED = "The specified connection is not enabled for the organization."
+NO_ENABLED_CONNECTION = "No connection found by that id for this organization."
 PASSWORDLESS = "Passwordless connections are not supported."
 NO_LOGIN_ROUTE = (
     "A default login route is required to generate the invitation url. To learn more, see "
@@ -324,9 +332,45 @@ def _unimplemented_or_not_found(request: Request) -> ManagementApiError:
     template = auth0_route(request.method, relative)
     if template is None:
         return not_found("Not Found", "not_found")
-    return ManagementApiError(
-        501, f"not implemented by the orginvite dev tenant: {request.method} /api/v2{template}", "not_implemented"
-    )
+    return not_implemented(f"{request.method} /api/v2{template}")
+
+
+def not_implemented(what: str) -> ManagementApiError:
+    return ManagementApiError(501, f"not implemented by the orginvite dev tenant: {what}", "not_implemented")
+
+
+def _refuse_unsupported(body: Mapping[str, Any], names: tuple[str, ...], route: str) -> None:
+    """501 for a field Auth0 takes on ``route`` that the dev tenant does not implement."""
+    present = [name for name in names if name in body]
+    if present:
+        raise not_implemented(f"{route} with {', '.join(present)}")
+
+
+def _merge_metadata(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Auth0's PATCH rule for user_metadata / app_metadata: top-level keys merge, null removes one, {} clears."""
+    if not changes:
+        return {}
+    merged = dict(current)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+_USERS_Q = re.compile(r'^\s*(email|user_id)\s*:\s*(?:"([^"\\]*)"|([^\s"():*?]+))\s*$')
+
+
+def _users_matching(users: list[Record], q: str) -> list[Record]:
+    """Lucene ``q`` (search engine v3), for the queries apps use around invitations: email:"..." or user_id:"..."."""
+    match = _USERS_Q.match(q)
+    if match is None:
+        raise not_implemented('GET /api/v2/users with q other than email:"..." or user_id:"..."')
+    field, value = match.group(1), match.group(2) if match.group(2) is not None else match.group(3)
+    if field == "email":
+        return [user for user in users if str(user.get("email", "")).lower() == value.lower()]
+    return [user for user in users if user.get("user_id") == value]
 
 
 def _parse_time(value: Any) -> float | None:
@@ -497,6 +541,13 @@ class ManagementApi:
             "GET",
             Endpoint(("read:organization_connections",), self.list_enabled_connections, offset),
         )
+        self._add("/organizations/{org_id}", "PATCH", Endpoint(("update:organizations",), self.update_organization))
+        connection_path = "/organizations/{org_id}/enabled_connections/{connection_id}"
+        self._add(connection_path, "GET", Endpoint(("read:organization_connections",), self.get_enabled_connection))
+        self._add(
+            connection_path, "PATCH", Endpoint(("update:organization_connections",), self.update_enabled_connection)
+        )
+        self._add(connection_path, "DELETE", Endpoint(("delete:organization_connections",), self.disable_connection))
         self._add(
             "/organizations/{org_id}/members", "POST", Endpoint(("create:organization_members",), self.add_members)
         )
@@ -539,7 +590,32 @@ class ManagementApi:
             Endpoint(("delete:organization_invitations",), self.delete_invitation),
         )
         self._add("/users", "POST", Endpoint(("create:users",), self.create_user))
+        self._add(
+            "/users",
+            "GET",
+            Endpoint(
+                ("read:users",),
+                self.list_users,
+                {
+                    **offset,
+                    **FIELDS_QUERY,
+                    "q": QueryParam("string", max_length=1000),
+                    "search_engine": QueryParam("string", pattern="v3"),
+                    "sort": QueryParam("string", pattern=r"(email|name|created_at|updated_at|logins_count):(1|-1)"),
+                    "connection": QueryParam("string", max_length=128),
+                    "primary_order": QueryParam("boolean"),
+                },
+            ),
+        )
+        self._add(
+            "/users-by-email",
+            "GET",
+            Endpoint(
+                ("read:users",), self.users_by_email, {**FIELDS_QUERY, "email": QueryParam("string", max_length=320)}
+            ),
+        )
         self._add("/users/{user_id}", "GET", Endpoint(("read:users",), self.get_user, FIELDS_QUERY))
+        self._add("/users/{user_id}", "PATCH", Endpoint(("update:users",), self.update_user))
         self._add(
             "/users/{user_id}/organizations",
             "GET",
@@ -552,6 +628,13 @@ class ManagementApi:
             Endpoint(("read:roles",), self.list_roles, {**offset, "name_filter": QueryParam("string", max_length=255)}),
         )
         self._add("/roles/{role_id}", "GET", Endpoint(("read:roles",), self.get_role))
+        self._add(
+            "/roles/{role_id}/users",
+            "GET",
+            Endpoint(
+                ("read:users", "read:roles", "read:role_members"), self.list_role_users, {**offset, **CHECKPOINT_QUERY}
+            ),
+        )
 
     # -- organizations ------------------------------------------------------------------------------------------------
     async def create_organization(self, call: Call) -> Response:
@@ -613,6 +696,18 @@ class ManagementApi:
             raise not_found(NO_ORGANIZATION_NAME, "inexistent_organization")
         return JSONResponse(organization)
 
+    async def update_organization(self, call: Call) -> Response:
+        body = await call.body(UPDATE_ORGANIZATION)
+        _refuse_unsupported(body, UPDATE_ORGANIZATION_UNSUPPORTED, "PATCH /api/v2/organizations/{id}")
+        org_id = self._organization(call.path["org_id"])["id"]
+        try:
+            organization = self.store.update_organization(org_id, body)
+        except ConflictError as exc:
+            raise conflict("An organization with this name already exists.", "organization_conflict") from exc
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        return JSONResponse(organization)
+
     async def delete_organization(self, call: Call) -> Response:
         if not self.store.delete_organization(call.path["org_id"]):
             raise not_found(NO_ORGANIZATION, "inexistent_organization")
@@ -637,6 +732,34 @@ class ManagementApi:
         page = offset_from_query(call.query)
         every = self.store.list_enabled_connections(org_id)
         return JSONResponse(page.shape("enabled_connections", page.slice(every), len(every)))
+
+    def _enabled_connection(self, call: Call) -> tuple[str, Record]:
+        org_id = self._organization(call.path["org_id"])["id"]
+        for enabled in self.store.list_enabled_connections(org_id):
+            if enabled["connection_id"] == call.path["connection_id"]:
+                return org_id, enabled
+        raise not_found(NO_ENABLED_CONNECTION, "inexistent_connection")
+
+    async def get_enabled_connection(self, call: Call) -> Response:
+        _, enabled = self._enabled_connection(call)
+        return JSONResponse(enabled)
+
+    async def update_enabled_connection(self, call: Call) -> Response:
+        body = await call.body(UPDATE_ENABLED_CONNECTION)
+        route = "PATCH /api/v2/organizations/{id}/enabled_connections/{connectionId}"
+        _refuse_unsupported(body, UPDATE_ENABLED_CONNECTION_UNSUPPORTED, route)
+        org_id, enabled = self._enabled_connection(call)
+        assign = body.get("assign_membership_on_login", enabled["assign_membership_on_login"])
+        try:
+            updated = self.store.enable_connection(org_id, enabled["connection_id"], assign)
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_ORGANIZATION, "inexistent_organization") from exc
+        return JSONResponse(updated)
+
+    async def disable_connection(self, call: Call) -> Response:
+        org_id, enabled = self._enabled_connection(call)
+        self.store.disable_connection(org_id, enabled["connection_id"])
+        return Response(status_code=204)
 
     # -- members ------------------------------------------------------------------------------------------------------
     async def add_members(self, call: Call) -> Response:
@@ -875,6 +998,49 @@ class ManagementApi:
         user = self._user(call.path["user_id"])
         return JSONResponse(_select_fields(user, call.query, frozenset(user)))
 
+    def _every_user(self) -> list[Record]:
+        _, total = self.store.list_users(0, 1)
+        users, _ = self.store.list_users(0, max(total, 1))
+        return users
+
+    async def list_users(self, call: Call) -> Response:
+        page = offset_from_query(call.query)  # Auth0's 1000-record window applies here too
+        users = self._every_user()
+        if call.query.get("q"):
+            users = _users_matching(users, call.query["q"])
+        connection = call.query.get("connection")
+        if connection:
+            users = [
+                user for user in users if any(i.get("connection") == connection for i in user.get("identities") or [])
+            ]
+        sort = call.query.get("sort")
+        if sort:
+            key, _, order = sort.partition(":")
+            users.sort(key=lambda user: (user.get(key) is None, str(user.get(key) or "")), reverse=order == "-1")
+        items = [_select_fields(user, call.query, USER_FIELDS) for user in page.slice(users)]
+        return JSONResponse(page.shape("users", items, len(users)))
+
+    async def users_by_email(self, call: Call) -> Response:
+        email = call.query.get("email")
+        if not email:
+            raise bad_query("Missing required property: email")
+        user = self.store.get_user_by_email(email)
+        return JSONResponse([_select_fields(user, call.query, USER_FIELDS)] if user else [])
+
+    async def update_user(self, call: Call) -> Response:
+        body = await call.body(UPDATE_USER)
+        _refuse_unsupported(body, UPDATE_USER_UNSUPPORTED, "PATCH /api/v2/users/{id}")
+        user = self._user(call.path["user_id"])
+        changes = dict(body)
+        for key in ("user_metadata", "app_metadata"):
+            if key in changes:
+                changes[key] = _merge_metadata(user.get(key) or {}, changes[key])
+        try:
+            updated = self.store.update_user(user["user_id"], changes)
+        except NotFoundError as exc:  # deleted concurrently
+            raise not_found(NO_USER, "inexistent_user") from exc
+        return JSONResponse(updated)
+
     async def list_user_organizations(self, call: Call) -> Response:
         user_id = self._user(call.path["user_id"], USER_NOT_FOUND)["user_id"]
         page = offset_from_query(call.query)
@@ -906,6 +1072,19 @@ class ManagementApi:
         if role is None:
             raise not_found(NO_ROLE, "inexistent_role")
         return JSONResponse(role)
+
+    async def list_role_users(self, call: Call) -> Response:
+        """Users with the role assigned directly. Auth0 lists only direct assignments here, never organization
+        member roles; the dev tenant has no direct assignments, so the list is empty, as it would be on Auth0 for
+        a tenant that assigns roles only within organizations."""
+        if self.store.get_role(call.path["role_id"]) is None:
+            raise not_found(NO_ROLE, "inexistent_role")
+        users: list[Record] = []
+        checkpoint = checkpoint_from_query(call.query)
+        if checkpoint is not None:
+            return JSONResponse(Checkpoint.shape("users", users, None))
+        page = offset_from_query(call.query)
+        return JSONResponse(page.shape("users", page.slice(users), len(users)))
 
 
 def routes(tenant: Tenant) -> list[BaseRoute]:

@@ -6,7 +6,7 @@ Kept apart from the handlers so the limits the seeds document (10 members per re
 
 from __future__ import annotations
 
-from orginvite.devtenant.management_schema import Array, Boolean, Integer, Metadata, Object, QueryParam, String
+from orginvite.devtenant.management_schema import JSON, Array, Boolean, Integer, Metadata, Object, QueryParam, String
 
 __all__ = [
     "CREATE_INVITATION",
@@ -26,6 +26,13 @@ __all__ = [
     "MEMBER_ROLES",
     "PATH_NAMES",
     "PATH_SCHEMAS",
+    "UPDATE_ENABLED_CONNECTION",
+    "UPDATE_ENABLED_CONNECTION_UNSUPPORTED",
+    "UPDATE_ORGANIZATION",
+    "UPDATE_ORGANIZATION_UNSUPPORTED",
+    "UPDATE_USER",
+    "UPDATE_USER_UNSUPPORTED",
+    "USER_FIELDS",
     "USER_ID",
 ]
 
@@ -46,6 +53,7 @@ HEX_COLOR = String(pattern=r"#[0-9a-fA-F]{6}")
 
 PATH_SCHEMAS: dict[str, String] = {
     "org_id": ORG_ID,
+    "connection_id": CONNECTION_ID,
     "org_name": String(min_length=1, max_length=50),
     "user_id": USER_ID,
     "role_id": ROLE_ID,
@@ -53,26 +61,29 @@ PATH_SCHEMAS: dict[str, String] = {
 }
 PATH_NAMES = {
     "org_id": "id",
+    "connection_id": "connectionId",
     "org_name": "name",
     "user_id": "user_id",
     "role_id": "id",
     "invitation_id": "invitation_id",
 }
 
+BRANDING = Object(
+    properties={
+        "logo_url": String(max_length=2048, format="uri"),
+        "colors": Object(
+            properties={"primary": HEX_COLOR, "page_background": HEX_COLOR},
+            required=frozenset({"primary", "page_background"}),
+        ),
+    }
+)
+ORGANIZATION_METADATA = Object(additional=String(max_length=255), max_properties=25)
 CREATE_ORGANIZATION = Object(
     properties={
         "name": ORG_NAME,
         "display_name": String(min_length=1, max_length=255),
-        "branding": Object(
-            properties={
-                "logo_url": String(max_length=2048, format="uri"),
-                "colors": Object(
-                    properties={"primary": HEX_COLOR, "page_background": HEX_COLOR},
-                    required=frozenset({"primary", "page_background"}),
-                ),
-            }
-        ),
-        "metadata": Object(additional=String(max_length=255), max_properties=25),
+        "branding": BRANDING,
+        "metadata": ORGANIZATION_METADATA,
         "enabled_connections": Array(
             Object(
                 properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
@@ -82,6 +93,50 @@ CREATE_ORGANIZATION = Object(
         ),
     },
     required=frozenset({"name"}),
+)
+# Fields Auth0 takes that the dev tenant does not implement: accepted by the schema so the handler can answer 501
+# naming them (a 400 "Additional properties not allowed" would say Auth0 refuses them, which it does not).
+UPDATE_ORGANIZATION_UNSUPPORTED = ("token_quota", "third_party_client_access", "is_app_entitlement_active")
+UPDATE_ORGANIZATION = Object(
+    properties={
+        "name": ORG_NAME,
+        "display_name": String(min_length=1, max_length=255),
+        "branding": BRANDING,
+        "metadata": ORGANIZATION_METADATA,
+        **dict.fromkeys(UPDATE_ORGANIZATION_UNSUPPORTED, JSON),
+    }
+)
+UPDATE_USER_UNSUPPORTED = (
+    "email",
+    "phone_number",
+    "phone_verified",
+    "verify_email",
+    "verify_phone_number",
+    "password",
+    "connection",
+    "client_id",
+    "username",
+)
+UPDATE_USER = Object(
+    properties={
+        "blocked": Boolean(),
+        "email_verified": Boolean(),
+        "name": String(min_length=1, max_length=300),
+        "nickname": String(min_length=1, max_length=300),
+        "given_name": String(min_length=1, max_length=150),
+        "family_name": String(min_length=1, max_length=150),
+        "picture": String(max_length=2048, format="uri"),
+        "user_metadata": METADATA,
+        "app_metadata": METADATA,
+        **dict.fromkeys(UPDATE_USER_UNSUPPORTED, JSON),
+    }
+)
+UPDATE_ENABLED_CONNECTION_UNSUPPORTED = ("is_signup_enabled", "show_as_button")
+UPDATE_ENABLED_CONNECTION = Object(
+    properties={
+        "assign_membership_on_login": Boolean(),
+        **dict.fromkeys(UPDATE_ENABLED_CONNECTION_UNSUPPORTED, JSON),
+    }
 )
 ENABLE_CONNECTION = Object(
     properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
@@ -153,3 +208,24 @@ INVITATION_FIELDS = frozenset(
     }
 )
 MEMBER_FIELDS = frozenset({"user_id", "email", "picture", "name", "roles"})
+USER_FIELDS = frozenset(
+    {
+        "user_id",
+        "email",
+        "email_verified",
+        "name",
+        "nickname",
+        "given_name",
+        "family_name",
+        "picture",
+        "user_metadata",
+        "app_metadata",
+        "identities",
+        "created_at",
+        "updated_at",
+        "last_login",
+        "last_ip",
+        "logins_count",
+        "blocked",
+    }
+)

@@ -385,6 +385,32 @@ class Store:
             rows = self._all("SELECT * FROM organizations ORDER BY name LIMIT ? OFFSET ?", (limit, offset))
         return [self._organization(row) for row in rows], total
 
+    def update_organization(self, org_id: str, changes: Record) -> Record:
+        """Replaces name, display_name, branding or metadata; NotFoundError, or ConflictError for a taken name."""
+        allowed = {"name", "display_name", "branding", "metadata"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise StoreError(f"cannot update {', '.join(sorted(unknown))}")
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM organizations WHERE id = ?", (org_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"organization {org_id!r} not found", kind="organization", id=org_id)
+            name = changes.get("name", row["name"])
+            if name != row["name"] and db.execute("SELECT 1 FROM organizations WHERE name = ?", (name,)).fetchone():
+                raise ConflictError(f"an organization named {name!r} already exists", field="name")
+            db.execute(
+                "UPDATE organizations SET name = ?, display_name = ?, branding = ?, metadata = ? WHERE id = ?",
+                (
+                    name,
+                    changes.get("display_name", row["display_name"]),
+                    _dumps(changes["branding"] or {}) if "branding" in changes else row["branding"],
+                    _dumps(changes["metadata"] or {}) if "metadata" in changes else row["metadata"],
+                    org_id,
+                ),
+            )
+            row = db.execute("SELECT * FROM organizations WHERE id = ?", (org_id,)).fetchone()
+        return self._organization(row)
+
     def delete_organization(self, org_id: str) -> bool:
         """Also removes its memberships, member roles, invitations and enabled connections."""
         with self._tx() as db:
@@ -547,8 +573,19 @@ class Store:
         return [json.loads(row["data"]) for row in rows], total
 
     def update_user(self, user_id: str, changes: Record) -> Record:
-        """Changes name, nickname, picture, email_verified, user_metadata or app_metadata (replaced, not merged)."""
-        allowed = {"name", "nickname", "picture", "email_verified", "user_metadata", "app_metadata"}
+        """Changes name, nickname, picture, given/family name, email_verified, blocked, user_metadata or app_metadata
+        (replaced, not merged: merging is the Management API's rule, not the store's)."""
+        allowed = {
+            "name",
+            "nickname",
+            "picture",
+            "given_name",
+            "family_name",
+            "email_verified",
+            "blocked",
+            "user_metadata",
+            "app_metadata",
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise StoreError(f"cannot update {', '.join(sorted(unknown))}")
