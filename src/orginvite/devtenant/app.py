@@ -75,8 +75,8 @@ class DevTenant:
         self.keys = KeyRing(self.store)
         # A plain dict on purpose: tests flip settings (say, organization names) on a live tenant.
         self.settings: dict[str, Any] = self.config.settings
-        #: POST /oauth/token calls by grant_type (refused ones included) and POST /oauth/revoke calls as "revoke":
-        #: tests count refreshes at the tenant (``tenant.token_calls["refresh_token"]``).
+        #: POST /oauth/token calls by grant_type and POST /oauth/revoke calls as "revoke", every call whose body
+        #: parses (refused ones included): tests count refreshes at the tenant (``token_calls["refresh_token"]``).
         self.token_calls: Counter[str] = Counter()
         try:
             self.mail = TenantMail(

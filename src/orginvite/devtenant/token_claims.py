@@ -123,7 +123,8 @@ def access_token_claims(
     """A user's access token. For an API ``aud`` is the API, plus /userinfo when ``openid`` was granted (Auth0
     then gives the array); without one it is /userinfo alone (the token endpoint makes that one opaque).
     ``permissions`` is the RBAC claim (``token_dialect = "access_token_authz"``); ``grant_type`` becomes ``gty``,
-    which Auth0 sets for the refresh_token (and password) grants only."""
+    which Auth0 sets for the refresh_token and password grants only among user grants (Auth0's access token
+    profile; auth0/docs-v2#1282 adds client credentials)."""
     userinfo = issuer + "userinfo"
     if audience and audience != userinfo:
         aud: str | list[str] = [audience, userinfo] if "openid" in scopes else audience
