@@ -77,13 +77,16 @@ BRANDING = Object(
         ),
     }
 )
-ORGANIZATION_METADATA = Object(additional=String(max_length=255), max_properties=25)
+# What POST and PATCH /organizations both take.
+ORGANIZATION_PROPERTIES = {
+    "name": ORG_NAME,
+    "display_name": String(min_length=1, max_length=255),
+    "branding": BRANDING,
+    "metadata": Object(additional=String(max_length=255), max_properties=25),
+}
 CREATE_ORGANIZATION = Object(
     properties={
-        "name": ORG_NAME,
-        "display_name": String(min_length=1, max_length=255),
-        "branding": BRANDING,
-        "metadata": ORGANIZATION_METADATA,
+        **ORGANIZATION_PROPERTIES,
         "enabled_connections": Array(
             Object(
                 properties={"connection_id": CONNECTION_ID, "assign_membership_on_login": Boolean()},
@@ -98,13 +101,7 @@ CREATE_ORGANIZATION = Object(
 # naming them (a 400 "Additional properties not allowed" would say Auth0 refuses them, which it does not).
 UPDATE_ORGANIZATION_UNSUPPORTED = ("token_quota", "third_party_client_access", "is_app_entitlement_active")
 UPDATE_ORGANIZATION = Object(
-    properties={
-        "name": ORG_NAME,
-        "display_name": String(min_length=1, max_length=255),
-        "branding": BRANDING,
-        "metadata": ORGANIZATION_METADATA,
-        **dict.fromkeys(UPDATE_ORGANIZATION_UNSUPPORTED, JSON),
-    }
+    properties={**ORGANIZATION_PROPERTIES, **dict.fromkeys(UPDATE_ORGANIZATION_UNSUPPORTED, JSON)}
 )
 UPDATE_USER_UNSUPPORTED = (
     "email",
