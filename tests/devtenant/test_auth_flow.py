@@ -71,9 +71,9 @@ def test_discovery_and_jwks(live) -> None:
     assert [k["kid"] for k in jwks["keys"]] == tenant.keys.kids
     assert all(k["alg"] == "RS256" and k["use"] == "sig" and "d" not in k for k in jwks["keys"])
     assert all(len(k["x5c"]) == 1 and k["x5t"] for k in jwks["keys"])  # as Auth0 publishes its keys
-    # Only what the tenant really has is advertised: no /oauth/revoke, so no revocation_endpoint.
-    assert "revocation_endpoint" not in doc
-    assert httpx.post(issuer + "oauth/revoke").status_code in (404, 405)
+    # Advertised because it is served: /oauth/revoke answers (here 401: no client authentication).
+    assert doc["revocation_endpoint"] == issuer + "oauth/revoke"
+    assert httpx.post(doc["revocation_endpoint"], data={"token": "x"}).status_code == 401
 
 
 def test_invitation_acceptance_end_to_end(live, browser) -> None:

@@ -40,7 +40,7 @@ def test_the_config_example_is_a_valid_tenant() -> None:
 
 
 def test_the_placeholder_example_does_what_the_readme_says() -> None:
-    _, example = section_blocks("The development tenant", "toml")
+    example = section_blocks("The development tenant", "toml")[1]
     config = load_config(tomllib.loads(example))
     [client], [organization] = config.clients, config.organizations
     callbacks = client["callbacks"]
@@ -51,3 +51,17 @@ def test_the_placeholder_example_does_what_the_readme_says() -> None:
         "http://acme.myapp.test:8000/login"
     )
     assert config.settings["default_redirection_uri"] == "http://127.0.0.1:8000/login"
+
+
+def test_the_api_example_is_valid_as_written() -> None:
+    example = section_blocks("The development tenant", "toml")[2]
+    config = load_config(tomllib.loads(example))
+    [api], [role], [client] = config.apis, config.roles, config.clients
+    assert api["token_lifetime"] == 300 and api["token_dialect"] == "access_token_authz"
+    assert [scope["value"] for scope in api["scopes"]] == ["invoices:read", "invoices:write"]
+    assert role["permissions"] == [
+        {"resource_server_identifier": "https://api.acme.test/", "permission_name": "invoices:write"}
+    ]
+    settings = client["refresh_token"]
+    assert settings["rotation_type"] == "rotating" and settings["leeway"] == 2
+    assert not settings["infinite_token_lifetime"] and settings["idle_token_lifetime"] == 1296000

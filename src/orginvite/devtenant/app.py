@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ class DevTenant:
         self.keys = KeyRing(self.store)
         # A plain dict on purpose: tests flip settings (say, organization names) on a live tenant.
         self.settings: dict[str, Any] = self.config.settings
+        #: POST /oauth/token calls by grant_type and POST /oauth/revoke calls as "revoke", every call whose body
+        #: parses (refused ones included): tests count refreshes at the tenant (``token_calls["refresh_token"]``).
+        self.token_calls: Counter[str] = Counter()
         try:
             self.mail = TenantMail(
                 self.store,
@@ -149,6 +153,7 @@ class DevTenant:
             ("JSON Web Key Set", issuer + ".well-known/jwks.json"),
             ("Authorize", issuer + "authorize"),
             ("Token", issuer + "oauth/token"),
+            ("Revoke", issuer + "oauth/revoke"),
             ("User info", issuer + "userinfo"),
             ("Logout", issuer + "v2/logout"),
             ("Management API (audience)", self.management_audience_for(request)),

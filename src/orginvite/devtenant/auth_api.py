@@ -52,7 +52,7 @@ from orginvite.devtenant.hosted_pages import (
     set_cookie,
 )
 from orginvite.devtenant.keys import InvalidSignatureError
-from orginvite.devtenant.token_endpoint import opaque_token_claims, token_endpoint
+from orginvite.devtenant.token_endpoint import api_for, opaque_token_claims, revocation_endpoint, token_endpoint
 from orginvite.i18n.locales import to_bcp47
 from orginvite.links import ticket_fingerprint
 
@@ -93,6 +93,7 @@ def _discovery(tenant: Tenant, request: Request) -> dict[str, Any]:
         "issuer": issuer,
         "authorization_endpoint": issuer + "authorize",
         "token_endpoint": issuer + "oauth/token",
+        "revocation_endpoint": issuer + "oauth/revoke",
         "userinfo_endpoint": issuer + "userinfo",
         "jwks_uri": issuer + ".well-known/jwks.json",
         "end_session_endpoint": issuer + "oidc/logout",
@@ -151,7 +152,7 @@ def _validate_request(
     if "none" in prompt.split() and len(prompt.split()) > 1:
         raise AuthorizeError("invalid_request", "prompt=none cannot be combined with other values")
     audience = values.get("audience")
-    if audience and audience not in (tenant.management_audience_for(request), tenant.issuer_for(request) + "userinfo"):
+    if audience and audience != tenant.issuer_for(request) + "userinfo" and api_for(tenant, request, audience) is None:
         raise AuthorizeError("access_denied", f"Service not found: {audience[:200]}")
     max_age = values.get("max_age")
     if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
@@ -410,6 +411,7 @@ def routes(tenant: Tenant) -> list[BaseRoute]:
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/authorize", _authorize(tenant), methods=["GET"]),
         Route("/oauth/token", token_endpoint(tenant), methods=["POST"]),
+        Route("/oauth/revoke", revocation_endpoint(tenant), methods=["POST"]),
         Route("/userinfo", _userinfo(tenant), methods=["GET", "POST"]),
         Route("/v2/logout", _logout(tenant, oidc=False), methods=["GET"]),
         Route("/oidc/logout", _logout(tenant, oidc=True), methods=["GET"]),

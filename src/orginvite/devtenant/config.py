@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from orginvite.errors import ConfigurationError
 
 from .store import ConflictError, Record, Store, generate_id
+from .token_claims import OIDC_SCOPES
 from .url_placeholders import (
     ORGANIZATION_NAME,
     callback_placeholder_problem,
@@ -53,6 +54,8 @@ class TenantConfigError(ConfigurationError):
 # -- the demo tenant's fixed identifiers, so docs and tests can refer to them
 DEMO_FRIENDLY_NAME = "orginvite dev tenant"
 DEMO_ROLES_CLAIM = "https://orginvite.dev/roles"
+DEMO_API_IDENTIFIER = "https://api.acme.test/"
+DEMO_API_SCOPES = ("invoices:read", "invoices:write")
 DEMO_WEB_CLIENT_ID = "demo-web-app"
 DEMO_WEB_CLIENT_SECRET = "demo-web-app-secret-for-local-development-only"
 DEMO_WEB_CALLBACKS = (
@@ -132,6 +135,7 @@ class TenantConfig:
     roles: list[Record] = field(default_factory=list)
     users: list[Record] = field(default_factory=list)
     members: list[Record] = field(default_factory=list)
+    apis: list[Record] = field(default_factory=list)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -201,6 +205,15 @@ def _non_negative_int(path: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _fail(path, f"must be a whole number, 0 or more (got {value!r})")
     return value
+
+
+def _positive_int(*, maximum: int) -> Checker:
+    def check(path: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+            raise _fail(path, f"must be a whole number of seconds from 1 to {maximum} (got {value!r})")
+        return value
+
+    return check
 
 
 def _one_of(*choices: str) -> Checker:
@@ -349,6 +362,66 @@ _TENANT = _table(
     }
 )
 
+# Auth0's limits: token lifetimes up to 30 days (2592000 s), refresh token lifetimes up to a year.
+_MAX_ACCESS_TOKEN_LIFETIME = 2592000
+_MAX_REFRESH_TOKEN_LIFETIME = 31557600
+_SCOPE_VALUE = re.compile(r"^[\x21-\x7e]{1,280}$")
+
+
+def _api_identifier(path: str, value: Any) -> str:
+    """Auth0 takes any string as an API identifier and recommends a URL; a URL here is checked as one."""
+    value = _str(max_length=600)(path, value)
+    if value.startswith(("http://", "https://")) or has_placeholder(value):
+        return _url()(path, value)
+    if any(ch.isspace() for ch in value):
+        raise _fail(path, f"must not contain whitespace (got {value!r})")
+    return value
+
+
+def _api_scope(path: str, value: Any) -> dict[str, str]:
+    """A scope as a bare name or Auth0's ``{ value = ..., description = ... }``."""
+    bare = isinstance(value, str)
+    entry = _table({"value": _str(max_length=280), "description": _optional_str}, required=("value",))(
+        path, {"value": value} if bare else value
+    )
+    name = entry["value"]
+    if not _SCOPE_VALUE.match(name):
+        raise _fail(path if bare else f"{path}.value", f"must be a scope name without spaces (got {name!r})")
+    if name in OIDC_SCOPES:
+        raise _fail(path, f"{name!r} is an OpenID Connect scope every login can ask for; an API cannot define it")
+    return {"value": name, "description": entry.get("description", "")}
+
+
+_API = _table(
+    {
+        "identifier": _api_identifier,
+        "name": _str(max_length=255),
+        "scopes": _list_of(_api_scope, max_items=1000),
+        "token_lifetime": _positive_int(maximum=_MAX_ACCESS_TOKEN_LIFETIME),
+        "allow_offline_access": _bool,
+        "enforce_policies": _bool,
+        "token_dialect": _one_of("access_token", "access_token_authz"),
+    },
+    required=("identifier",),
+)
+
+_REFRESH_POLICY = _table(
+    {"audience": _str(max_length=600), "scope": _list_of(_str(max_length=280))}, required=("audience",)
+)
+
+_REFRESH_TOKEN = _table(
+    {
+        "rotation_type": _one_of("rotating", "non-rotating"),
+        "expiration_type": _one_of("expiring", "non-expiring"),
+        "leeway": _non_negative_int,
+        "token_lifetime": _positive_int(maximum=_MAX_REFRESH_TOKEN_LIFETIME),
+        "idle_token_lifetime": _positive_int(maximum=_MAX_REFRESH_TOKEN_LIFETIME),
+        "infinite_token_lifetime": _bool,
+        "infinite_idle_token_lifetime": _bool,
+        "policies": _list_of(_REFRESH_POLICY),
+    }
+)
+
 _CLIENT = _table(
     {
         "client_id": _str(pattern=_CLIENT_ID, describe="letters, digits and . _ ~ - (up to 128)"),
@@ -364,6 +437,7 @@ _CLIENT = _table(
         "scopes": _list_of(_one_of(*MANAGEMENT_API_SCOPES), max_items=len(MANAGEMENT_API_SCOPES)),
         "client_metadata": _string_map(max_keys=10),
         "logo_uri": _url(),
+        "refresh_token": _REFRESH_TOKEN,
     },
     required=("client_id",),
 )
@@ -408,6 +482,13 @@ _ROLE = _table(
         "id": _str(pattern=_ROLE_ID, describe="'rol_' followed by letters and digits"),
         "name": _str(max_length=255),
         "description": _optional_str,
+        "permissions": _list_of(
+            _table(
+                {"resource_server_identifier": _str(max_length=600), "permission_name": _str(max_length=280)},
+                required=("resource_server_identifier", "permission_name"),
+            ),
+            max_items=1000,
+        ),
     },
     required=("name",),
 )
@@ -439,6 +520,7 @@ _TABLES: dict[str, Checker] = {
     "roles": _ROLE,
     "users": _USER,
     "members": _MEMBER,
+    "apis": _API,
 }
 
 
@@ -477,6 +559,7 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
     roles = _entries(data, "roles")
     users = _entries(data, "users")
     members = _entries(data, "members")
+    apis = _entries(data, "apis")
 
     for entries, keys in [
         (clients, [("client_id", False)]),
@@ -484,12 +567,18 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
         (organizations, [("id", False), ("name", False)]),
         (roles, [("id", False), ("name", False)]),
         (users, [("user_id", False), ("email", True)]),
+        (apis, [("identifier", False)]),
     ]:
         for key, fold in keys:
             _unique(entries, key, fold=fold)
 
     normalized = TenantConfig(tenant=tenant)
-    normalized.clients = [_normalize_client(path, client) for path, client in clients]
+    normalized.apis = [_normalize_api(path, api) for path, api in apis]
+    api_scopes = {api["identifier"]: [s["value"] for s in api["scopes"]] for api in normalized.apis}
+    for path, client in clients:
+        record = _normalize_client(path, client)
+        record["refresh_token"] = _normalize_refresh_token(path, client, record["grant_types"], api_scopes)
+        normalized.clients.append(record)
 
     if not connections:
         connections = [("connections[default]", {"id": DEFAULT_CONNECTION_ID, "name": DEFAULT_CONNECTION_NAME})]
@@ -526,7 +615,13 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
         )
 
     normalized.roles = [
-        {"id": role.get("id"), "name": role["name"], "description": role.get("description", "")} for _, role in roles
+        {
+            "id": role.get("id"),
+            "name": role["name"],
+            "description": role.get("description", ""),
+            "permissions": _role_permissions(path, role, api_scopes),
+        }
+        for path, role in roles
     ]
 
     # Users sign up through Auth0's default database connection when there is one, else the first configured.
@@ -571,6 +666,112 @@ def _validate(data: Mapping[str, Any]) -> TenantConfig:
             role_names.append(role_refs[ref])
         normalized.members.append({"organization": organization, "user": user, "roles": role_names})
     return normalized
+
+
+def _normalize_api(path: str, api: dict[str, Any]) -> Record:
+    """An API (Auth0 "resource server") with Auth0's defaults: 24 h tokens, no offline access, no RBAC."""
+    scopes = api.get("scopes", [])
+    seen: set[str] = set()
+    for index, scope in enumerate(scopes):
+        if scope["value"] in seen:
+            raise _fail(f"{path}.scopes[{index}]", f"{scope['value']!r} is listed twice")
+        seen.add(scope["value"])
+    dialect = api.get("token_dialect", "access_token")
+    enforce = api.get("enforce_policies", False)
+    if dialect == "access_token_authz" and not enforce:
+        raise _fail(
+            f"{path}.token_dialect",
+            "'access_token_authz' (permissions in the access token) needs enforce_policies = true (RBAC), as on Auth0",
+        )
+    return {
+        "identifier": api["identifier"],
+        "name": api.get("name", api["identifier"]),
+        "scopes": scopes,
+        "token_lifetime": api.get("token_lifetime", 86400),
+        "allow_offline_access": api.get("allow_offline_access", False),
+        "enforce_policies": enforce,
+        "token_dialect": dialect,
+        "signing_alg": "RS256",
+    }
+
+
+def _api_scope_ref(
+    paths: tuple[str, str], identifier: str, scope: str | None, api_scopes: Mapping[str, list[str]]
+) -> None:
+    """``identifier`` names a configured API and ``scope`` (if any) is one it defines; paths: (identifier, scope)."""
+    if identifier not in api_scopes:
+        raise _fail(paths[0], f"no API with identifier {identifier!r} in [[apis]]")
+    if scope is not None and scope not in api_scopes[identifier]:
+        defined = ", ".join(api_scopes[identifier]) or "none"
+        raise _fail(paths[1], f"{scope!r} is not a scope of {identifier} (it defines: {defined})")
+
+
+def _role_permissions(path: str, role: dict[str, Any], api_scopes: Mapping[str, list[str]]) -> list[Record]:
+    """Auth0's role permission objects: ``{resource_server_identifier, permission_name}``, each an API's scope."""
+    permissions: list[Record] = []
+    for index, entry in enumerate(role.get("permissions", [])):
+        entry_path = f"{path}.permissions[{index}]"
+        identifier, name = entry["resource_server_identifier"], entry["permission_name"]
+        paths = (f"{entry_path}.resource_server_identifier", f"{entry_path}.permission_name")
+        _api_scope_ref(paths, identifier, name, api_scopes)
+        record = {"resource_server_identifier": identifier, "permission_name": name}
+        if record in permissions:
+            raise _fail(entry_path, f"{name!r} of {identifier} is listed twice")
+        permissions.append(record)
+    return permissions
+
+
+#: Auth0's defaults for a client's ``refresh_token`` object: non-rotating, without expiry.
+_REFRESH_DEFAULTS = {"token_lifetime": 2592000, "idle_token_lifetime": 1296000}
+
+
+def _normalize_refresh_token(
+    path: str, client: dict[str, Any], grant_types: list[str], api_scopes: Mapping[str, list[str]]
+) -> Record:
+    """The client's refresh token settings in Auth0's names.
+
+    A lifetime given without its ``infinite_*`` flag is enforced (``infinite_token_lifetime`` defaults to whether
+    ``token_lifetime`` is absent; the same for the idle pair), so ``token_lifetime = 2`` alone expires tokens.
+    """
+    given = client.get("refresh_token")
+    settings = given or {}
+    path = f"{path}.refresh_token"
+    if given is not None and "refresh_token" not in grant_types:
+        raise _fail(path, "needs 'refresh_token' in grant_types")
+    result: Record = {
+        "rotation_type": settings.get("rotation_type", "non-rotating"),
+        "leeway": settings.get("leeway", 0),
+    }
+    for lifetime, infinite in (
+        ("token_lifetime", "infinite_token_lifetime"),
+        ("idle_token_lifetime", "infinite_idle_token_lifetime"),
+    ):
+        result[lifetime] = settings.get(lifetime, _REFRESH_DEFAULTS[lifetime])
+        result[infinite] = settings.get(infinite, lifetime not in settings)
+        if lifetime in settings and result[infinite]:
+            raise _fail(f"{path}.{lifetime}", f"has no effect while {infinite} is true")
+    finite = not (result["infinite_token_lifetime"] and result["infinite_idle_token_lifetime"])
+    expiration = settings.get("expiration_type", "expiring" if finite else "non-expiring")
+    if expiration == "non-expiring" and finite:
+        raise _fail(f"{path}.expiration_type", "'non-expiring' contradicts the finite lifetimes given")
+    result["expiration_type"] = expiration
+    if (
+        not result["infinite_token_lifetime"]
+        and not result["infinite_idle_token_lifetime"]
+        and result["idle_token_lifetime"] > result["token_lifetime"]
+    ):
+        raise _fail(f"{path}.idle_token_lifetime", "must not be longer than token_lifetime")
+    policies = []
+    for index, policy in enumerate(settings.get("policies", [])):
+        policy_path = f"{path}.policies[{index}]"
+        scopes = policy.get("scope", [])
+        _api_scope_ref((f"{policy_path}.audience", ""), policy["audience"], None, api_scopes)
+        for scope_index, scope in enumerate(scopes):
+            paths = (f"{policy_path}.audience", f"{policy_path}.scope[{scope_index}]")
+            _api_scope_ref(paths, policy["audience"], scope, api_scopes)
+        policies.append({"audience": policy["audience"], "scope": scopes})
+    result["policies"] = policies
+    return result
 
 
 def _normalize_client(path: str, client: dict[str, Any]) -> Record:
@@ -642,12 +843,14 @@ def load_config(source: str | Path | Mapping[str, Any] | None) -> TenantConfig:
 def seed(store: Store, config: TenantConfig) -> None:
     """Writes the config into the store, keeping what a persistent database already has.
 
-    Tenant settings, clients and connections follow the config (a changed callback applies on restart).
+    Tenant settings, clients, connections and APIs follow the config (a changed callback applies on restart).
     Organizations, roles and users are created when missing (matched by id, else by name or email) and never
-    overwritten, so changes made through the Management API survive restarts. Memberships and member roles are
-    added, never removed. A config entry whose id is taken by a different record raises TenantConfigError.
+    overwritten, so changes made through the Management API survive restarts. Memberships, member roles and role
+    permissions are added, never removed. A config entry whose id is taken by a different record raises
+    TenantConfigError.
     """
     store.set_tenant(config.settings)
+    store.set_resource_servers(config.apis)
 
     for client in config.clients:
         record = dict(client)
@@ -692,6 +895,7 @@ def seed(store: Store, config: TenantConfig) -> None:
         elif role["id"] and existing["id"] != role["id"]:
             raise _fail(f"roles[{index}].id", f"the name {role['name']!r} belongs to {existing['id']} already")
         role_ids[role["name"]] = existing["id"]
+        store.add_role_permissions(existing["id"], role["permissions"])
 
     user_ids: dict[str, str] = {}
     for index, user in enumerate(config.users):
@@ -720,6 +924,10 @@ def seed(store: Store, config: TenantConfig) -> None:
         store.add_member_roles(org_id, user_id, [role_ids[name] for name in member["roles"]])
 
 
+def _demo_permission(name: str) -> dict[str, str]:
+    return {"resource_server_identifier": DEMO_API_IDENTIFIER, "permission_name": name}
+
+
 def demo_config() -> dict[str, Any]:
     """The seeded demo tenant, in the TOML form (so it goes through the same validation as a file)."""
     return {
@@ -743,6 +951,7 @@ def demo_config() -> dict[str, Any]:
                 "organization_usage": "allow",
                 "organization_require_behavior": "no_prompt",
                 "grant_types": ["authorization_code", "implicit", "refresh_token"],
+                "refresh_token": {"rotation_type": "rotating", "leeway": 2},
             },
             {
                 "client_id": DEMO_M2M_CLIENT_ID,
@@ -769,9 +978,33 @@ def demo_config() -> dict[str, Any]:
                 "enabled_connections": [{"connection": DEMO_CONNECTION_NAME, "assign_membership_on_login": False}],
             },
         ],
+        "apis": [
+            {
+                "identifier": DEMO_API_IDENTIFIER,
+                "name": "Acme API",
+                "scopes": [
+                    {"value": "invoices:read", "description": "Read invoices"},
+                    {"value": "invoices:write", "description": "Create and change invoices"},
+                ],
+                "token_lifetime": 300,
+                "allow_offline_access": True,
+                "enforce_policies": True,
+                "token_dialect": "access_token_authz",
+            }
+        ],
         "roles": [
-            {"id": DEMO_ADMIN_ROLE_ID, "name": "admin", "description": "Manages the workspace and its members"},
-            {"id": DEMO_MEMBER_ROLE_ID, "name": "member", "description": "Uses the workspace"},
+            {
+                "id": DEMO_ADMIN_ROLE_ID,
+                "name": "admin",
+                "description": "Manages the workspace and its members",
+                "permissions": [_demo_permission(scope) for scope in DEMO_API_SCOPES],
+            },
+            {
+                "id": DEMO_MEMBER_ROLE_ID,
+                "name": "member",
+                "description": "Uses the workspace",
+                "permissions": [_demo_permission("invoices:read")],
+            },
             {"id": DEMO_BILLING_ROLE_ID, "name": "billing", "description": "Manages invoices and payment"},
         ],
         "users": [

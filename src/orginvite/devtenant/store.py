@@ -174,6 +174,25 @@ CREATE TABLE IF NOT EXISTS transients (
     kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at REAL NOT NULL,
     PRIMARY KEY (kind, key)
 );
+CREATE TABLE IF NOT EXISTS resource_servers (
+    identifier TEXT PRIMARY KEY, seq INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS role_permissions (
+    role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    resource_server_identifier TEXT NOT NULL,
+    permission_name TEXT NOT NULL,
+    PRIMARY KEY (role_id, resource_server_identifier, permission_name)
+);
+CREATE TABLE IF NOT EXISTS refresh_families (
+    id TEXT PRIMARY KEY, client_id TEXT NOT NULL, user_id TEXT NOT NULL, data TEXT NOT NULL,
+    created_at REAL NOT NULL, expires_at REAL, generation INTEGER NOT NULL, rotated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    family_id TEXT NOT NULL REFERENCES refresh_families(id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL, issued_at REAL NOT NULL, last_used_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_by_family ON refresh_tokens (family_id);
 """
 
 
@@ -867,6 +886,147 @@ class Store:
     def delete_transient(self, kind: str, key: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM transients WHERE kind = ? AND key = ?", (kind, key))
+
+    # -- APIs (Auth0 "resource servers"): identifier, name, scopes [{value, description}], token_lifetime,
+    #    allow_offline_access, enforce_policies, token_dialect, signing_alg; the config is their source of truth
+    def set_resource_servers(self, apis: Iterable[Record]) -> None:
+        """Replaces every API with these, in this order."""
+        apis = list(apis)
+        with self._tx() as db:
+            db.execute("DELETE FROM resource_servers")
+            db.executemany(
+                "INSERT INTO resource_servers (identifier, seq, data) VALUES (?, ?, ?)",
+                [(api["identifier"], index, _dumps(dict(api))) for index, api in enumerate(apis)],
+            )
+
+    def get_resource_server(self, identifier: str) -> Record | None:
+        row = self._one("SELECT data FROM resource_servers WHERE identifier = ?", (identifier,))
+        return json.loads(row["data"]) if row else None
+
+    def list_resource_servers(self) -> list[Record]:
+        return [json.loads(row["data"]) for row in self._all("SELECT data FROM resource_servers ORDER BY seq")]
+
+    # -- role permissions, in Auth0's shape {resource_server_identifier, permission_name}
+    def add_role_permissions(self, role_id: str, permissions: Iterable[Record]) -> None:
+        """Idempotent. Raises NotFoundError for an unknown role."""
+        permissions = list(permissions)
+        with self._tx() as db:
+            if not db.execute("SELECT 1 FROM roles WHERE id = ?", (role_id,)).fetchone():
+                raise NotFoundError(f"role {role_id!r} not found", kind="role", id=role_id)
+            db.executemany(
+                "INSERT OR IGNORE INTO role_permissions (role_id, resource_server_identifier, permission_name)"
+                " VALUES (?, ?, ?)",
+                [(role_id, p["resource_server_identifier"], p["permission_name"]) for p in permissions],
+            )
+
+    def list_role_permissions(self, role_id: str) -> list[Record]:
+        rows = self._all(
+            "SELECT resource_server_identifier, permission_name FROM role_permissions WHERE role_id = ?"
+            " ORDER BY resource_server_identifier, permission_name",
+            (role_id,),
+        )
+        return [dict(row) for row in rows]
+
+    def member_permissions(self, org_id: str, user_id: str, identifier: str) -> list[str]:
+        """The permission names of one API that the member holds in this organization, through its roles there."""
+        rows = self._all(
+            "SELECT DISTINCT rp.permission_name FROM member_roles mr"
+            " JOIN role_permissions rp ON rp.role_id = mr.role_id"
+            " WHERE mr.org_id = ? AND mr.user_id = ? AND rp.resource_server_identifier = ?"
+            " ORDER BY rp.permission_name",
+            (org_id, user_id, identifier),
+        )
+        return [str(row["permission_name"]) for row in rows]
+
+    # -- refresh tokens, kept by SHA-256 hash only. A family is every token descended from one login; its data
+    #    is the grant (client, user, scope, audience, organization, sid, auth_time) and the rotation settings.
+    def create_refresh_family(self, token_hash: str, data: Record, *, expires_at: float | None) -> str:
+        """A new family whose first token (generation 1) has ``token_hash``; sweeps absolutely expired families."""
+        now = self._clock()
+        family_id = secrets.token_hex(16)
+        with self._tx() as db:
+            db.execute("DELETE FROM refresh_families WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+            db.execute(
+                "INSERT INTO refresh_families (id, client_id, user_id, data, created_at, expires_at, generation,"
+                " rotated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+                (family_id, data["client_id"], data["user_id"], _dumps(data), now, expires_at, now),
+            )
+            db.execute(
+                "INSERT INTO refresh_tokens (token_hash, family_id, generation, issued_at, last_used_at)"
+                " VALUES (?, ?, 1, ?, ?)",
+                (token_hash, family_id, now, now),
+            )
+        return family_id
+
+    def exchange_refresh_token(
+        self, token_hash: str, new_hash: str, decide: Callable[[Record, Record], str]
+    ) -> tuple[str, Record | None]:
+        """One atomic use of a refresh token: ``(action, family)``; ``family`` is None for an unknown token.
+
+        ``decide(family, token)`` (family: id, client_id, user_id, data, created_at, expires_at, generation,
+        rotated_at; token: generation, issued_at, last_used_at) answers ``"keep"`` (use it, no new token),
+        ``"rotate"`` (``new_hash`` becomes the next generation), ``"reuse"`` (``new_hash`` joins the current
+        generation), ``"refuse"`` (nothing changes) or ``"revoke"`` (the whole family is deleted). Two concurrent
+        rotations of one token cannot both advance the family: the generation is advanced under a guard.
+        """
+        now = self._clock()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT t.generation AS token_generation, t.issued_at, t.last_used_at, f.* FROM refresh_tokens t"
+                " JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+            if row is None:
+                return "unknown", None
+            family = {
+                key: row[key]
+                for key in ("id", "client_id", "user_id", "created_at", "expires_at", "generation", "rotated_at")
+            }
+            family["data"] = json.loads(row["data"])
+            token = {"generation": row["token_generation"], "issued_at": row["issued_at"]}
+            token["last_used_at"] = row["last_used_at"]
+            action = decide(family, token)
+            if action == "revoke":
+                db.execute("DELETE FROM refresh_families WHERE id = ?", (family["id"],))
+                return action, family
+            if action == "refuse":
+                return action, family
+            generation = family["generation"]
+            if action == "rotate":
+                advanced = db.execute(
+                    "UPDATE refresh_families SET generation = generation + 1, rotated_at = ?"
+                    " WHERE id = ? AND generation = ?",
+                    (now, family["id"], generation),
+                ).rowcount
+                if advanced != 1:  # cannot happen under the transaction; refuse rather than fork the family
+                    return "refuse", family
+                generation += 1
+                family["generation"], family["rotated_at"] = generation, now
+            db.execute("UPDATE refresh_tokens SET last_used_at = ? WHERE token_hash = ?", (now, token_hash))
+            if action in ("rotate", "reuse"):
+                db.execute(
+                    "INSERT INTO refresh_tokens (token_hash, family_id, generation, issued_at, last_used_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (new_hash, family["id"], generation, now, now),
+                )
+            return action, family
+
+    def revoke_refresh_family(self, token_hash: str, *, client_id: str | None = None) -> bool:
+        """Deletes the family of this token (of this client only, when given); False when there was none."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT f.id, f.client_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"
+                " WHERE t.token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+            if row is None or (client_id is not None and row["client_id"] != client_id):
+                return False
+            db.execute("DELETE FROM refresh_families WHERE id = ?", (row["id"],))
+            return True
+
+    def count_refresh_tokens(self) -> int:
+        """Live refresh tokens (tests: what a revocation or a breach left)."""
+        return self._count("SELECT COUNT(*) FROM refresh_tokens")
 
     # -- signing keys (private JWKs as dicts, newest first) so that a restart keeps issued tokens valid
     def save_signing_keys(self, keys: list[Record]) -> None:

@@ -12,14 +12,17 @@ from typing import Any
 __all__ = [
     "ACCESS_TOKEN_TTL",
     "ID_TOKEN_TTL",
+    "OIDC_SCOPES",
     "access_token_claims",
     "client_credentials_claims",
+    "granted_scopes",
     "id_token_claims",
     "userinfo_claims",
 ]
 
 ID_TOKEN_TTL = 36000
-ACCESS_TOKEN_TTL = 86400
+ACCESS_TOKEN_TTL = 86400  # Auth0's default, also the lifetime of the opaque /userinfo-only token
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 def _updated_at(user: Mapping[str, Any]) -> str | None:
@@ -83,6 +86,25 @@ def id_token_claims(
     return claims
 
 
+def granted_scopes(
+    requested: Sequence[str],
+    *,
+    api_scopes: Sequence[str] = (),
+    permissions: Sequence[str] | None = None,
+    offline_access: bool = False,
+) -> list[str]:
+    """What Auth0 grants of ``requested``, in the order asked: openid/profile/email; ``offline_access`` when the
+    client and the API allow it; the API's own scopes, and with RBAC (``permissions`` given) only those the user
+    holds. Anything else (an unknown scope, another API's) is silently left out, as Auth0 does."""
+    granted: list[str] = []
+    for scope in requested:
+        oidc = scope in ("openid", "profile", "email") or (scope == "offline_access" and offline_access)
+        api = scope in api_scopes and (permissions is None or scope in permissions)
+        if (oidc or api) and scope not in granted:
+            granted.append(scope)
+    return granted
+
+
 def access_token_claims(
     *,
     issuer: str,
@@ -91,22 +113,40 @@ def access_token_claims(
     scopes: Sequence[str],
     now: float,
     audience: str | None = None,
-    organization_id: str | None = None,
+    lifetime: int = ACCESS_TOKEN_TTL,
+    organization: Mapping[str, Any] | None = None,
+    include_org_name: bool = False,
+    permissions: Sequence[str] | None = None,
+    grant_type: str | None = None,
     sid: str | None = None,
 ) -> dict[str, Any]:
-    """A user's access token: always valid at /userinfo, plus the requested API audience if any."""
+    """A user's access token. For an API ``aud`` is the API, plus /userinfo when ``openid`` was granted (Auth0
+    then gives the array); without one it is /userinfo alone (the token endpoint makes that one opaque).
+    ``permissions`` is the RBAC claim (``token_dialect = "access_token_authz"``); ``grant_type`` becomes ``gty``,
+    which Auth0 sets for the refresh_token and password grants only among user grants (Auth0's access token
+    profile; auth0/docs-v2#1282 adds client credentials)."""
     userinfo = issuer + "userinfo"
+    if audience and audience != userinfo:
+        aud: str | list[str] = [audience, userinfo] if "openid" in scopes else audience
+    else:
+        aud = [userinfo]
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": user_id,
-        "aud": [audience, userinfo] if audience and audience != userinfo else [userinfo],
+        "aud": aud,
         "iat": int(now),
-        "exp": int(now) + ACCESS_TOKEN_TTL,
+        "exp": int(now) + int(lifetime),
         "scope": " ".join(scopes),
         "azp": client_id,
     }
-    if organization_id is not None:
-        claims["org_id"] = organization_id
+    if organization is not None:
+        claims["org_id"] = organization["id"]
+        if include_org_name:
+            claims["org_name"] = str(organization["name"]).lower()
+    if permissions is not None:
+        claims["permissions"] = list(permissions)
+    if grant_type is not None:
+        claims["gty"] = grant_type
     if sid is not None:
         claims["sid"] = sid
     return claims

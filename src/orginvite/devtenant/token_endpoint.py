@@ -1,4 +1,4 @@
-"""POST /oauth/token: authorization_code (PKCE), refresh_token and client_credentials.
+"""POST /oauth/token: authorization_code (PKCE), refresh_token and client_credentials; POST /oauth/revoke.
 
 Errors are OAuth JSON ``{error, error_description}`` with Auth0's statuses, which differ from RFC 6749's 400/401:
 
@@ -10,12 +10,16 @@ Errors are OAuth JSON ``{error, error_description}`` with Auth0's statuses, whic
 - ``unauthorized_client`` (grant type not enabled) and ``access_denied`` (client credentials): 403;
 - a malformed request (missing parameter, bad body): 400 ``invalid_request``.
 
-A user's access token is a JWT only when an API audience was asked for; without one it is opaque (random, its
-claims kept in the store), good only at /userinfo, as on Auth0: an app that decodes it works nowhere.
+A user's access token is a JWT only when an API audience was asked for (``[[apis]]`` in the tenant file, or the
+Management API); without one it is opaque (random, its claims kept in the store), good only at /userinfo, as on
+Auth0: an app that decodes it works nowhere. ``expires_in`` is the API's ``token_lifetime``.
 
-Refresh tokens do not rotate (Auth0's default for a regular web app): the same refresh token keeps working until
-it expires or the code it came from is replayed. Each exchange re-checks the user and, when an organization is in
-play, the membership, so removing a member stops their refresh tokens.
+Refresh tokens (:mod:`orginvite.devtenant.refresh_tokens` has the rules) are issued when ``offline_access`` was
+asked for and is granted: the client has the refresh_token grant and the audience's API allows offline access.
+Without an audience Auth0 issues them too (the /userinfo audience allows offline access: auth0-oidc-client-net's
+"Refresh Tokens" page asks for only ``openid offline_access``, and its note on "Allow Offline Access" applies to
+API authorization). They are kept hashed, in families; a refused one is always 403 ``invalid_grant`` "Unknown or
+invalid refresh token." Each exchange re-checks the user and the membership of the login's organization.
 """
 
 from __future__ import annotations
@@ -29,21 +33,22 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from orginvite.devtenant.authorization import sign_id_token, take_live
 from orginvite.devtenant.authorize_rules import valid_code_verifier, verify_pkce
+from orginvite.devtenant.refresh_tokens import family_settings, refresh_decision
 from orginvite.devtenant.request_body import BodyTooLarge, InvalidJson, parse_json, read_capped
 from orginvite.devtenant.token_claims import (
     ACCESS_TOKEN_TTL,
     access_token_claims,
     client_credentials_claims,
+    granted_scopes,
 )
 
-__all__ = ["REFRESH_TOKEN_TTL", "TokenError", "opaque_token_claims", "token_endpoint"]
+__all__ = ["TokenError", "api_for", "opaque_token_claims", "revocation_endpoint", "token_endpoint"]
 
 Tenant = Any
-REFRESH_TOKEN_TTL = 30 * 86400.0
 OPAQUE_KIND = "access_token"
 _BODY_LIMIT = 16384
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -184,34 +189,71 @@ def opaque_token_claims(tenant: Tenant, token: str) -> dict[str, Any] | None:
     return dict(claims)
 
 
-def _user_tokens(tenant: Tenant, issuer: str, grant: Mapping[str, Any], *, nonce: str | None) -> dict[str, Any]:
-    """Access token (+ ID token when ``openid`` was asked for) for a user grant."""
+def api_for(tenant: Tenant, request: Request, audience: str | None) -> dict[str, Any] | None:
+    """The API (resource server) an audience names: a configured one, or the Management API; None for none."""
+    if not audience or audience == tenant.issuer_for(request) + "userinfo":
+        return None
+    if audience == tenant.management_audience_for(request):
+        # Auth0's Management API takes user tokens too; this tenant grants them no API scope.
+        return {"identifier": audience, "scopes": [], "token_lifetime": ACCESS_TOKEN_TTL}
+    return tenant.store.get_resource_server(audience)
+
+
+def _user_tokens(
+    tenant: Tenant,
+    request: Request,
+    grant: Mapping[str, Any],
+    *,
+    nonce: str | None,
+    refusal: str | None = None,
+    grant_type: str | None = None,
+) -> dict[str, Any]:
+    """Access token (+ ID token when ``openid`` is granted) for a user grant; ``scope`` in the answer is what was
+    granted (``offline_access`` there means a refresh token may be issued). ``refusal`` replaces the detailed
+    reasons (user gone, no longer a member) by one description, as a refused refresh gets."""
     store = tenant.store
+    issuer = tenant.issuer_for(request)
     user = store.get_user(grant["user_id"])
     if user is None:
-        raise _invalid_grant("the user no longer exists")
+        raise _invalid_grant(refusal or "the user no longer exists")
     if user.get("blocked"):
-        raise _invalid_grant("user is blocked")
+        raise _invalid_grant(refusal or "user is blocked")
     org_id = grant.get("organization_id")
     organization = store.get_organization(org_id) if org_id else None
     if org_id and (organization is None or not store.is_member(org_id, user["user_id"])):
-        raise _invalid_grant(f"user {user['user_id']} is not part of the {org_id} organization")
-    scopes = str(grant.get("scope") or "").split()
-    now = tenant.now()
+        raise _invalid_grant(refusal or f"user {user['user_id']} is not part of the {org_id} organization")
+    client = store.get_client(grant["client_id"]) or {}
+    audience = grant.get("audience")
+    api = api_for(tenant, request, audience)
+    rbac = bool(api and api.get("enforce_policies"))
+    # Member roles are per organization: a login without one holds no role, hence no permission.
+    held = store.member_permissions(org_id, user["user_id"], api["identifier"]) if rbac and org_id else []
+    scopes = granted_scopes(
+        str(grant.get("scope") or "").split(),
+        api_scopes=[str(s["value"]) for s in (api or {}).get("scopes", [])],
+        permissions=held if rbac else None,
+        offline_access="refresh_token" in (client.get("grant_types") or [])
+        and (api is None or bool(api.get("allow_offline_access"))),
+    )
+    lifetime = int((api or {}).get("token_lifetime") or ACCESS_TOKEN_TTL)
     access = access_token_claims(
         issuer=issuer,
         client_id=grant["client_id"],
         user_id=user["user_id"],
         scopes=scopes,
-        now=now,
-        audience=grant.get("audience"),
-        organization_id=org_id,
+        now=tenant.now(),
+        audience=api["identifier"] if api else None,
+        lifetime=lifetime,
+        organization=organization,
+        include_org_name=bool(tenant.settings.get("allow_organization_name_in_authentication_api")),
+        permissions=held if rbac and api and api.get("token_dialect") == "access_token_authz" else None,
+        grant_type=grant_type,
         sid=grant.get("sid"),
     )
     response: dict[str, Any] = {
         "access_token": _access_token(tenant, issuer, access),
         "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_TTL,
+        "expires_in": lifetime,
         "scope": " ".join(scopes),
     }
     if "openid" in scopes:
@@ -231,7 +273,7 @@ def _authorization_code(tenant: Tenant, request: Request, client: Mapping[str, A
         # A replayed code revokes what it gave (RFC 6749 4.1.2).
         used = tenant.store.take_transient("code_used", _hash(code))
         if used and used.get("refresh_token"):
-            tenant.store.delete_transient("refresh_token", used["refresh_token"])
+            tenant.store.revoke_refresh_family(used["refresh_token"])
         if used and used.get("access_token"):
             tenant.store.delete_transient(OPAQUE_KIND, used["access_token"])
         raise _invalid_grant(INVALID_CODE)
@@ -245,24 +287,43 @@ def _authorization_code(tenant: Tenant, request: Request, client: Mapping[str, A
         raise _invalid_grant("code_verifier must be 43 to 128 unreserved characters")
     if not verify_pkce(verifier, grant.get("code_challenge")):
         raise _invalid_grant("Failed to verify code verifier")
-    issuer = tenant.issuer_for(request)
-    response = _user_tokens(tenant, issuer, grant, nonce=grant.get("nonce"))
-    scopes = str(grant.get("scope") or "").split()
+    response = _user_tokens(tenant, request, grant, nonce=grant.get("nonce"))
     used_record: dict[str, Any] = {"expires_at": tenant.now() + 600}
     if "." not in response["access_token"]:  # opaque: it can be revoked with the rest
         used_record["access_token"] = _hash(response["access_token"])
-    if "offline_access" in scopes and "refresh_token" in (client.get("grant_types") or []):
+    if "offline_access" in response["scope"].split():
         refresh = secrets.token_urlsafe(48)
-        stored = {
-            k: grant.get(k)
-            for k in ("client_id", "user_id", "scope", "audience", "organization_id", "auth_time", "sid")
-        }
-        stored["expires_at"] = tenant.now() + REFRESH_TOKEN_TTL
-        tenant.store.put_transient("refresh_token", _hash(refresh), stored, REFRESH_TOKEN_TTL)
+        settings, expires_at = family_settings(client.get("refresh_token") or {}, tenant.now())
+        family = {k: grant.get(k) for k in _FAMILY_GRANT} | settings
+        tenant.store.create_refresh_family(_hash(refresh), family, expires_at=expires_at)
         response["refresh_token"] = refresh
         used_record["refresh_token"] = _hash(refresh)
     tenant.store.put_transient("code_used", _hash(code), used_record, 600)
     return response
+
+
+#: What a refresh token family keeps of the login's grant (besides its rotation settings).
+_FAMILY_GRANT = ("client_id", "user_id", "scope", "audience", "organization_id", "auth_time", "sid")
+
+
+def _refresh_audience(
+    client: Mapping[str, Any], family: Mapping[str, Any], audience: str | None
+) -> tuple[str | None, list[str]]:
+    """The audience a refresh answers for and the scopes it may carry.
+
+    Another API is Auth0's Multi-Resource Refresh Token: the client's ``refresh_token.policies`` lists the
+    audiences (and, per audience, the scopes) a refresh may ask for; "Tokens requested for audiences outside your
+    configured policies will be ignored by Auth0, which will return a token for the default audience instead"
+    (auth0-server-python, examples/RetrievingData.md; Auth0 docs, "Configure and Implement Multi-Resource Refresh
+    Token"). The OIDC scopes of the login carry over.
+    """
+    login_scopes = str(family.get("scope") or "").split()
+    if audience and audience != family.get("audience"):
+        for policy in (client.get("refresh_token") or {}).get("policies") or []:
+            if policy["audience"] == audience:
+                oidc = [s for s in login_scopes if s in ("openid", "profile", "email", "offline_access")]
+                return audience, oidc + [s for s in policy.get("scope") or [] if s not in oidc]
+    return family.get("audience"), login_scopes
 
 
 def _refresh_token(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
@@ -272,23 +333,40 @@ def _refresh_token(tenant: Tenant, request: Request, client: Mapping[str, Any], 
         raise _missing("refresh_token")
     if len(token) > 200:
         raise _invalid_grant(INVALID_REFRESH_TOKEN)
-    stored = tenant.store.get_transient("refresh_token", _hash(token))
-    if (
-        stored is None
-        or float(stored.get("expires_at", 0)) <= tenant.now()
-        or stored["client_id"] != client["client_id"]
-    ):
-        raise _invalid_grant(INVALID_REFRESH_TOKEN)
-    granted = str(stored.get("scope") or "").split()
+    new_token = secrets.token_urlsafe(48)
     requested = params.get("scope")
-    scopes = granted
-    if requested:
-        scopes = requested.split()
-        extra = [s for s in scopes if s not in granted]
-        if extra:
-            raise TokenError("invalid_scope", f"scope {' '.join(extra)} was not granted to this refresh token")
-    grant = dict(stored, scope=" ".join(scopes))
-    return _user_tokens(tenant, tenant.issuer_for(request), grant, nonce=None)
+    checked: dict[str, Any] = {}
+
+    def decide(family: dict[str, Any], current: dict[str, Any]) -> str:
+        # Runs inside the store's transaction: the scope check refuses before anything rotates.
+        audience, allowed = _refresh_audience(client, family["data"], params.get("audience"))
+        scopes = requested.split() if requested else allowed
+        extra = [s for s in scopes if s not in allowed]
+        if extra and family["client_id"] == client["client_id"]:
+            checked["invalid_scope"] = extra
+            return "refuse"
+        checked.update(audience=audience, scope=" ".join(scopes))
+        return refresh_decision(family, current, client_id=client["client_id"], now=tenant.now())
+
+    action, family = tenant.store.exchange_refresh_token(_hash(token), _hash(new_token), decide)
+    if "invalid_scope" in checked:
+        raise TokenError("invalid_scope", f"scope {' '.join(checked['invalid_scope'])} was not granted to this token")
+    if family is None or action not in ("keep", "rotate", "reuse"):
+        raise _invalid_grant(INVALID_REFRESH_TOKEN)
+    grant = dict(family["data"], audience=checked["audience"], scope=checked["scope"])
+    try:
+        # The same checks as at login, against the member's current state: a user removed from the login's
+        # organization (or deleted, or blocked) is refused and the family revoked. Auth0 does not document what
+        # it does here (FACTS.md); refusing is the safe choice, and an app must handle that answer anyway.
+        response = _user_tokens(
+            tenant, request, grant, nonce=None, refusal=INVALID_REFRESH_TOKEN, grant_type="refresh_token"
+        )
+    except TokenError:
+        tenant.store.revoke_refresh_family(_hash(token))
+        raise
+    if action in ("rotate", "reuse"):
+        response["refresh_token"] = new_token
+    return response
 
 
 def _client_credentials(tenant: Tenant, request: Request, client: Mapping[str, Any], params: Mapping[str, str]) -> dict:
@@ -338,6 +416,7 @@ def token_endpoint(tenant: Tenant) -> Callable[[Request], Awaitable[JSONResponse
         try:
             params = await _parameters(request)
             grant_type = params.get("grant_type") or ""
+            tenant.token_calls[grant_type[:100]] += 1
             handler = _GRANTS.get(grant_type)
             if not grant_type:
                 raise _missing("grant_type")
@@ -348,5 +427,31 @@ def token_endpoint(tenant: Tenant) -> Callable[[Request], Awaitable[JSONResponse
         except TokenError as exc:
             return _error_response(exc, basic=basic)
         return JSONResponse(body, headers=_NO_STORE)
+
+    return endpoint
+
+
+def revocation_endpoint(tenant: Tenant) -> Callable[[Request], Awaitable[Response]]:
+    """POST /oauth/revoke (RFC 7009): revokes a refresh token and its whole family.
+
+    Client authentication as at /oauth/token (a failure is Auth0's 401 ``access_denied`` "Unauthorized"). An
+    unknown token, or another client's (left alone), answers 200 with an empty body like a revoked one (RFC 7009
+    2.2), so the endpoint tells nobody which tokens exist.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        basic = request.headers.get("authorization", "").lower().startswith("basic ")
+        try:
+            params = await _parameters(request)
+            tenant.token_calls["revoke"] += 1
+            client = _authenticate(tenant, request, params)
+            token = params.get("token") or ""
+            if not token:
+                raise _missing("token")
+        except TokenError as exc:
+            return _error_response(exc, basic=basic)
+        if len(token) <= 200:
+            tenant.store.revoke_refresh_family(_hash(token), client_id=client["client_id"])
+        return Response(status_code=200, headers=_NO_STORE)
 
     return endpoint
