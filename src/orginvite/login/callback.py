@@ -23,6 +23,7 @@ from orginvite.errors import (
     OrganizationClaimError,
     OrgInviteError,
     ProviderError,
+    SessionTooLarge,
     TokenError,
 )
 from orginvite.login.claims import check_host_organization, check_organization, organization_of
@@ -133,11 +134,15 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
     except TokenError as exc:
         logger.warning("ID token rejected: %s", exc)
         return ctx.forbidden(request, "token", done)
-    logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
     bound = None
     if route_ is not None:
         bound = (transaction.host or route_.host, transaction.host_organization)
-    done.append(ctx.sessions.issue_header(user, bound))
+    try:
+        done.append(ctx.sessions.issue_header(user, bound))
+    except SessionTooLarge as exc:  # the browser would drop the cookie: say so rather than loop back to sign-in
+        logger.warning("session not issued: sub=%r organization=%s: %s", user.sub[:100], org_id, exc)
+        return ctx.forbidden(request, "profile_too_large", done)
+    logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
     done.append(ctx.pending_header("", 0))
     return ctx.redirect(local(request, transaction.return_to), done)
 

@@ -161,6 +161,7 @@ class LoginContext:
             "organization": "The ID token does not belong to the requested organization.",
             "vetoed": "The application refused this sign-in.",
             "token": "The sign-in could not be verified.",
+            "profile_too_large": "Your profile is too large to keep in a session.",
         }
         return self.page(request, "forbidden.html", 403, {"error": f"forbidden_{reason}",
                                                          "message": messages[reason]}, cookies, reason=reason)

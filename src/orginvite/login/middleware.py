@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orginvite.config import Settings
+from orginvite.errors import SessionTooLarge
 from orginvite.login.callback import callback
 from orginvite.login.context import ROUTE_KEY, LoginContext
 from orginvite.login.login import login
@@ -125,7 +126,11 @@ class OrgInviteMiddleware:
         if not resign or kind != "http":
             await self.app(scope, receive, send)
             return
-        header = self.sessions.issue_header(user, bound)  # signed with a retired key: re-sign with the newest
+        try:
+            header = self.sessions.issue_header(user, bound)  # signed with a retired key: re-sign with the newest
+        except SessionTooLarge:  # read, so it fits; only a cookie from before the size rule may not: keep it
+            await self.app(scope, receive, send)
+            return
 
         async def send_resigned(message: Message) -> None:
             if message["type"] == "http.response.start":
