@@ -183,7 +183,8 @@ def test_an_older_cookie_past_the_new_limit_still_reads_and_is_not_re_signed(env
     """A cookie from before the size rule (between the issue limit and what the reader accepts), signed with a
     retired key: the re-sign would be refused, so the request goes on with the cookie it came with."""
     env.configure(secret_keys=(KEY_B, KEY_A))
-    user = OrgUser("auth0|old", name="N" * 2000, email="e" * 250 + "@x.test", roles=tuple(f"role-{i:02}-" + "r" * 40 for i in range(10)),
+    roles = tuple(f"role-{i:02}-" + "r" * 40 for i in range(10))
+    user = OrgUser("auth0|old", name="N" * 2000, email="e" * 250 + "@x.test", roles=roles,
                    expires_at=time.time() + 600)
     value = CookieSigner((KEY_A,), "orginvite.session").sign(user.to_payload())
     sessions = SessionCookie(unit_settings())
