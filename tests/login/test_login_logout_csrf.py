@@ -13,14 +13,13 @@ import re
 from html import unescape
 
 import pytest
+import test_login_flow_miniop as flow
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from browser_support import launched
-from login_support import Browser, MiniOP, import_example_app, settings_kwargs
 from loopback_support import Holder
-from orginvite.config import Settings
 from orginvite.testing import LiveServer
 
 SESSION = "orginvite_session"
@@ -33,33 +32,16 @@ FOREIGN = [
 OWN = [{}, {"sec-fetch-site": "same-origin"}, {"sec-fetch-site": "none"}, {"origin": "null"}]
 
 
-class Env:
-    def __init__(self, op: MiniOP, op_url: str, holder: Holder, url: str) -> None:
-        self.op, self.op_url, self.holder, self.url = op, op_url, holder, url
-        self.browser = Browser()
-        self.configure()
-
-    def configure(self, **kw) -> None:
-        self.holder.inner = import_example_app().create_app(Settings(**settings_kwargs(self.op_url, self.url, **kw)))
-
-    def sign_in(self) -> None:
-        start = self.browser.get(self.url + "/login")
-        at_op = self.browser.get(start.headers["location"])
-        assert self.browser.get(at_op.headers["location"]).status_code == 303
-        assert self.signed_in()
-
-    def signed_in(self) -> bool:
-        return self.browser.get(self.url + "/me").status_code == 200
+env = flow.env  # the flow suite's world: MiniOP and the example app over loopback, a hand-driven browser
 
 
-@pytest.fixture
-def env():
-    op = MiniOP()
-    holder = Holder()
-    with LiveServer(op.app) as op_server, LiveServer(holder) as app_server:
-        e = Env(op, op_server.url + "/", holder, app_server.url)
-        yield e
-        e.browser.close()
+def _sign_in(env) -> None:
+    assert env.finish(env.start()).status_code == 303
+    assert _signed_in(env)
+
+
+def _signed_in(env) -> bool:
+    return env.me().status_code == 200
 
 
 def _session_set_cookies(response) -> list[str]:
@@ -69,7 +51,7 @@ def _session_set_cookies(response) -> list[str]:
 @pytest.mark.parametrize("headers", FOREIGN)
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
 def test_a_logout_another_site_asks_for_leaves_the_user_signed_in(env, method, headers):
-    env.sign_in()
+    _sign_in(env)
     response = env.browser.client.request(method, env.url + "/logout", params={"returnTo": "/me"},
                                           headers=headers)
     assert response.status_code == 403 and "location" not in response.headers
@@ -77,29 +59,29 @@ def test_a_logout_another_site_asks_for_leaves_the_user_signed_in(env, method, h
     assert response.headers["cache-control"] == "no-store" and response.headers["x-frame-options"] == "DENY"
     if method != "HEAD":
         assert 'data-page="logout_confirm"' in response.text
-    assert env.signed_in()
+    assert _signed_in(env)
     assert env.op.authorize_requests and len(env.op.authorize_requests) == 1  # no new login was started either
 
 
 def test_the_page_links_to_a_same_origin_sign_out_that_works(env):
     env.configure(logout_style="local")
-    env.sign_in()
+    _sign_in(env)
     page = env.browser.get(env.url + "/logout", params={"returnTo": "/me"}, headers={"sec-fetch-site": "cross-site"})
     links = [unescape(href) for href in re.findall(r'href="([^"]+)"', page.text)]
     assert links == ["/logout?returnTo=%2Fme", "/"]  # sign out (the same request, from our page), stay
-    assert env.signed_in()
+    assert _signed_in(env)
     out = env.browser.get(env.url + links[0], headers={"sec-fetch-site": "same-origin"})
     assert out.status_code == 303 and out.headers["location"] == env.url + "/me"
-    assert not env.signed_in()
+    assert not _signed_in(env)
 
 
 @pytest.mark.parametrize("headers", OWN)
 def test_our_own_links_typed_urls_and_older_browsers_still_sign_out(env, headers):
-    env.sign_in()
+    _sign_in(env)
     response = env.browser.get(env.url + "/logout", headers=headers)
     assert response.status_code == 303 and response.headers["location"].startswith(env.op_url + "oidc/logout?")
     assert [h for h in _session_set_cookies(response) if "Max-Age=0" in h]
-    assert not env.signed_in()
+    assert not _signed_in(env)
     own_origin = env.browser.post(env.url + "/logout", headers={"origin": env.url, "sec-fetch-site": "same-origin"})
     assert own_origin.status_code == 303
 
@@ -111,11 +93,11 @@ def test_a_foreign_logout_of_nobody_goes_back_without_the_provider(env):
 
 
 def test_a_foreign_logout_answers_json_to_api_clients(env):
-    env.sign_in()
+    _sign_in(env)
     response = env.browser.get(env.url + "/logout",
                                headers={"sec-fetch-site": "cross-site", "accept": "application/json"})
     assert response.status_code == 403 and response.json()["error"] == "logout_cross_site"
-    assert env.signed_in()
+    assert _signed_in(env)
 
 
 # -- in Chromium: a page on another site navigates to /logout ----------------------------------------------------

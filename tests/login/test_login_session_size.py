@@ -11,26 +11,15 @@ import time
 
 import httpx
 import pytest
+import test_login_flow_miniop as flow
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from login_support import (
-    KEY_A,
-    KEY_B,
-    Browser,
-    FrozenClock,
-    MiniOP,
-    import_example_app,
-    settings_kwargs,
-    unit_settings,
-)
-from loopback_support import Holder
-from orginvite.config import Settings
+from login_support import KEY_A, KEY_B, Browser, FrozenClock, unit_settings
 from orginvite.errors import InvalidCookieError, SessionTooLarge
 from orginvite.sessions.cookie import SessionCookie
 from orginvite.sessions.signing import MAX_COOKIE_LENGTH, CookieSigner, encoded_size
 from orginvite.sessions.user import Organization, OrgUser, user_from_claims
-from orginvite.testing import LiveServer
 
 EMOJI = "\U0001f600"  # beyond the BMP: 12 bytes of JSON, 16 of cookie
 NAME = EMOJI * 320
@@ -127,34 +116,21 @@ def test_whatever_the_claims_the_issued_cookie_is_one_the_reader_accepts(sub, na
 # -- over loopback HTTP, with a browser's cookie limit ---------------------------------------------------------
 
 
-class Env:
-    def __init__(self, op: MiniOP, op_url: str, holder: Holder, url: str) -> None:
-        self.op, self.op_url, self.holder, self.url = op, op_url, holder, url
-        self.configure()
-        self.browser = CookieLimitBrowser()
-
-    def configure(self, **kw) -> None:
-        self.holder.inner = import_example_app().create_app(Settings(**settings_kwargs(self.op_url, self.url, **kw)))
-
-    def sign_in(self, **headers: str) -> httpx.Response:
-        start = self.browser.get(self.url + "/login", headers=headers)
-        at_op = self.browser.get(start.headers["location"])
-        return self.browser.get(at_op.headers["location"], headers=headers)
+env = flow.env  # the flow suite's world: MiniOP and the example app over loopback
 
 
 @pytest.fixture
-def env():
-    op = MiniOP()
-    holder = Holder()
-    with LiveServer(op.app) as op_server, LiveServer(holder) as app_server:
-        e = Env(op, op_server.url + "/", holder, app_server.url)
-        yield e
-        e.browser.close()
+def limited(env):
+    """The flow suite's world with a browser that drops the cookies a browser would."""
+    env.browser.close()
+    env.browser = CookieLimitBrowser()
+    return env
 
 
-def test_a_320_emoji_name_signs_in_with_the_name_cut_to_fit(env):
+def test_a_320_emoji_name_signs_in_with_the_name_cut_to_fit(limited):
+    env = limited
     env.op.user = {"sub": "auth0|emoji", "email": "emoji@acme.test", "name": NAME}
-    done = env.sign_in()
+    done = env.finish(env.start())
     assert done.status_code == 303
     [header] = _session_headers(done)
     assert len(header.split(";", 1)[0]) <= MAX_COOKIE_LENGTH and env.browser.dropped == []
@@ -164,24 +140,26 @@ def test_a_320_emoji_name_signs_in_with_the_name_cut_to_fit(env):
     assert shown and NAME.startswith(shown)
 
 
-def test_a_profile_too_large_for_any_cookie_gets_a_page_and_no_session(env):
+def test_a_profile_too_large_for_any_cookie_gets_a_page_and_no_session(limited):
+    env = limited
     env.op.user = {"sub": "auth0|" + "x" * 3500, "email": "big@acme.test", "name": "Big"}
-    page = env.sign_in(**{"accept-language": "fr"})
+    env.browser.client.headers["accept-language"] = "fr"
+    page = env.finish(env.start())
     assert page.status_code == 403 and 'data-page="forbidden"' in page.text
     assert "Votre profil est trop volumineux pour être conservé dans une session" in page.text
     assert _session_headers(page) == [] and env.browser.dropped == []
     assert not [c for c in env.browser.cookie_names() if c.startswith("orginvite_tx_")]  # the login is over
     assert env.browser.get(env.url + "/me").status_code == 401
-    env.op.user = {"sub": "auth0|" + "x" * 3500, "email": "big@acme.test", "name": "Big"}
-    start = env.browser.get(env.url + "/login")
+    start = env.start()
     at_op = env.browser.get(start.headers["location"])
     as_json = env.browser.get(at_op.headers["location"], headers={"accept": "application/json"})
     assert as_json.status_code == 403 and as_json.json()["error"] == "forbidden_profile_too_large"
 
 
-def test_an_older_cookie_past_the_new_limit_still_reads_and_is_not_re_signed(env):
+def test_an_older_cookie_past_the_new_limit_still_reads_and_is_not_re_signed(limited):
     """A cookie from before the size rule (between the issue limit and what the reader accepts), signed with a
     retired key: the re-sign would be refused, so the request goes on with the cookie it came with."""
+    env = limited
     env.configure(secret_keys=(KEY_B, KEY_A))
     roles = tuple(f"role-{i:02}-" + "r" * 40 for i in range(10))
     user = OrgUser("auth0|old", name="N" * 2000, email="e" * 250 + "@x.test", roles=roles,
