@@ -97,9 +97,9 @@ class Settings:
     path). An organization's host names its organization at ``/authorize`` by name (``organization_lookup="name"``:
     the provider must allow names) or by its ID, looked up through the Management API with the
     ``management_client_*`` credentials and cached ``organization_cache_ttl`` seconds (``"management"``);
-    ``"auto"`` picks ``management`` when credentials are given. Names not in the cache are looked up at most
-    ``organization_lookups_per_second`` (bursts of ten times that), so random subdomains cannot spend the
-    tenant's Management API rate limit.
+    ``"auto"`` picks ``management`` when credentials are given. Names not known as organizations are looked up at
+    most ``organization_lookups_per_second`` (bursts of ten times that), so random subdomains cannot spend the
+    tenant's Management API rate limit; known organizations refresh on a budget of their own.
     """
 
     issuer: str

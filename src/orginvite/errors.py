@@ -41,6 +41,16 @@ class InvalidCookieError(OrgInviteError):
         super().__init__(f"cookie {reason}")
 
 
+class SessionTooLarge(OrgInviteError):
+    """The session would not fit in a cookie that browsers keep and the reader accepts, even after shedding the
+    picture and most roles; the callback answers a page instead of a cookie the browser would drop."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"session cookie of {size} bytes, over the {limit} a browser keeps")
+
+
 class ProviderError(OrgInviteError):
     """The identity provider is unreachable, slow, or answered with something we cannot use (a 502 page)."""
 

@@ -20,19 +20,21 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "login"))
 
-from login_support import KEY_A, MiniOP, query_of
 from test_login_devtenant import PASSWORD
 
 from devtenant_support import create_invitation, follow_on_tenant, submit_form
-from loopback_support import Holder
+from login_support import KEY_A, MiniOP, query_of
+from loopback_support import Holder, free_port
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.login.middleware import OrgInviteMiddleware
+from orginvite.management.client import ManagementClient
 from orginvite.sessions.user import current_organization
 from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
-__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "MiniOP", "TenantWorld", "ToLoopback", "app_routes", "query_of"]
+__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "ManagementAPI", "MiniOP", "TenantWorld", "ToLoopback", "app_routes",
+           "query_of"]
 
 ACME = "org_acme000000000001"
 GLOBEX = "org_glob000000000001"
@@ -50,6 +52,47 @@ class ToLoopback(httpx.HTTPTransport):
                 stream=request.stream, extensions=request.extensions,
             )
         return super().handle_request(request)
+
+
+class ManagementAPI(httpx.AsyncHTTPTransport):
+    """The dev tenant's Management API as the organization directory reaches it over loopback, with a switch.
+
+    ``names`` lists the names looked up (one entry per call that reached the network). :meth:`down` sends every
+    request to a loopback port nothing listens on (a real connection refused); :meth:`rate_limited` answers 429
+    with a ``Retry-After`` longer than the client waits; :meth:`up` restores the tenant.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self._mode = "up"
+        self._closed_port = free_port()
+
+    def down(self) -> None:
+        self._mode = "down"
+
+    def rate_limited(self) -> None:
+        self._mode = "429"
+
+    def up(self) -> None:
+        self._mode = "up"
+
+    def client(self, tenant_url: str) -> ManagementClient:
+        """A Management API client for the directory, configured as :meth:`OrganizationDirectory.from_settings`."""
+        return ManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx.AsyncClient(transport=self),
+                                max_retries=1, max_retry_wait=5.0, timeout=10)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        prefix = "/api/v2/organizations/name/"
+        if request.url.path.startswith(prefix):
+            self.names.append(request.url.path[len(prefix):])
+        if self._mode == "429":
+            return httpx.Response(429, headers={"retry-after": "60"}, request=request,
+                                  json={"statusCode": 429, "error": "Too Many Requests", "message": "Global limit"})
+        if self._mode == "down":
+            request = httpx.Request(request.method, request.url.copy_with(port=self._closed_port),
+                                    headers=request.headers, stream=request.stream, extensions=request.extensions)
+        return await super().handle_async_request(request)
 
 
 async def _me(request: Request) -> Response:

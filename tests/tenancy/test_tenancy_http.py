@@ -236,6 +236,20 @@ def test_logout_returns_to_the_organizations_own_host(world):
     assert world.http.get(out.headers["location"]).headers["location"] == world.org_url("acme") + "/"
 
 
+def test_another_organizations_host_cannot_sign_a_member_out(world):
+    """``same-site`` is another subdomain: here globex's host, whose pages are not acme's to trust."""
+    world.sign_in(world.http.get(world.org_url("acme") + "/login"), "ann@acme.test")
+    for headers in ({"sec-fetch-site": "same-site"}, {"origin": world.org_url("globex")}):
+        for method in ("GET", "POST"):
+            refused = world.http.request(method, world.org_url("acme") + "/logout", headers=headers)
+            assert refused.status_code == 403 and 'data-page="logout_confirm"' in refused.text
+            assert "set-cookie" not in refused.headers
+    assert world.http.get(world.org_url("acme") + "/me").status_code == 200
+    own = world.http.post(world.org_url("acme") + "/logout", headers={"origin": world.org_url("acme"),
+                                                                     "sec-fetch-site": "same-origin"})
+    assert own.status_code == 303 and world.http.get(world.org_url("acme") + "/me").status_code == 401
+
+
 def test_the_interstitial_form_is_same_origin_on_the_org_host(world):
     world.sign_in(world.http.get(world.org_url("acme") + "/login"), "ann@acme.test")
     acme = world.org_url("acme")

@@ -24,6 +24,7 @@ from orginvite.errors import (
     OrgInviteError,
     ProviderError,
     SessionStoreError,
+    SessionTooLarge,
     TokenError,
 )
 from orginvite.login.claims import check_host_organization, check_organization, organization_of
@@ -31,7 +32,6 @@ from orginvite.login.context import PREFIX_KEY, ROUTE_KEY, Cookies, LoginContext
 from orginvite.login.pages import classify_callback_error
 from orginvite.login.tokens import check_access_token
 from orginvite.sessions.record import SessionRecord
-from orginvite.sessions.store import SessionTooLarge
 from orginvite.sessions.tokens import TokenSet
 from orginvite.sessions.user import Organization, OrgUser, user_from_claims
 
@@ -145,7 +145,6 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
     except TokenError as exc:
         logger.warning("ID token rejected: %s", exc)
         return ctx.forbidden(request, "token", done)
-    logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
     bound = None
     if route_ is not None:
         bound = (transaction.host or route_.host, transaction.host_organization)
@@ -153,9 +152,10 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
         done.extend(await ctx.store.create(SessionRecord(user, kept, bound), request.cookies))
     except SessionStoreError as exc:
         return ctx.store_unavailable(request, exc, done)
-    except SessionTooLarge as exc:
-        logger.warning("the session does not fit in cookies: %s", exc)
-        return ctx.forbidden(request, "token", done)
+    except SessionTooLarge as exc:  # the browser would drop the cookie: say so rather than loop back to sign-in
+        logger.warning("session not issued: sub=%r organization=%s: %s", user.sub[:100], org_id, exc)
+        return ctx.forbidden(request, "profile_too_large", done)
+    logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
     done.append(ctx.pending_header("", 0))
     return ctx.redirect(local(request, transaction.return_to), done)
 

@@ -110,6 +110,20 @@ class LoginContext:
         route_ = request.scope.get(ROUTE_KEY)
         return self.origin if self.tenants is None or route_ is None else self.tenants.origin(route_)
 
+    def foreign_request(self, request: Request) -> bool:
+        """Whether the browser says another site made it send this request (Fetch Metadata ``Sec-Fetch-Site`` of
+        ``cross-site`` or ``same-site``, or an ``Origin`` not ours): such a request must not change the session.
+
+        ``same-site`` is foreign too: it is another subdomain, under multi-tenant routing another organization's
+        host, otherwise another app of the same domain. ``none`` (a typed URL, a bookmark) and no header at all
+        (older browsers) are the user's own. ``Origin: null`` (sent under ``Referrer-Policy: no-referrer``) proves
+        nothing either way and passes.
+        """
+        origin = request.headers.get("origin")
+        if origin not in (None, "null", self.request_origin(request)):
+            return True
+        return request.headers.get("sec-fetch-site") in ("cross-site", "same-site")
+
     # -- responses ---------------------------------------------------------------------------------------------
 
     def page(
@@ -183,6 +197,7 @@ class LoginContext:
             "organization": "The ID token does not belong to the requested organization.",
             "vetoed": "The application refused this sign-in.",
             "token": "The sign-in could not be verified.",
+            "profile_too_large": "Your profile is too large to keep in a session.",
         }
         return self.page(request, "forbidden.html", 403, {"error": f"forbidden_{reason}",
                                                          "message": messages[reason]}, cookies, reason=reason)

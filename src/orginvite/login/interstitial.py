@@ -66,9 +66,7 @@ async def confirm(ctx: LoginContext, request: Request) -> Response:
     """``POST /login`` from the interstitial: continue with the pending link (signed out first), or cancel."""
     # Browsers send "Origin: null" under Referrer-Policy: no-referrer; the CSRF token bound to the SameSite=Strict
     # pending cookie is the real check, Origin and Sec-Fetch-Site only refuse what is visibly cross-site.
-    origin = request.headers.get("origin")
-    fetch_site = request.headers.get("sec-fetch-site")
-    if (origin not in (None, "null", ctx.request_origin(request))) or fetch_site in ("cross-site", "same-site"):
+    if ctx.foreign_request(request):
         logger.warning("interstitial POST from a foreign origin refused")
         return ctx.forbidden(request, "token", [])
     form = await _read_form(request)

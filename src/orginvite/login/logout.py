@@ -1,18 +1,23 @@
 """``/logout``: the session and the pending link are dropped, then the browser goes to the provider's logout (when
 it has one) and back to a safe URL: a same-origin path, an allow-listed URL, else the configured default. Never an
 open redirect, never ``Location: None``.
+
+A sign-out another site asks for (``Sec-Fetch-Site: cross-site`` or ``same-site``, or a foreign ``Origin``: see
+:meth:`~orginvite.login.context.LoginContext.foreign_request`) signs nobody out: any page could otherwise end a
+user's session with a link or an image (logout CSRF). The signed-in user gets a small page whose "Sign out" link,
+followed from our own page, is same-origin and signs out; the session cookie is left alone.
 """
 
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from orginvite.links import safe_return_path
-from orginvite.login.context import ROUTE_KEY, LoginContext
+from orginvite.login.context import ROUTE_KEY, LoginContext, local, path_prefix
 from orginvite.tenancy.rules import Route
 
 __all__ = ["logout", "logout_return_url"]
@@ -53,10 +58,23 @@ async def logout(ctx: LoginContext, request: Request) -> Response:
         values = [v for k, v in pairs if k == "returnTo"]
         return_to = values[0] if len(values) == 1 else None
     target = logout_return_url(ctx, return_to, request.scope.get(ROUTE_KEY))
-    provider = await ctx.oidc.end_session_url(target)
     session = await ctx.current_session(request)
+    user = None if session is None else session.user
+    if ctx.foreign_request(request):
+        if user is None:
+            return ctx.redirect(target)  # nobody to sign out, and no provider hop on another site's say-so
+        logger.warning("logout asked by another site refused: sub=%r", user.sub)
+        own = local(request, path_prefix(request) + ctx.settings.logout_path)
+        if return_to is not None:
+            own += "?" + urlencode({"returnTo": return_to})  # checked again when the user follows the link
+        return ctx.page(
+            request, "logout_confirm.html", 403,
+            {"error": "logout_cross_site", "message": "Sign-out refused: another site asked for it."},
+            action_url=own,
+        )
+    provider = await ctx.oidc.end_session_url(target)
     if session is not None and session.record.tokens is not None and session.record.tokens.refresh_token:
         await ctx.provider_tokens.revoke(session.record.tokens.refresh_token)
     cookies = await ctx.store.end(ctx.cookie_header(request))
-    logger.info("logout: sub=%r provider_logout=%s", session.user.sub if session else None, provider is not None)
+    logger.info("logout: sub=%r provider_logout=%s", user.sub if user else None, provider is not None)
     return ctx.redirect(provider or target, [*cookies, ctx.pending_header("", 0)])

@@ -45,6 +45,7 @@ PAGE_NAMES = (
     "unknown_host.html",
     "organization_mismatch.html",
     "unknown_organization.html",
+    "logout_confirm.html",
     *(f"callback_{kind}.html" for kind in CALLBACK_ERROR_KINDS),
 )
 

@@ -23,6 +23,11 @@ MAX_CHUNKS = 8
 class TooLarge(ValueError):
     """The value needs more than :data:`MAX_CHUNKS` cookies."""
 
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"{size} bytes need more than {MAX_CHUNKS} cookies ({limit} bytes at most)")
+
 
 def chunk_names(name: str) -> list[str]:
     """Every cookie name a split value of ``name`` may use, the first included."""
@@ -36,7 +41,7 @@ def split(name: str, value: str) -> list[tuple[str, str]]:
     size = CHUNK_SIZE - 3  # room for the "N~" count on the first part
     parts = [value[i:i + size] for i in range(0, len(value), size)]
     if len(parts) > MAX_CHUNKS:
-        raise TooLarge(f"{len(value)} bytes need {len(parts)} cookies (at most {MAX_CHUNKS})")
+        raise TooLarge(len(value), MAX_CHUNKS * CHUNK_SIZE - 3)
     return [(name, f"{len(parts)}~{parts[0]}")] + [(f"{name}_{i}", part) for i, part in enumerate(parts[1:], 1)]
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from orginvite.config import Settings
-from orginvite.errors import InvalidCookieError
-from orginvite.sessions.signing import CookieSigner, set_cookie_header
+from orginvite.errors import InvalidCookieError, SessionTooLarge
+from orginvite.sessions.signing import MAX_COOKIE_LENGTH, CookieSigner, set_cookie_header
 from orginvite.sessions.user import Binding, OrgUser
 
 __all__ = ["SessionCookie"]
@@ -35,6 +35,8 @@ class SessionCookie:
         self.name = ("__Host-" if settings.secure else "") + settings.session_cookie
         self._clock = clock
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
+        # the longest value we issue: browsers keep name=value up to ~4096 bytes, and the reader refuses longer
+        self.max_length = min(_MAX_SESSION_COOKIE, MAX_COOKIE_LENGTH - len(self.name) - 1, self._signer.max_length)
         self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any]] = OrderedDict()
 
     def _sign(self, user: OrgUser, bound: Binding | None) -> str:
@@ -44,19 +46,30 @@ class SessionCookie:
         return self._signer.sign(payload)
 
     def issue(self, user: OrgUser, bound: Binding | None = None) -> str:
+        """The cookie value for ``user``; past :attr:`max_length` the picture is shed, then all roles but ten.
+
+        Raises :class:`~orginvite.errors.SessionTooLarge` when that is still too long, or when the reader would
+        refuse the value: a cookie the browser drops would sign nobody in, silently.
+        """
         value = self._sign(user, bound)
-        if len(value) > _MAX_SESSION_COOKIE and user.picture:
+        if len(value) > self.max_length and user.picture:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization, roles=user.roles,
                 expires_at=user.expires_at,
             )
             value = self._sign(user, bound)
-        if len(value) > _MAX_SESSION_COOKIE:
+        if len(value) > self.max_length:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization,
                 roles=user.roles[:10], expires_at=user.expires_at,
             )
             value = self._sign(user, bound)
+        if len(value) > self.max_length:
+            raise SessionTooLarge(len(value), self.max_length)
+        try:
+            OrgUser.from_payload(user.to_payload())  # the reader's checks of the payload's shape and field sizes
+        except InvalidCookieError:
+            raise SessionTooLarge(len(value), self.max_length) from None
         return value
 
     def read(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool]:

@@ -28,7 +28,8 @@ from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int
 
 from orginvite.errors import InvalidCookieError
 
-__all__ = ["MAX_CLOCK_SKEW", "MAX_COOKIE_LENGTH", "CookieSigner", "pick_evictions", "set_cookie_header"]
+__all__ = ["MAX_CLOCK_SKEW", "MAX_COOKIE_LENGTH", "CookieSigner", "encoded_size", "pick_evictions",
+           "set_cookie_header"]
 
 #: Browsers keep at most ~4096 bytes per cookie; anything longer was not written by us.
 MAX_COOKIE_LENGTH = 4096
@@ -37,6 +38,17 @@ MAX_COOKIE_LENGTH = 4096
 MAX_CLOCK_SKEW = 5
 
 _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True, allow_nan=False)
+
+
+def encoded_size(value: Any) -> int:
+    """The bytes ``value`` adds to a signed cookie: its JSON as :meth:`CookieSigner.sign` writes it (ASCII, so a
+    character beyond the BMP is two ``\\uXXXX`` escapes, 12 bytes), then base64 (4 bytes per 3). A bound on this,
+    not on characters, is what keeps a cookie under what browsers store."""
+    return -(-4 * len(_dumps(value)) // 3)
 
 
 class _OneKeySigner(TimestampSigner):
@@ -92,7 +104,7 @@ class CookieSigner:
         """The signed cookie value for ``payload`` (a JSON-serialisable mapping), stamped with the current time."""
         if not isinstance(payload, Mapping):
             raise TypeError("payload must be a mapping")
-        data = json.dumps(dict(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=True, allow_nan=False)
+        data = _dumps(dict(payload))
         return self._signers[0].sign(base64.urlsafe_b64encode(data.encode("ascii")).rstrip(b"=")).decode("ascii")
 
     def unsign(self, value: str, max_age: float | None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from starlette.requests import cookie_parser
 
 from orginvite.config import Settings
-from orginvite.errors import InvalidCookieError, OrgInviteError, SessionStoreError
+from orginvite.errors import InvalidCookieError, SessionStoreError, SessionTooLarge
 from orginvite.sessions import chunks
 from orginvite.sessions.cookie import SessionCookie
 from orginvite.sessions.encryption import SessionCipher
@@ -33,7 +33,7 @@ from orginvite.sessions.record import SessionRecord
 from orginvite.sessions.signing import CookieSigner, set_cookie_header
 from orginvite.sessions.user import Binding, OrgUser
 
-__all__ = ["SESSION_KEY", "Backend", "Session", "SessionStore", "SessionTooLarge"]
+__all__ = ["SESSION_KEY", "Backend", "Session", "SessionStore"]
 
 logger = logging.getLogger("orginvite.sessions")
 
@@ -41,10 +41,6 @@ logger = logging.getLogger("orginvite.sessions")
 SESSION_KEY = "orginvite.session"
 _SEALED_MEMO = 1024  # sealed cookie values kept as opened: the signed-in users of the moment
 _SID_BYTES = 32
-
-
-class SessionTooLarge(OrgInviteError):
-    """The session would need more cookies than a browser keeps (see :data:`~.chunks.MAX_CHUNKS`)."""
 
 
 class Backend(Protocol):
@@ -244,8 +240,13 @@ class SessionStore:
             return [self._delete(name) for name in (session.names or (self.name,))]
         if self.backend is not None:
             return []
-        if session.changed or session.resign:
+        if session.changed:
             return self._cookie_headers(session.record, session.names)  # its size was checked by update()
+        if session.resign:  # sealed or signed with a retired key: the same record under the newest key
+            try:
+                return self._cookie_headers(session.record, session.names)
+            except SessionTooLarge:  # it was read, so it fits; only a cookie from before the size rule may not
+                return []
         return []
 
     def _cookie_headers(self, record: SessionRecord, present: Iterable[str]) -> list[tuple[bytes, bytes]]:
@@ -256,7 +257,7 @@ class SessionStore:
             try:
                 pairs = chunks.split(self.name, self.cipher.seal(record.to_payload()))
             except chunks.TooLarge as exc:
-                raise SessionTooLarge(str(exc)) from None
+                raise SessionTooLarge(exc.size, exc.limit) from None
         written = {name for name, _ in pairs}
         headers = [self._header(name, value, max_age) for name, value in pairs]
         headers.extend(self._delete(name) for name in present if name not in written)  # stale chunks

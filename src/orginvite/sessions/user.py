@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError, TokenError
+from orginvite.sessions.signing import encoded_size
 
 __all__ = [
     "ANONYMOUS",
@@ -36,7 +37,12 @@ _MAX_TEXT = 320
 # half). Such text cannot be encoded as UTF-8, so every page or answer showing it would fail: claims and cookie
 # fields are repaired (free text) or refused (values that a replacement character would make wrong).
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Cookie bytes (JSON, then base64: :func:`~orginvite.sessions.signing.encoded_size`) a claim may take: 320 ASCII
+#: characters fit, 63 emoji do (12 JSON bytes each), so no text claim can push the session past what browsers keep.
+_MAX_TEXT_BYTES = 1024
+_MAX_PICTURE_BYTES = 1400  # a 1024-character ASCII URL
 _MAX_ROLES = 50
+_MAX_ROLE_BYTES = 256  # a 100-character ASCII role, or some 40 characters of another script
 #: Where the middleware keeps the request's organization under multi-tenant routing (also for anonymous requests).
 ORGANIZATION_SCOPE_KEY = "orginvite.organization"
 
@@ -154,10 +160,13 @@ class OrgUser(BaseUser):
         return user
 
 
-def _claim_text(claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT, cut: bool = True) -> str | None:
-    """A string claim, cut to ``limit`` (names) or dropped when longer (``cut=False``: emails, URLs, IDs, where a
-    shortened value would be a different, wrong value). Lone surrogates likewise: replaced in a name, dropped with
-    the whole value otherwise."""
+def _claim_text(
+    claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT, max_bytes: int = _MAX_TEXT_BYTES,
+    cut: bool = True,
+) -> str | None:
+    """A string claim of at most ``limit`` characters and ``max_bytes`` cookie bytes (:func:`encoded_size`): cut to
+    fit (names) or dropped when longer (``cut=False``: emails, URLs, IDs, where a shortened value would be a
+    different, wrong value). Lone surrogates likewise: replaced in a name, dropped with the whole value otherwise."""
     value = claims.get(name)
     if not isinstance(value, str) or not value:
         return None
@@ -165,9 +174,19 @@ def _claim_text(claims: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT,
         if not cut:
             return None
         value = _LONE_SURROGATE.sub("\ufffd", value)
-    if len(value) > limit:
-        return value[:limit] if cut else None
-    return value
+    if len(value) <= limit and encoded_size(value) <= max_bytes:
+        return value
+    if not cut:
+        return None
+    value = value[:limit]
+    low, high = 0, len(value)  # the longest prefix that fits: binary search, the size grows with the prefix
+    while low < high:
+        middle = (low + high + 1) // 2
+        if encoded_size(value[:middle]) <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return value[:low] or None
 
 
 def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> OrgUser:
@@ -180,11 +199,12 @@ def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) 
     if settings.roles_claim is not None:
         raw = claims.get(settings.roles_claim)
         if isinstance(raw, list):
-            kept = (r for r in raw if isinstance(r, str) and r and not _LONE_SURROGATE.search(r))
-            roles = tuple(r[:100] for r in kept)[:_MAX_ROLES]
+            # a role too long to keep is dropped, not cut: a shortened role would be another role
+            roles = tuple(r for r in raw if isinstance(r, str) and r and len(r) <= 100
+                          and not _LONE_SURROGATE.search(r) and encoded_size(r) <= _MAX_ROLE_BYTES)[:_MAX_ROLES]
     org_id = _claim_text(claims, "org_id", limit=100, cut=False)
     org_name = _claim_text(claims, "org_name", limit=100, cut=False)
-    picture = _claim_text(claims, "picture", limit=1024, cut=False)
+    picture = _claim_text(claims, "picture", limit=1024, max_bytes=_MAX_PICTURE_BYTES, cut=False)
     if picture is not None and not picture.startswith(("https://", "http://")):
         picture = None  # a "javascript:" picture would otherwise reach an <img src> in the host app
     return OrgUser(

@@ -19,6 +19,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,8 @@ logger = logging.getLogger("orginvite.tenancy")
 
 _NEGATIVE_TTL = 30.0  # an unknown name is asked again soon: it may just have been created
 _MAX_ENTRIES = 10_000  # random subdomains must not grow the cache without bound
+_MAX_STALE = 24 * 3600.0  # how long past its TTL a known organization's ID is served while refreshes fail
+_RETRY_AFTER_FAILURE = 30.0  # a known name whose refresh failed is not asked again sooner (logins do not wait)
 _MAX_HOSTS = 1_000  # routes remembered per Host header value
 
 
@@ -44,14 +47,48 @@ class UnknownOrganization(OrgInviteError, LookupError):
     """No organization has this name (the Management API answered 404)."""
 
 
+class _Budget:
+    """A token bucket of ``burst`` lookups refilled at ``rate`` per second; the caller passes the time."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._at: float | None = None
+
+    def take(self, now: float) -> bool:
+        if self._at is not None:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+@dataclass
+class _Known:
+    """A name the Management API answered with an ID: fresh until ``fresh_until``, then refreshed when asked."""
+
+    org_id: str
+    fresh_until: float
+    retry_at: float = 0.0  # after a failed refresh: no new attempt before this time (the stale ID is served)
+
+
 class OrganizationDirectory:
     """Organization name -> ID through the Management API, cached ``ttl`` seconds (unknown names 30 s).
 
     Anybody can open ``/login`` on ``<random>.myapp.com``, and every new name is a Management API call: without a
     limit, an anonymous client spends the tenant's whole Management API rate limit (shared with invitations and
-    every other API use of the app). Lookups of names not in the cache therefore draw on a budget of
+    every other API use of the app). Lookups of names not known as organizations therefore draw on a budget of
     ``lookup_burst`` calls refilled at ``lookups_per_second``; when it is empty the lookup fails as the provider
-    being unavailable (the page says "try again"), while every cached organization keeps signing in.
+    being unavailable (the page says "try again").
+
+    Known organizations never depend on that budget: their refreshes, once the TTL has passed, draw on a budget of
+    their own (same size), and while a refresh is refused or fails (Management API down or rate limited) the last
+    ID is served for up to ``max_stale`` seconds past its TTL, with no new attempt for 30 s after a failure. Known
+    and unknown names are kept in separate bounded maps, so a flood of random names cannot evict an organization,
+    and concurrent lookups of one name share one call.
     """
 
     def __init__(
@@ -61,6 +98,8 @@ class OrganizationDirectory:
         ttl: float = 300,
         lookups_per_second: float = 2.0,
         lookup_burst: int = 20,
+        max_stale: float = _MAX_STALE,
+        max_entries: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if lookups_per_second <= 0 or lookup_burst < 1:
@@ -69,13 +108,17 @@ class OrganizationDirectory:
         self.ttl = ttl
         self.lookups_per_second = lookups_per_second
         self.lookup_burst = lookup_burst
+        self.max_stale = max_stale
+        self.max_entries = _MAX_ENTRIES if max_entries is None else max_entries  # per map
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._budget = float(lookup_burst)
-        self._budget_at: float | None = None
+        self._known: OrderedDict[str, _Known] = OrderedDict()  # least recently used first
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # name -> when the "no such organization" expires
+        self._inflight: dict[str, asyncio.Future[str | None]] = {}
+        self._budget = _Budget(lookups_per_second, lookup_burst)  # names not known as organizations
+        self._refresh_budget = _Budget(lookups_per_second, lookup_burst)  # known organizations past their TTL
         self.lookups = 0  # how many times the API was asked (lets tests and apps see the cache working)
-        self.refused = 0  # lookups refused because the budget was spent
+        self.refused = 0  # lookups refused because a budget was spent
+        self.stale = 0  # answers served from an expired entry because its refresh was refused or failed
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> OrganizationDirectory:
@@ -96,74 +139,110 @@ class OrganizationDirectory:
 
     def cached(self, name: str) -> str | None:
         """The ID if a fresh lookup is cached, else None; never does I/O (the pass-through path)."""
-        entry = self._entries.get(name)
-        if entry is None or entry[1] <= self._clock():
+        known = self._known.get(name)
+        if known is None or known.fresh_until <= self._clock():
             return None
-        return entry[0]
+        return known.org_id
 
     async def resolve(self, name: str) -> str:
         """The organization's ID; :class:`UnknownOrganization` when there is none, :class:`ProviderError` when the
-        Management API cannot answer (the login page then says the provider is unavailable)."""
-        entry = self._entries.get(name)
-        if entry is not None and entry[1] > self._clock():
-            return self._found(name, entry[0])
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:  # one lookup per name at a time: a burst of logins on a new host asks once
-            try:
-                entry = self._entries.get(name)
-                if entry is None or entry[1] <= self._clock():
-                    entry = await self._lookup(name)
-            finally:
-                self._locks.pop(name, None)
-        return self._found(name, entry[0])
-
-    @staticmethod
-    def _found(name: str, org_id: str | None) -> str:
+        Management API cannot answer and no ID is known (the login page then says the provider is unavailable)."""
+        now = self._clock()
+        known = self._known.get(name)
+        if known is not None:
+            if known.fresh_until > now:
+                self._known.move_to_end(name)
+                return known.org_id
+        else:
+            negative = self._unknown.get(name)
+            if negative is not None and negative > now:
+                raise UnknownOrganization(name)
+        lookup = self._inflight.get(name)
+        if lookup is None:
+            if known is not None and now < known.retry_at and self._servable(known, now):
+                return self._serve_stale(known)  # its refresh failed a moment ago: do not wait on it again
+            budget = self._refresh_budget if known is not None else self._budget
+            if not budget.take(now):
+                self._over_budget(known is not None)
+                if known is not None and self._servable(known, now):
+                    return self._serve_stale(known)
+                raise ProviderError("organization lookup: too many organizations asked at once; try again shortly")
+            lookup = asyncio.ensure_future(self._lookup(name))
+            self._inflight[name] = lookup
+            lookup.add_done_callback(lambda done: self._landed(name, done))
+        elif known is not None and self._servable(known, now):
+            return self._serve_stale(known)  # its refresh is on the way: this login need not queue behind it
+        try:
+            org_id = await asyncio.shield(lookup)  # one call per name; a cancelled waiter leaves it to the others
+        except ProviderError:
+            known = self._known.get(name)
+            if known is not None and self._servable(known, self._clock()):
+                return self._serve_stale(known)
+            raise
         if org_id is None:
             raise UnknownOrganization(name)
         return org_id
 
-    def _spend(self) -> bool:
-        """Take one lookup from the budget (token bucket), or say it is spent."""
-        now = self._clock()
-        if self._budget_at is not None:
-            refill = (now - self._budget_at) * self.lookups_per_second
-            self._budget = min(float(self.lookup_burst), self._budget + refill)
-        self._budget_at = now
-        if self._budget < 1:
-            return False
-        self._budget -= 1
-        return True
+    def _servable(self, known: _Known, now: float) -> bool:
+        return now < known.fresh_until + self.max_stale
 
-    async def _lookup(self, name: str) -> tuple[str | None, float]:
-        if not self._spend():
-            self.refused += 1
-            if self.refused == 1 or self.refused % 100 == 0:
+    def _serve_stale(self, known: _Known) -> str:
+        self.stale += 1
+        return known.org_id
+
+    def _over_budget(self, refresh: bool) -> None:
+        self.refused += 1
+        if self.refused == 1 or self.refused % 100 == 0:
+            if refresh:
+                logger.warning("organization refreshes over budget (%d refused so far): serving cached IDs",
+                               self.refused)
+            else:
                 logger.warning("organization lookups over budget (%d refused so far): many unknown hosts asked",
                                self.refused)
-            raise ProviderError("organization lookup: too many organizations asked at once; try again shortly")
+
+    def _landed(self, name: str, lookup: asyncio.Future[str | None]) -> None:
+        if self._inflight.get(name) is lookup:
+            del self._inflight[name]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here, so a lookup every waiter left behind logs no "never retrieved"
+
+    async def _lookup(self, name: str) -> str | None:
+        """Ask the Management API and record the answer: the ID, None for no such organization."""
         self.lookups += 1
         try:
             record = await self.client.get_organization_by_name(name)
         except NotFoundError:
-            org_id, ttl = None, _NEGATIVE_TTL
+            self._known.pop(name, None)  # deleted or renamed at the provider: no longer served
+            self._unknown[name] = self._clock() + _NEGATIVE_TTL
+            self._unknown.move_to_end(name)
+            _trim(self._unknown, self.max_entries)
+            return None
         except ManagementAPIError as exc:
             logger.warning("organization lookup failed: %s", exc)
+            self._failed(name)
             raise ProviderError("organization lookup: the Management API did not answer") from None
-        else:
-            org_id = record.get("id") if isinstance(record, dict) else None
-            if not isinstance(org_id, str) or not org_id.startswith("org_") or len(org_id) > 50:
-                raise ProviderError("organization lookup: the Management API answered without a usable ID")
-            ttl = self.ttl
-        entry = (org_id, self._clock() + ttl)
-        self._entries[name] = entry
-        self._entries.move_to_end(name)
-        while len(self._entries) > _MAX_ENTRIES:
-            self._entries.popitem(last=False)
-        return entry
+        org_id = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(org_id, str) or not org_id.startswith("org_") or len(org_id) > 50:
+            self._failed(name)
+            raise ProviderError("organization lookup: the Management API answered without a usable ID")
+        self._unknown.pop(name, None)
+        self._known[name] = _Known(org_id, self._clock() + self.ttl)
+        self._known.move_to_end(name)
+        _trim(self._known, self.max_entries)
+        return org_id
+
+    def _failed(self, name: str) -> None:
+        known = self._known.get(name)
+        if known is not None:
+            known.retry_at = self._clock() + _RETRY_AFTER_FAILURE
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _trim(entries: OrderedDict[str, Any], limit: int) -> None:
+    while len(entries) > limit:
+        entries.popitem(last=False)
 
 
 class TenantRouter:
