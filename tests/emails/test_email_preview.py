@@ -258,7 +258,8 @@ def test_cli_arabic_eml_is_a_complete_message(capsys):
     assert '<html lang="ar" dir="rtl"' in html
 
 
-def test_cli_serves_the_preview_app(tmp_path: Path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_the_preview_app(tmp_path: Path, sig: int):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "orginvite", "preview", "--serve", "--port", str(port)],
@@ -270,5 +271,25 @@ def test_cli_serves_the_preview_app(tmp_path: Path):
         proxied = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
         assert proxied.status_code == 403
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         assert process.wait(timeout=20) == 0
+    assert process.stderr is not None
+    assert f"email previews on http://127.0.0.1:{port}/ (Ctrl-C to stop)" in process.stderr.read()
+
+
+@pytest.mark.parametrize(("args", "note"), [
+    (["--locale", "xx"], "no catalog for --locale 'xx' (available: {available}); rendered in en (the default)"),
+    (["--lang", "xx", "--accept-language", "de-CH"],
+     "no catalog for --lang 'xx' (available: {available}); rendered in de (from --accept-language)"),
+])
+def test_cli_says_which_locale_it_used_when_the_one_asked_for_has_no_catalog(args, note, capsys):
+    assert preview_main([*args, "--format", "subject"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "orginvite preview: " + note.format(available=", ".join(AVAILABLE_LOCALES)) + "\n"
+    assert captured.out  # the email is still rendered
+
+
+@pytest.mark.parametrize("args", [["--locale", "fr"], ["--locale", "auto"], ["--accept-language", "pt-BR"]])
+def test_cli_is_quiet_when_the_locale_asked_for_is_found(args, capsys):
+    assert preview_main([*args, "--format", "subject"]) == 0
+    assert capsys.readouterr().err == ""
