@@ -498,7 +498,7 @@ def test_invitation_created_through_the_management_api(live, browser) -> None:
     assert created.status_code == 200, created.text  # as the seeds document it
     link = parse_qs(urlsplit(created.json()["invitation_url"]).query)
     assert link["organization_name"] == ["acme"]
-    # Forward invitation and organization only (organization_name is the app's routing hint, FACTS.md).
+    # Forward invitation and organization only (organization_name is the app's routing hint).
     verifier, challenge = pkce_pair()
     page = browser.authorize(
         invitation=link["invitation"][0],

@@ -297,7 +297,8 @@ def test_every_branch_of_the_email_is_translated_in_every_locale(renderer, local
 
 
 def test_a_template_written_for_auth0_finds_every_user_invitation_variable(tmp_path: Path):
-    # Auth0's User Invitation template variables (FACTS.md), all in one host template.
+    # Auth0's User Invitation template variables, all in one host template
+    # (https://auth0.com/docs/customize/email/email-templates/email-template-descriptions).
     (tmp_path / "invitation").mkdir()
     (tmp_path / "invitation" / "body.txt").write_text(
         "{{ inviter.name }}|{{ organization.id }}|{{ organization.name }}|{{ organization.display_name }}|"

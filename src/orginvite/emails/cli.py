@@ -2,7 +2,7 @@
 
     orginvite preview --locale ar --format html --out invitation-ar.html
     orginvite preview --locale auto --accept-language "pt-BR,pt;q=0.9" --format json
-    orginvite preview --serve --port 8025          # the preview app on http://127.0.0.1:8025/
+    orginvite preview --serve                      # the preview app on http://127.0.0.1:8035/
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from orginvite.i18n.translations import Catalogs
 from orginvite.serving import bind, cannot_listen, make_server, port_option, serve_until_stopped
 
 FORMATS = ("html", "text", "eml", "json", "subject")
-DEFAULT_PORT = 8025
+#: Not 8025: ``orginvite demo`` serves its outbox there, and the two often run side by side.
+DEFAULT_PORT = 8035
 
 
 def _parser() -> argparse.ArgumentParser:

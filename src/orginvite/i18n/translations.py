@@ -1,6 +1,6 @@
 """Gettext catalogs, the active locale, and the Jinja2 environment that renders with them.
 
-Two traps shape this module (FACTS.md):
+Two traps shape this module:
 
 - ``jinja2``'s ``install_gettext_translations`` stores one catalog on the environment, so two concurrent
   renders in different languages clash. Here the environment gets callables that look the catalog up from a
