@@ -86,7 +86,7 @@ def test_detail_page_shows_every_panel(server):
     assert response.status_code == 200
     page = response.text
     assert 'data-testid="rtl"' in page
-    assert 'data-testid="subject" lang="ar" dir="rtl">Amira Haddad يدعوك للانضمام إلى Acme Inc.</p>' in page
+    assert 'data-testid="subject" lang="ar" dir="rtl">دعوة من Amira Haddad للانضمام إلى Acme Inc.</p>' in page
     assert "<iframe class=\"frame desktop\" sandbox " in page
     assert "None: every message is translated in ar." in page
     assert "<th>Content-Language</th><td><code>ar</code></td>" in page
@@ -208,7 +208,7 @@ def test_cli_writes_json_for_a_locale(tmp_path: Path, capsys):
     assert preview_main(["--locale", "ar", "--format", "json", "--now", NOW, "--out", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert (data["locale"], data["direction"]) == ("ar", "rtl")
-    assert data["subject"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert data["subject"] == "دعوة من Amira Haddad للانضمام إلى Acme Inc."
     assert "wrote" in capsys.readouterr().err
 
 
@@ -251,7 +251,7 @@ def test_cli_bad_input_is_a_clear_error(args, fragment, capsys):
 def test_cli_arabic_eml_is_a_complete_message(capsys):
     assert preview_main(["--locale", "ar", "--format", "eml", "--now", NOW]) == 0
     message = email.message_from_bytes(capsys.readouterr().out.encode("ascii"), policy=policy.default)  # 7-bit
-    assert message["Subject"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert message["Subject"] == "دعوة من Amira Haddad للانضمام إلى Acme Inc."
     assert message["Content-Language"] == "ar" and message["Date"] == "Sun, 22 Nov 2026 09:30:00 +0000"
     text, html = (part.get_content() for part in message.iter_parts())
     assert text.startswith("انضم إلى \u2068Acme Inc.\u2069")

@@ -50,7 +50,7 @@ def test_locales_really_differ(renderer):
     assert len(set(subjects.values())) >= len(AVAILABLE_LOCALES) - 1  # pt and pt_BR may agree on a line
     assert subjects["fr"] == "Amira Haddad vous invite à rejoindre Acme Inc."
     assert subjects["ja"] == "Amira Haddad さんから Acme Inc. への招待"
-    assert subjects["ar"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert subjects["ar"] == "دعوة من Amira Haddad للانضمام إلى Acme Inc."
 
 
 def test_locale_comes_from_user_metadata_then_invitation_then_explicit(renderer):
@@ -264,7 +264,7 @@ def test_host_catalogs_override_and_add_locales(tmp_path: Path):
 
 def test_plain_text_isolates_names_where_direction_can_go_wrong(renderer):
     arabic = renderer.render(sample_invitation(), locale="ar").text
-    assert "دعاك \u2068Amira Haddad\u2069 للانضمام إلى \u2068Acme Inc.\u2069" in arabic
+    assert "وصلتك دعوة من \u2068Amira Haddad\u2069 للانضمام إلى \u2068Acme Inc.\u2069" in arabic
     english = renderer.render(sample_invitation(inviter_name="ليلى حداد"), locale="en").text
     assert "\u2068ليلى حداد\u2069 has invited you to join Acme Inc. on Acme Cloud." in english
     plain = renderer.render(sample_invitation(), locale="en").text

@@ -37,6 +37,8 @@ from babel.support import NullTranslations, Translations
 
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import locales
+from orginvite.i18n.names import fit_names
+from orginvite.i18n.template_gettext import newstyle_callables
 
 __all__ = [
     "AVAILABLE_LOCALES",
@@ -417,20 +419,24 @@ class _Gettext:
 
 
 def gettext(message: str, **variables: Any) -> str:
-    """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled."""
+    """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled (names
+    fitted into the sentence: :mod:`orginvite.i18n.names`)."""
     text = _Gettext(None).gettext(message)
-    return text % variables if variables else text
+    return _fill(text, variables) if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     """Plural-aware :func:`gettext`; ``num`` is available to the message as ``%(num)d``."""
-    text = _Gettext(None).ngettext(singular, plural, n)
-    return text % {"num": n, **variables}
+    return _fill(_Gettext(None).ngettext(singular, plural, n), {"num": n, **variables})
 
 
 def pgettext(context: str, message: str, **variables: Any) -> str:
     text = _Gettext(None).pgettext(context, message)
-    return text % variables if variables else text
+    return _fill(text, variables) if variables else text
+
+
+def _fill(text: str, variables: dict[str, Any]) -> str:
+    return fit_names(text, variables, default_catalogs().resolve(current_locale())) % variables
 
 
 # --- Babel formatting, always with an explicit locale ------------------------------------------------------------
@@ -569,13 +575,9 @@ def create_environment(
         **options,
     )
     callables = _Gettext(catalogs)
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        callables.gettext,
-        callables.ngettext,
-        newstyle=True,
-        pgettext=callables.pgettext,
-        npgettext=callables.npgettext,
-    )
+    # {% trans %} passes its variables to these (newstyle): they translate, fit the names in, then fill them in
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.globals.update(newstyle_callables(callables, lambda: callables.catalogs.resolve(current_locale())))
     env.filters.update(
         format_datetime=format_datetime,
         format_datetime_tz=format_datetime_tz,
