@@ -171,6 +171,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         tenant = DevTenant(
             demo_tenant_config(urls["app"]), db=":memory:", issuer=urls["tenant"] + "/",
             smtp=urls["smtp"] + "?starttls=off", email_from="Acme dev tenant <no-reply@acme.test>",
+            outbox_url=urls["outbox"] + "/",  # its home page links the catcher's outbox, where the mail really goes
         )
         try:
             outbox = Outbox()
