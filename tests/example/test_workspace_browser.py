@@ -109,12 +109,18 @@ def test_admin_invites_a_teammate_in_french_who_joins_with_the_invited_roles(chr
     assert sorted(row.locator(".role").all_inner_texts()) == ["billing", "member"]
     assert invitee.locator("[data-testid=invite-form]").count() == 0  # a member, not an admin
     assert invitee.inner_text("[data-testid=signed-in-as]") == "Camille Martin"
+    # who joined in French sees the workspace in French too (the browser's language, as on the sign-up page)
+    assert invitee.locator("html").get_attribute("lang") == "fr"
+    assert invitee.locator("h3").all_inner_texts() == ["Membres"]
+    assert invitee.inner_text("header p").startswith("Session ouverte : Camille Martin")
+    assert "Se déconnecter" in invitee.inner_text("header p")
     shot(invitee, "05-teammate-dashboard")
     me = invitee.goto(stack.url + "/me").json()
     assert me["user"]["email"] == "camille@example.test" and sorted(me["roles"]) == ["billing", "member"]
     assert me["user"]["name"] == "Camille Martin"  # the name typed on the invite form, not the email
     assert me["organization"]["name"] == "acme"
 
+    assert page.locator("h3", has_text="Members").count() == 1  # the admin's browser asks for English
     page.reload()  # the admin sees the new member and no pending invitation
     assert page.locator("[data-testid=members] tr[data-email='camille@example.test']").count() == 1
     assert page.locator("[data-testid=pending] tr[data-email]").count() == 0
