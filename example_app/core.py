@@ -2,7 +2,8 @@
 
 Built on orginvite's public API (``orginvite``, ``orginvite.management``, ``orginvite.emails``) and a few of its
 helpers (``orginvite.config.env_value``, ``orginvite.forms``, ``orginvite.management.mailer``,
-``orginvite.tenancy.rules``, ``orginvite.text``). The Starlette app
+``orginvite.tenancy.rules``, ``orginvite.text``, ``orginvite.i18n``: the pages are localized with orginvite's
+catalogs and locale negotiation, the way an app adds its own messages). The Starlette app
 (``example_app.workspace``) and the FastAPI app (``example_app.fastapi_app``) only differ in how they route.
 
 Who may do what is decided from the Management API (the member's roles in the organization right now), not from
@@ -25,14 +26,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader, Undefined
+from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orginvite import OrgUser, Settings, current_organization
+from orginvite import Catalogs, OrgUser, Settings, current_organization, use_locale
 from orginvite.config import env_value
 from orginvite.emails import EmailRenderer
 from orginvite.errors import ConfigurationError
 from orginvite.forms import read_urlencoded_form
+from orginvite.i18n.locales import negotiate_accept_language, to_bcp47
+from orginvite.i18n.rendering import create_environment
+from orginvite.i18n.translations import current_locale
 from orginvite.management import (
     BadRequestError,
     ConflictError,
@@ -51,6 +57,7 @@ __all__ = [
     "DEV_TENANT",
     "FormError",
     "InviteForm",
+    "LocalizedPages",
     "Member",
     "NotAMember",
     "PendingInvitation",
@@ -79,12 +86,51 @@ DEV_TENANT = {
     "email_from": "Team workspace <no-reply@workspace.test>",
 }
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=select_autoescape(["html"], default=True),  # every variable escaped, untrusted or not
+#: The workspace's own messages (gettext domain "workspace", in example_app/locales) over orginvite's catalogs:
+#: the pages speak every language the invitation emails do. Workflow: example_app/locales/README.md.
+CATALOGS = Catalogs([Path(__file__).with_name("locales")], domain="workspace")
+
+#: One environment for every locale (orginvite's): {% trans %} follows the request's locale (see LocalizedPages).
+TEMPLATES = create_environment(
+    FileSystemLoader(Path(__file__).with_name("templates")),  # every variable escaped, untrusted or not
+    catalogs=CATALOGS,
+    undefined=Undefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _(message: str, **variables: Any) -> str:
+    """``message`` in the request's locale, its ``%(name)s`` placeholders filled: for messages made in Python."""
+    text = CATALOGS.translations(current_locale()).gettext(message)
+    return text % variables if variables else text
+
+
+def N_(message: str) -> str:  # gettext's name for "mark for extraction, translate when shown"
+    return message
+
+
+class LocalizedPages:
+    """Each request in the language its browser asks for (``Accept-Language``), among the locales of
+    :data:`CATALOGS`: the session carries no locale (an ID token has ``locale`` only when the profile has one).
+    The pages, their messages and ``Content-Language`` follow it; nothing else changes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("accept-language")
+        resolution = negotiate_accept_language(CATALOGS.available, header, CATALOGS.default_locale)
+        with use_locale(resolution.locale):
+            await self.app(scope, receive, send)
+
+
+def page_headers() -> dict[str, str]:
+    """The security headers, and the language the page is in."""
+    return {**SECURITY_HEADERS, "content-language": to_bcp47(current_locale())}
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
@@ -201,7 +247,7 @@ async def read_form(request: Request) -> dict[str, list[str]] | None:
 def _one(form: Mapping[str, Sequence[str]], name: str) -> str:
     values = form.get(name) or []
     if len(values) > 1:
-        raise FormError(name, f"{name} was sent more than once")
+        raise FormError(name, _("%(field)s was sent more than once", field=name))
     return values[0] if values else ""
 
 
@@ -219,23 +265,23 @@ def parse_invite_form(
     """Check the invite form against the organization's roles (``{id: name}``) and the email languages."""
     email = _one(form, "email").strip()
     if not email:
-        raise FormError("email", "Enter the email address of the person to invite.")
+        raise FormError("email", _("Enter the email address of the person to invite."))
     if len(email) > 254 or not _EMAIL.match(email):
-        raise FormError("email", "This is not an email address (expected something like name@example.com).")
+        raise FormError("email", _("This is not an email address (expected something like name@example.com)."))
     name = _one(form, "name").strip()
     if len(name) > MAX_NAME:
-        raise FormError("name", f"The name is too long (at most {MAX_NAME} characters).")
+        raise FormError("name", _("The name is too long (at most %(max)d characters).", max=MAX_NAME))
     if _CONTROL.search(name) or has_hidden_characters(name):  # the bulk CSV's rule: no controls, no bidi overrides
-        raise FormError("name", "The name must be one line of text, without invisible or direction characters.")
+        raise FormError("name", _("The name must be one line of text, without invisible or direction characters."))
     role_ids = tuple(dict.fromkeys(form.get("roles") or []))
     unknown = [role for role in role_ids if role not in roles]
     if unknown:
-        raise FormError("roles", "Pick roles from the list (one of them does not exist).")
+        raise FormError("roles", _("Pick roles from the list (one of them does not exist)."))
     if not role_ids:
-        raise FormError("roles", "Pick at least one role.")
+        raise FormError("roles", _("Pick at least one role."))
     language = _one(form, "language").strip()
     if language not in languages:
-        raise FormError("language", "Pick the language of the invitation email from the list.")
+        raise FormError("language", _("Pick the language of the invitation email from the list."))
     return InviteForm(email=email, name=name or None, role_ids=role_ids, language=language)
 
 
@@ -327,8 +373,6 @@ class Workspace:
                 {"ORGINVITE_SMTP_URL": c.smtp_url, "ORGINVITE_EMAIL_FROM": c.email_from}, renderer=renderer
             )
         if not self.languages:
-            from orginvite.i18n.locales import to_bcp47
-
             self.languages = tuple(to_bcp47(locale) for locale in renderer.available_locales)
 
     @property
@@ -401,7 +445,7 @@ class Workspace:
 
     async def revoke(self, org_id: str, invitation_id: str) -> None:
         if not _ID.match(invitation_id):
-            raise FormError("invitation", "This is not an invitation ID.")
+            raise FormError("invitation", _("This is not an invitation ID."))
         await self.api.delete_invitation(org_id, invitation_id)
 
 
@@ -422,22 +466,22 @@ def describe_failure(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, FormError):
         return 400, exc.message
     if isinstance(exc, InvitationEmailError):
-        return 502, (f"The invitation for {exc.email} was created, but its email could not be sent. "
-                     "Check the SMTP settings, then revoke it and invite again.")
+        return 502, _("The invitation for %(email)s was created, but its email could not be sent. Check the SMTP "
+                      "settings, then revoke it and invite again.", email=exc.email)
     if isinstance(exc, ValueError):  # a language or role the invite() call refused before creating anything
         return 400, str(exc)
     if isinstance(exc, NotFoundError):
-        return 404, "That invitation no longer exists (accepted, expired or revoked already)."
+        return 404, _("That invitation no longer exists (accepted, expired or revoked already).")
     if isinstance(exc, BadRequestError | ConflictError):
-        return 400, f"The identity provider refused: {exc.message}"
-    return 502, "The identity provider's Management API is unavailable or refused our credentials. Try again."
+        return 400, _("The identity provider refused: %(reason)s", reason=exc.message)
+    return 502, _("The identity provider's Management API is unavailable or refused our credentials. Try again.")
 
 
 class NotAMember(Exception):
     """The session names an organization the user no longer belongs to (removed since signing in)."""
 
 
-NOTICES = {"invited": "Invitation sent.", "revoked": "Invitation revoked."}
+NOTICES = {"invited": N_("Invitation sent."), "revoked": N_("Invitation revoked.")}  # translated when shown
 
 
 async def dashboard_context(
@@ -469,7 +513,7 @@ async def dashboard_context(
         "pending": await workspace.pending(org_id, roles) if is_admin else [],
         "form": {"email": "", "name": "", "roles": [], "language": "en", **(form or {})},
         "error": error,
-        "notice": NOTICES.get(notice or ""),
+        "notice": _(NOTICES[notice]) if notice in NOTICES else None,
         "notice_code": notice if notice in NOTICES else None,
         "csrf_token": csrf_token(workspace.config.login, user),
     }

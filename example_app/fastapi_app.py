@@ -21,17 +21,19 @@ from fastapi.templating import Jinja2Templates
 
 from example_app.core import (
     EXPECTED_FAILURES,
-    SECURITY_HEADERS,
     TEMPLATES,
     FormError,
+    LocalizedPages,
     NotAMember,
     Workspace,
     WorkspaceConfig,
+    _,
     csrf_ok,
     dashboard_context,
     describe_failure,
     echo_form,
     organization_id,
+    page_headers,
     parse_invite_form,
     read_form,
 )
@@ -66,7 +68,7 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     return templates.TemplateResponse(
         request, name, {"app_name": config.app_name, "user": user, "logout_url": config.login.logout_path,
                         "sign_in_url": config.sign_in_path, **context},
-        status_code=status, headers=SECURITY_HEADERS,
+        status_code=status, headers=page_headers(),
     )
 
 
@@ -79,10 +81,10 @@ class Member:
 def signed_in_member(request: Request) -> Member:
     user = request.user
     if not isinstance(user, OrgUser):
-        raise PageError(401, "signed_out", "Sign in first", "Your session ended: sign in and try again.")
+        raise PageError(401, "signed_out", _("Sign in first"), _("Your session ended: sign in and try again."))
     org_id = organization_id(request)
     if org_id is None:
-        raise PageError(403, "no_organization", "No organization", "Sign in to an organization first.")
+        raise PageError(403, "no_organization", _("No organization"), _("Sign in to an organization first."))
     return Member(user, org_id)
 
 
@@ -93,12 +95,13 @@ async def checked_form(request: Request, member: MemberDep, workspace: Workspace
     """The urlencoded form, refused unless it carries this session's CSRF token and comes from our origin."""
     form = await read_form(request)
     if form is None:
-        raise PageError(400, "bad_form", "Unreadable form", "The form could not be read; reload the page.")
+        raise PageError(400, "bad_form", _("Unreadable form"), _("The form could not be read; reload the page."))
     token = form.get("csrf_token") or [""]
     if len(token) != 1 or not csrf_ok(workspace.config.login, request, member.user, token[0]):
         logger.warning("form refused: bad CSRF token or foreign origin (sub=%r)", member.user.sub)
-        raise PageError(403, "csrf", "This form has expired",
-                        "The form was not sent from this page, or your session changed. Reload the page and try again.")
+        raise PageError(403, "csrf", _("This form has expired"),
+                        _("The form was not sent from this page, or your session changed. Reload the page and try "
+                          "again."))
     return form
 
 
@@ -110,10 +113,11 @@ async def admin(member: MemberDep, workspace: WorkspaceDep, form: FormDep) -> Me
     try:
         allowed = await workspace.is_admin(member.org_id, member.user)
     except ManagementAPIError as exc:
-        raise PageError(502, "management_api", "The workspace is unavailable", describe_failure(exc)[1]) from exc
+        raise PageError(502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1]) from exc
     if not allowed:
-        raise PageError(403, "not_admin", "Admins only",
-                        f"Only members with the {workspace.config.admin_role!r} role can invite or revoke.")
+        raise PageError(403, "not_admin", _("Admins only"),
+                        _("Only members with the %(role)s role can invite or revoke.",
+                          role=repr(workspace.config.admin_role)))
     return member
 
 
@@ -133,6 +137,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     app = FastAPI(title=workspace.config.app_name, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.workspace = workspace
+    app.add_middleware(LocalizedPages)  # inside the login middleware, as in the Starlette app
     app.add_middleware(OrgInviteMiddleware, settings=workspace.config.login)
 
     @app.exception_handler(PageError)
@@ -149,10 +154,12 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
         try:
             context = await dashboard_context(workspace, request.user, org_id, notice=notice)
         except NotAMember as exc:
-            raise PageError(403, "not_a_member", "Not a member any more", "You are no longer a member of this "
-                            "organization. Sign out, or ask an admin to invite you again.") from exc
+            raise PageError(403, "not_a_member", _("Not a member any more"), _(
+                "You are no longer a member of this organization. Sign out, or ask an admin to invite you "
+                "again.")) from exc
         except ManagementAPIError as exc:
-            raise PageError(502, "management_api", "The workspace is unavailable", describe_failure(exc)[1]) from exc
+            raise PageError(502, "management_api", _("The workspace is unavailable"),
+                            describe_failure(exc)[1]) from exc
         return page(request, "dashboard.html", **context)
 
     app.add_api_route("/me", me, methods=["GET"])  # example_app.minimal's, as is
@@ -169,7 +176,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
                 context = await dashboard_context(workspace, member.user, member.org_id, form=echo_form(form),
                                                   error=FormError(field, message))
             except (ManagementAPIError, NotAMember):
-                raise PageError(status, field, "The invitation was not sent", message) from exc
+                raise PageError(status, field, _("The invitation was not sent"), message) from exc
             return page(request, "dashboard.html", status, **context)
         logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, member.user.sub)
         return RedirectResponse("/?notice=invited", status_code=303)
@@ -180,7 +187,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             await workspace.revoke(member.org_id, invitation_id)
         except EXPECTED_FAILURES as exc:
             status, message = describe_failure(exc)
-            raise PageError(status, "revoke", "The invitation was not revoked", message) from exc
+            raise PageError(status, "revoke", _("The invitation was not revoked"), message) from exc
         logger.info("invitation revoked by %r", member.user.sub)
         return RedirectResponse("/?notice=revoked", status_code=303)
 

@@ -25,16 +25,18 @@ from starlette.routing import Route
 
 from example_app.core import (
     EXPECTED_FAILURES,
-    SECURITY_HEADERS,
     FormError,
+    LocalizedPages,
     NotAMember,
     Workspace,
     WorkspaceConfig,
+    _,
     csrf_ok,
     dashboard_context,
     describe_failure,
     echo_form,
     organization_id,
+    page_headers,
     parse_invite_form,
     read_form,
     render,
@@ -57,7 +59,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     user = request.user if isinstance(request.user, OrgUser) else None
     html = render(template, app_name=config.app_name, user=user, logout_url=config.login.logout_path,
                   sign_in_url=config.sign_in_path, **context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=page_headers())
 
 
 def _error(request: Request, status: int, code: str, title: str, message: str) -> HTMLResponse:
@@ -74,11 +76,12 @@ async def dashboard(request: Request) -> Response:
     try:
         context = await dashboard_context(_workspace(request), user, org_id, notice=request.query_params.get("notice"))
     except NotAMember:
-        return _error(request, 403, "not_a_member", "Not a member any more",
-                      "You are no longer a member of this organization. Sign out, or ask an admin to invite you again.")
+        return _error(request, 403, "not_a_member", _("Not a member any more"),
+                      _("You are no longer a member of this organization. Sign out, or ask an admin to invite you "
+                        "again."))
     except ManagementAPIError as exc:
         logger.warning("dashboard: Management API failed: %s", exc)
-        return _error(request, 502, "management_api", "The workspace is unavailable", describe_failure(exc)[1])
+        return _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
     return _page(request, "dashboard.html", **context)
 
 
@@ -86,26 +89,28 @@ async def _admin_form(request: Request) -> tuple[OrgUser, str, dict[str, list[st
     """Signed in to an organization, a well-formed form with this session's CSRF token, and an admin right now."""
     user = request.user
     if not isinstance(user, OrgUser):
-        return _error(request, 401, "signed_out", "Sign in first", "Your session ended: sign in and try again.")
+        return _error(request, 401, "signed_out", _("Sign in first"), _("Your session ended: sign in and try again."))
     org_id = organization_id(request)
     if org_id is None:
-        return _error(request, 403, "no_organization", "No organization", "Sign in to an organization first.")
+        return _error(request, 403, "no_organization", _("No organization"), _("Sign in to an organization first."))
     form = await read_form(request)
     if form is None:
-        return _error(request, 400, "bad_form", "Unreadable form", "The form could not be read; reload the page.")
+        return _error(request, 400, "bad_form", _("Unreadable form"), _("The form could not be read; reload the page."))
     workspace = _workspace(request)
     token = form.get("csrf_token") or [""]
     if len(token) != 1 or not csrf_ok(workspace.config.login, request, user, token[0]):
         logger.warning("form refused: bad CSRF token or foreign origin (sub=%r)", user.sub)
-        return _error(request, 403, "csrf", "This form has expired",
-                      "The form was not sent from this page, or your session changed. Reload the page and try again.")
+        return _error(request, 403, "csrf", _("This form has expired"),
+                      _("The form was not sent from this page, or your session changed. Reload the page and try "
+                        "again."))
     try:
         admin = await workspace.is_admin(org_id, user)
     except ManagementAPIError as exc:
-        return _error(request, 502, "management_api", "The workspace is unavailable", describe_failure(exc)[1])
+        return _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
     if not admin:
-        return _error(request, 403, "not_admin", "Admins only",
-                      f"Only members with the {workspace.config.admin_role!r} role can invite or revoke.")
+        return _error(request, 403, "not_admin", _("Admins only"),
+                      _("Only members with the %(role)s role can invite or revoke.",
+                        role=repr(workspace.config.admin_role)))
     return user, org_id, form
 
 
@@ -125,7 +130,7 @@ async def create_invitation(request: Request) -> Response:
             context = await dashboard_context(workspace, user, org_id, form=echo_form(form),
                                               error=FormError(field, message))
         except (ManagementAPIError, NotAMember):
-            return _error(request, status, field, "The invitation was not sent", message)
+            return _error(request, status, field, _("The invitation was not sent"), message)
         return _page(request, "dashboard.html", status, **context)
     logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, user.sub)
     return RedirectResponse("/?notice=invited", status_code=303)
@@ -135,12 +140,12 @@ async def revoke_invitation(request: Request) -> Response:
     checked = await _admin_form(request)
     if isinstance(checked, Response):
         return checked
-    user, org_id, _ = checked
+    user, org_id, _form = checked
     try:
         await _workspace(request).revoke(org_id, request.path_params["invitation_id"])
     except EXPECTED_FAILURES as exc:
         status, message = describe_failure(exc)
-        return _error(request, status, "revoke", "The invitation was not revoked", message)
+        return _error(request, status, "revoke", _("The invitation was not revoked"), message)
     logger.info("invitation revoked by %r", user.sub)
     return RedirectResponse("/?notice=revoked", status_code=303)
 
@@ -165,7 +170,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
         lifespan=lifespan,
     )
     app.state.workspace = workspace
-    return OrgInviteMiddleware(app, workspace.config.login)
+    return OrgInviteMiddleware(LocalizedPages(app), workspace.config.login)
 
 
 def __getattr__(name: str) -> Any:

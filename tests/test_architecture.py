@@ -124,7 +124,7 @@ def test_the_dev_tenant_and_the_app_side_stay_apart() -> None:
 
 
 PURE = ["orginvite.links", "orginvite.loopback", "orginvite.text", "orginvite.login.claims", "orginvite.tenancy.rules",
-        "orginvite.i18n.locales"]
+        "orginvite.i18n.locales", "orginvite.i18n.names"]
 #: What pure logic may import: standard library modules without files, sockets, processes, event loops or
 #: environment, and Babel for CLDR's reference data (likely subtags; read-only, loaded on first use).
 PURE_IMPORTS = {"__future__", "collections", "dataclasses", "functools", "hashlib", "ipaddress", "math", "re",

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import subprocess
+import sys
+
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+import orginvite
 from orginvite import ConfigurationError, OrgInviteError
 from orginvite.cli import main
 from orginvite.testing import LiveServer
 
 
 def test_cli_without_arguments_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
+    # a missing command is a usage error, the same for `orginvite` and `orginvite tenant`
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: orginvite") and "tenant" in err
+    assert main(["tenant"]) == 2
+    assert capsys.readouterr().err.startswith("usage: orginvite tenant")
+    assert main(["--help"]) == 0
     assert "tenant" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_cli_prints_its_version(flag: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "orginvite", flag], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == f"orginvite {importlib.metadata.version('orginvite')}\n"
+    assert importlib.metadata.version("orginvite") == orginvite.__version__  # the two places a release bumps
 
 
 def test_cli_rejects_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,16 +21,35 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: orginvite COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: orginvite [-V | --version] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'orginvite COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
 
+def version() -> str:
+    """The installed distribution's version (the source's ``__version__`` when run from a plain checkout)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("orginvite")
+    except PackageNotFoundError:
+        from orginvite import __version__
+
+        return __version__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help", "help"}:
+    if not args:  # a missing command is a usage error, as it is for `orginvite tenant`
+        print(_usage(), file=sys.stderr)
+        return 2
+    if args[0] in {"-h", "--help", "help"}:
         print(_usage())
+        return 0
+    if args[0] in {"-V", "--version"}:
+        print(f"orginvite {version()}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:

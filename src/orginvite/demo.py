@@ -20,7 +20,6 @@ import contextlib
 import importlib
 import logging
 import secrets
-import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -46,6 +45,7 @@ from orginvite.devtenant.config import (
 from orginvite.devtenant.hosts import HostGuard
 from orginvite.emails.outbox import Outbox
 from orginvite.login.redaction import RedactInvitationTickets
+from orginvite.serving import bind, cannot_listen, make_server, port_option, serve_until_stopped
 
 __all__ = ["build_parser", "demo_tenant_config", "import_example_app", "main"]
 
@@ -60,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the dev tenant, an SMTP catcher with an outbox page and the example team workspace "
         "together, on loopback, in memory. Ctrl-C stops everything.",
     )
-    parser.add_argument("--port", type=int, default=8000, help="the workspace (example_app) (default: 8000)")
-    parser.add_argument("--tenant-port", type=int, default=8765, help="the dev tenant (default: 8765)")
-    parser.add_argument("--outbox-port", type=int, default=8025, help="the outbox page (default: 8025)")
-    parser.add_argument("--smtp-port", type=int, default=1025, help="the SMTP catcher (default: 1025)")
+    parser.add_argument("--port", type=port_option, default=8000, help="the workspace (example_app) (default: 8000)")
+    parser.add_argument("--tenant-port", type=port_option, default=8765, help="the dev tenant (default: 8765)")
+    parser.add_argument("--outbox-port", type=port_option, default=8025, help="the outbox page (default: 8025)")
+    parser.add_argument("--smtp-port", type=port_option, default=1025, help="the SMTP catcher (default: 1025)")
     parser.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn log level (default: warning)",
@@ -99,27 +99,6 @@ def import_example_app() -> ModuleType:
     return importlib.import_module("example_app.workspace")
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to the demo (several servers share one loop and one Ctrl-C)."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-    def install_signal_handlers(self) -> None:  # the same, for uvicorn versions before capture_signals
-        return None
-
-
-def _bind(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def _summary(urls: dict[str, str]) -> str:
     return "\n".join([
         "orginvite demo: a dev tenant, an SMTP catcher and the example team workspace, in memory.",
@@ -148,36 +127,13 @@ async def _run(
     """Serve until SIGINT/SIGTERM (0) or until a server stops on its own (1); ``ready`` once all accept."""
     from orginvite.emails.catcher import serve_smtp
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     smtp = await serve_smtp(outbox, sock=smtp_sock)
-    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
-    stopper = asyncio.create_task(stop.wait())
-    failed = True
     try:
-        while not all(server.started for server, _ in servers):
-            if stop.is_set() or any(task.done() for task in tasks):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            ready()  # the URLs are printed once they answer
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        failed = stopper not in done
-        if failed:
-            print("orginvite demo: a server stopped unexpectedly; stopping the others", file=err)
+        return await serve_until_stopped(servers, ready=ready, err=err, prog="orginvite demo")
     finally:
-        for server, _sock in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
-        stopper.cancel()
         smtp.close()
         with contextlib.suppress(TimeoutError):  # Python 3.12+ waits for open SMTP sessions too: not forever
             await asyncio.wait_for(smtp.wait_closed(), 5)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    return 1 if failed else 0
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -200,11 +156,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for name in ("port", "tenant_port", "outbox_port", "smtp_port"):
             port = getattr(args, name)
             try:
-                sockets[name] = _bind(port)
+                sockets[name] = bind(HOST, port)
             except OSError as exc:
-                option = "--" + name.replace("_", "-")
-                print(f"orginvite demo: cannot listen on {HOST}:{port} ({option}): {exc.strerror or exc}; "
-                      f"pick another port with {option} (0 picks a free one)", file=err)
+                print(cannot_listen("orginvite demo", HOST, port, "--" + name.replace("_", "-"), exc), file=err)
                 return 2
         ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
         urls = {
@@ -217,6 +171,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         tenant = DevTenant(
             demo_tenant_config(urls["app"]), db=":memory:", issuer=urls["tenant"] + "/",
             smtp=urls["smtp"] + "?starttls=off", email_from="Acme dev tenant <no-reply@acme.test>",
+            outbox_url=urls["outbox"] + "/",  # its home page links the catcher's outbox, where the mail really goes
         )
         try:
             outbox = Outbox()
@@ -244,7 +199,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 # to 127.0.0.1 (DNS rebinding) reads the outbox's invitation links, or drives the tenant with the
                 # demo's published credentials. Its requests still say "Host: attacker.example": refuse those.
                 guarded = HostGuard(asgi, LOOPBACK_NAMES, loopback=False)
-                return _Server(uvicorn.Config(guarded, log_level=level, lifespan="auto")), sockets[sock_name]
+                return make_server(guarded, log_level=level), sockets[sock_name]
 
             servers = [server(tenant.app, "tenant_port"), server(outbox.app, "outbox_port"), server(app, "port")]
 

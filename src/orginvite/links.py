@@ -73,7 +73,11 @@ _compiled = functools.lru_cache(maxsize=64)(re.compile)
 
 @dataclass(frozen=True)
 class LinkRules:
-    """What a valid link looks like; the defaults follow Auth0 (FACTS.md), every deployment may tighten or widen.
+    """What a valid link looks like; the defaults follow Auth0, every deployment may tighten or widen.
+
+    Auth0's rules: https://auth0.com/docs/manage-users/organizations/configure-organizations/create-organizations
+    (names, IDs) and https://auth0.com/docs/manage-users/organizations/configure-organizations/invite-members
+    (the invitation link).
 
     Patterns are matched in full (``re.fullmatch``), so anchors are optional.
     """
@@ -172,7 +176,9 @@ class LoginRequest:
     def authorize_params(self) -> dict[str, str]:
         """The only link values that may reach ``/authorize``: ``organization`` and ``invitation`` when present.
 
-        ``organization_name`` is for routing and ``returnTo`` is ours; neither is ever forwarded (FACTS.md).
+        ``organization_name`` is for the app's own routing (Auth0:
+        https://auth0.com/docs/manage-users/organizations/configure-organizations/invite-members) and ``returnTo``
+        is ours; neither is ever forwarded.
         """
         params = {"organization": self.organization, "invitation": self.invitation}
         return {key: value for key, value in params.items() if value is not None}

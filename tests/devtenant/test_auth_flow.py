@@ -504,7 +504,7 @@ def test_invitation_created_through_the_management_api(live, browser) -> None:
     assert created.status_code == 200, created.text  # as the seeds document it
     link = parse_qs(urlsplit(created.json()["invitation_url"]).query)
     assert link["organization_name"] == ["acme"]
-    # Forward invitation and organization only (organization_name is the app's routing hint, FACTS.md).
+    # Forward invitation and organization only (organization_name is the app's routing hint).
     verifier, challenge = pkce_pair()
     page = browser.authorize(
         invitation=link["invitation"][0],
@@ -544,3 +544,50 @@ def test_empty_parameters_count_as_absent(browser) -> None:
     assert page.status_code == 200 and page.url.path == "/u/login"
     required = callback_params(browser.authorize(client_id="required", organization=""))
     assert required["error_description"] == "parameter organization is required for this client"
+
+
+def test_the_name_the_inviter_typed_is_offered_on_the_sign_up_page_and_kept(live) -> None:
+    """orginvite's invite() keeps the invitee's name in the invitation's user_metadata: the sign-up form offers it,
+    editable, and the account (and its ID token) carries it instead of the email address."""
+    _, base = live
+    token = httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
+                       auth=("m2m", "m2m-secret")).json()["access_token"]
+    api = httpx.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"})
+
+    browsers: list[Browser] = []
+
+    def signup_page(email: str, user_metadata: dict[str, object]) -> tuple[Browser, httpx.Response, str]:
+        created = api.post(f"/organizations/{ACME}/invitations", json={
+            "inviter": {"name": "Ann Admin"}, "invitee": {"email": email}, "client_id": "webapp",
+            "user_metadata": user_metadata, "send_invitation_email": False})  # fmt: skip
+        assert created.status_code == 200, created.text
+        link = parse_qs(urlsplit(created.json()["invitation_url"]).query)
+        verifier, challenge = pkce_pair()
+        browser = Browser(base)  # a browser of its own: no tenant session from the previous sign-up
+        browsers.append(browser)
+        page = browser.authorize(invitation=link["invitation"][0], organization=ACME, code_challenge=challenge,
+                                 code_challenge_method="S256")
+        assert page.url.path == "/u/signup"
+        return browser, page, verifier
+
+    def signed_up_name(browser: Browser, page_values: dict[str, str], verifier: str) -> str:
+        params = callback_params(browser.submit(page_values))
+        return verify_jwt(base, exchange(base, params["code"], verifier).json()["id_token"])["name"]
+
+    browser, page, verifier = signup_page("zoe@new.test", {"name": "  Zoé   Martin ", "lang": "fr"})
+    form = browser.form()
+    assert form.fields["name"] == "Zoé Martin" and "name" not in form.readonly
+    assert "Acme Inc.</bdi>." not in page.text  # "join Acme Inc." ends with one full stop
+    assert signed_up_name(browser, {"password": "a good password"}, verifier) == "Zoé Martin"
+    # the invitee may change it
+    browser, _, verifier = signup_page("lou@new.test", {"name": "Lou"})
+    assert browser.form().fields["name"] == "Lou"
+    edited = {"name": "Louise Lenoir", "password": "a good password"}
+    assert signed_up_name(browser, edited, verifier) == "Louise Lenoir"
+    # no name, or not a string: an empty field, as before
+    for email, metadata in (("nobody@new.test", {}), ("odd@new.test", {"name": ["not", "a", "name"]})):
+        browser, _, _ = signup_page(email, metadata)
+        assert browser.form().fields["name"] == ""
+    api.close()
+    for browser in browsers:
+        browser.close()

@@ -69,9 +69,9 @@ class Running:
         self.wait_for("Press Ctrl-C")
         wait_until_answering(base_url.rstrip("/") + "/healthz", process=self.process)
 
-    def stop(self) -> int:
+    def stop(self, sig: int = signal.SIGINT) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(sig)
         try:
             return self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -127,10 +127,11 @@ def test_a_client_that_connects_when_the_banner_says_ready_is_served(tmp_path: P
         assert running.stop() == 0
 
 
-def test_ctrl_c_stops_the_server_cleanly(demo_server: tuple[Running, str]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_stop_the_server_cleanly(demo_server: tuple[Running, str], sig: int) -> None:
     running, issuer = demo_server
     assert httpx.get(issuer + "healthz").status_code == 200
-    assert running.stop() == 0
+    assert running.stop(sig) == 0  # as `orginvite demo` does: a service manager's stop is not a failure
     with pytest.raises(httpx.ConnectError):
         httpx.get(issuer + "healthz", timeout=2)
 
@@ -196,7 +197,7 @@ def test_a_taken_port_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["serve", "--ephemeral", "--port", str(port)]) == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port} (--port): " in capsys.readouterr().err
 
 
 def test_an_unopenable_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,11 +209,20 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "serve" in capsys.readouterr().err
     assert main(["serve", "--port", "eighty"]) == 2
-    assert "invalid int value" in capsys.readouterr().err
+    assert "argument --port: 'eighty' is not a port number" in capsys.readouterr().err
     assert main(["serve", "--db", "x", "--ephemeral"]) == 2
     assert main(["frobnicate"]) == 2
     assert main(["serve", "--help"]) == 0
     assert "--ephemeral" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("command", "description"), [
+    ("serve", "Run the dev tenant: OIDC login, hosted pages and the Management API"),
+    ("example-config", "Print a commented example tenant.toml"),
+])
+def test_each_subcommand_says_what_it_does(command: str, description: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    assert description in " ".join(capsys.readouterr().out.split())
 
 
 def test_example_config_prints_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,7 +129,11 @@ def test_smtp_when_configured(catcher: Catcher) -> None:
         api_client(server) as api,
     ):
         created = invite(api, DEMO_ACME_ORG_ID, "ann@example.test", user_metadata={"lang": "ar"})
+        home = httpx.get(server.url + "/").text
     assert len(tenant.outbox) == 0
+    # the home page says where the mail went, not "the outbox", which stays empty
+    assert f"<th>Invitation emails</th><td><code>over SMTP to 127.0.0.1:{catcher.port} from" in home
+    assert "<th>Invitation emails (outbox)</th>" not in home
     [(sender, recipients, content)] = catcher.received
     assert (sender, recipients) == ("invites@acme.test", ["ann@example.test"])
     message = email.message_from_bytes(content, policy=policy.default)

@@ -113,7 +113,7 @@ def test_detail_page_shows_every_panel(server):
     assert response.status_code == 200
     page = response.text
     assert 'data-testid="rtl"' in page
-    assert 'data-testid="subject" lang="ar" dir="rtl">Amira Haddad يدعوك للانضمام إلى Acme Inc.</p>' in page
+    assert 'data-testid="subject" lang="ar" dir="rtl">دعوة من Amira Haddad للانضمام إلى Acme Inc.</p>' in page
     assert "<iframe class=\"frame desktop\" sandbox " in page
     assert "None: every message is translated in ar." in page
     assert "<th>Content-Language</th><td><code>ar</code></td>" in page
@@ -245,7 +245,7 @@ def test_cli_writes_json_for_a_locale(tmp_path: Path, capsys):
     assert preview_main(["--locale", "ar", "--format", "json", "--now", NOW, "--out", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert (data["locale"], data["direction"]) == ("ar", "rtl")
-    assert data["subject"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert data["subject"] == "دعوة من Amira Haddad للانضمام إلى Acme Inc."
     assert "wrote" in capsys.readouterr().err
 
 
@@ -288,14 +288,15 @@ def test_cli_bad_input_is_a_clear_error(args, fragment, capsys):
 def test_cli_arabic_eml_is_a_complete_message(capsys):
     assert preview_main(["--locale", "ar", "--format", "eml", "--now", NOW]) == 0
     message = email.message_from_bytes(capsys.readouterr().out.encode("ascii"), policy=policy.default)  # 7-bit
-    assert message["Subject"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert message["Subject"] == "دعوة من Amira Haddad للانضمام إلى Acme Inc."
     assert message["Content-Language"] == "ar" and message["Date"] == "Sun, 22 Nov 2026 09:30:00 +0000"
     text, html = (part.get_content() for part in message.iter_parts())
     assert text.startswith("انضم إلى \u2068Acme Inc.\u2069")
     assert '<html lang="ar" dir="rtl"' in html
 
 
-def test_cli_serves_the_preview_app(tmp_path: Path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_the_preview_app(tmp_path: Path, sig: int):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "orginvite", "preview", "--serve", "--port", str(port)],
@@ -309,5 +310,25 @@ def test_cli_serves_the_preview_app(tmp_path: Path):
         rebound = httpx.get(f"http://127.0.0.1:{port}/emails/invitation", headers={"host": f"attacker.test:{port}"})
         assert rebound.status_code == 400
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         assert process.wait(timeout=20) == 0
+    assert process.stderr is not None
+    assert f"email previews on http://127.0.0.1:{port}/ (Ctrl-C to stop)" in process.stderr.read()
+
+
+@pytest.mark.parametrize(("args", "note"), [
+    (["--locale", "xx"], "no catalog for --locale 'xx' (available: {available}); rendered in en (the default)"),
+    (["--lang", "xx", "--accept-language", "de-CH"],
+     "no catalog for --lang 'xx' (available: {available}); rendered in de (from --accept-language)"),
+])
+def test_cli_says_which_locale_it_used_when_the_one_asked_for_has_no_catalog(args, note, capsys):
+    assert preview_main([*args, "--format", "subject"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "orginvite preview: " + note.format(available=", ".join(AVAILABLE_LOCALES)) + "\n"
+    assert captured.out  # the email is still rendered
+
+
+@pytest.mark.parametrize("args", [["--locale", "fr"], ["--locale", "auto"], ["--accept-language", "pt-BR"]])
+def test_cli_is_quiet_when_the_locale_asked_for_is_found(args, capsys):
+    assert preview_main([*args, "--format", "subject"]) == 0
+    assert capsys.readouterr().err == ""

@@ -50,7 +50,7 @@ def test_locales_really_differ(renderer):
     assert len(set(subjects.values())) >= len(AVAILABLE_LOCALES) - 1  # pt and pt_BR may agree on a line
     assert subjects["fr"] == "Amira Haddad vous invite à rejoindre Acme Inc."
     assert subjects["ja"] == "Amira Haddad さんから Acme Inc. への招待"
-    assert subjects["ar"] == "Amira Haddad يدعوك للانضمام إلى Acme Inc."
+    assert subjects["ar"] == "دعوة من Amira Haddad للانضمام إلى Acme Inc."
 
 
 def test_locale_comes_from_user_metadata_then_invitation_then_explicit(renderer):
@@ -292,7 +292,7 @@ def test_host_catalogs_override_and_add_locales(tmp_path: Path):
 
 def test_plain_text_isolates_names_where_direction_can_go_wrong(renderer):
     arabic = renderer.render(sample_invitation(), locale="ar").text
-    assert "دعاك \u2068Amira Haddad\u2069 للانضمام إلى \u2068Acme Inc.\u2069" in arabic
+    assert "وصلتك دعوة من \u2068Amira Haddad\u2069 للانضمام إلى \u2068Acme Inc.\u2069" in arabic
     english = renderer.render(sample_invitation(inviter_name="ليلى حداد"), locale="en").text
     assert "\u2068ليلى حداد\u2069 has invited you to join Acme Inc. on Acme Cloud." in english
     plain = renderer.render(sample_invitation(), locale="en").text
@@ -325,7 +325,8 @@ def test_every_branch_of_the_email_is_translated_in_every_locale(renderer, local
 
 
 def test_a_template_written_for_auth0_finds_every_user_invitation_variable(tmp_path: Path):
-    # Auth0's User Invitation template variables (FACTS.md), all in one host template.
+    # Auth0's User Invitation template variables, all in one host template
+    # (https://auth0.com/docs/customize/email/email-templates/email-template-descriptions).
     (tmp_path / "invitation").mkdir()
     (tmp_path / "invitation" / "body.txt").write_text(
         "{{ inviter.name }}|{{ organization.id }}|{{ organization.name }}|{{ organization.display_name }}|"

@@ -130,6 +130,16 @@ def test_invitations_the_tenant_emails_itself_land_in_the_same_outbox(demo: Demo
     assert "tenant-mailed@example.test" in httpx.get(outbox + "/").text
 
 
+def test_the_tenant_home_page_links_the_outbox_the_mail_goes_to(demo: Demo) -> None:
+    out = demo.wait_started()
+    outbox, tenant, smtp = url(out, "outbox (caught emails)"), url(out, "dev tenant"), url(out, "SMTP catcher")
+    home = httpx.get(tenant + "/").text
+    assert f"<th>Invitation emails (outbox)</th><td><code>{outbox}/</code>" in home  # the catcher's page
+    assert f"over SMTP to {smtp.removeprefix('smtp://')}" in home
+    # the tenant's own outbox only keeps what SMTP refused, and says so
+    assert f"<th>Emails SMTP refused (outbox)</th><td><code>{tenant}/outbox/</code>" in home
+
+
 def test_demo_refuses_a_taken_port_with_the_option_to_change() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

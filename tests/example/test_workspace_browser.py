@@ -96,8 +96,11 @@ def test_admin_invites_a_teammate_in_french_who_joins_with_the_invited_roles(chr
     assert invitee.locator("html").get_attribute("lang") == "fr"
     assert "Créez votre compte" in invitee.inner_text("h1")
     assert invitee.input_value("input[name=email]") == "camille@example.test"
+    # one full stop after "Acme Inc.", and the name the admin typed, offered and editable
+    assert invitee.inner_text("p.lead") == "Vous avez reçu une invitation à rejoindre Acme Inc."
+    assert invitee.input_value("input[name=name]") == "Camille Martin"
+    assert invitee.is_editable("input[name=name]")
     shot(invitee, "04-signup-in-french")
-    invitee.fill("input[name=name]", "Camille Martin")
     invitee.fill("input[name=password]", "camille-pass-123")
     invitee.click("button[type=submit]")
     invitee.wait_for_url(stack.url + "/")
@@ -106,11 +109,18 @@ def test_admin_invites_a_teammate_in_french_who_joins_with_the_invited_roles(chr
     assert sorted(row.locator(".role").all_inner_texts()) == ["billing", "member"]
     assert invitee.locator("[data-testid=invite-form]").count() == 0  # a member, not an admin
     assert invitee.inner_text("[data-testid=signed-in-as]") == "Camille Martin"
+    # who joined in French sees the workspace in French too (the browser's language, as on the sign-up page)
+    assert invitee.locator("html").get_attribute("lang") == "fr"
+    assert invitee.locator("h3").all_inner_texts() == ["Membres"]
+    assert invitee.inner_text("header p").startswith("Session ouverte : Camille Martin")
+    assert "Se déconnecter" in invitee.inner_text("header p")
     shot(invitee, "05-teammate-dashboard")
     me = invitee.goto(stack.url + "/me").json()
     assert me["user"]["email"] == "camille@example.test" and sorted(me["roles"]) == ["billing", "member"]
+    assert me["user"]["name"] == "Camille Martin"  # the name typed on the invite form, not the email
     assert me["organization"]["name"] == "acme"
 
+    assert page.locator("h3", has_text="Members").count() == 1  # the admin's browser asks for English
     page.reload()  # the admin sees the new member and no pending invitation
     assert page.locator("[data-testid=members] tr[data-email='camille@example.test']").count() == 1
     assert page.locator("[data-testid=pending] tr[data-email]").count() == 0

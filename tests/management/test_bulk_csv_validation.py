@@ -72,12 +72,19 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
         "line 4, email: duplicate of line 2",
         "line 5, language: not a language tag (e.g. fr, pt-BR)",
         "line 6, language: unsupported language (available: en, fr, de, pt, pt_BR, ar, ja)",
-        "line 7: missing field(s) 'roles', 'language': expected 4 fields, found 2",
+        "line 7: missing fields 'roles', 'language': expected 4 fields, found 2",
         "line 8: expected 4 fields, found 5 (quote cells that contain the delimiter)",
         "line 9, name: contains control characters",
         "line 10, email: the email is empty",
         "line 11, roles: 51 roles; at most 50 per invitation",
     ]
+
+
+def test_field_counts_agree_with_their_noun() -> None:
+    assert parse("email,name\nana@example.com\n")[1] == [
+        "line 2: missing field 'name': expected 2 fields, found 1"]
+    assert parse("email\nana@example.com,Ana\n")[1] == [
+        "line 2: expected 1 field, found 2 (quote cells that contain the delimiter)"]
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_a_bad_file_is_reported_whole_and_nothing_is_sent(
     code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path), "--roles-by-name",
                                                 "--report", str(tmp_path / "r.json")], sender=sender)
     assert code == 2
-    assert "3 problem(s); nothing was sent" in err
+    assert "3 problems; nothing was sent" in err
     assert "line 6, email: not a valid email address ('nope')" in err
     assert "line 7, email: duplicate of line 2" in err
     assert "line 8, language: unsupported language" in err
@@ -173,7 +173,7 @@ def test_an_interrupted_run_resumes_without_inviting_anyone_twice(
                                                 "--state", str(state), "--report", str(tmp_path / "r.json")],
                        sender=first)
     assert code == 130
-    assert "interrupted after 2 invitation(s)" in err
+    assert "interrupted after 2 invitations;" in err
     assert json.loads((tmp_path / "r.json").read_text())["interrupted"] is True
     assert [m["to"] for m in first.sent] == ["ana@example.com", "bo@example.com"]
     # Chen's invitation was created before Ctrl-C hit the email: the state file says so
@@ -292,7 +292,7 @@ def test_credentials_come_from_the_environment(
     assert orginvite_main(["invite", "--org", "acme", "--csv", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "line 2, email: not a valid email address" in err
-    assert "missing Management API settings: ORGINVITE_MANAGEMENT_DOMAIN" in err
+    assert "missing Management API settings: ORGINVITE_MANAGEMENT_DOMAIN (or ORGINVITE_ISSUER, or AUTH0_DOMAIN" in err
     # Auth0's names work, and Auth0 can be asked to send its own email (no SMTP needed)
     monkeypatch.setenv("AUTH0_DOMAIN", url)
     monkeypatch.setenv("AUTH0_M2M_CLIENT_ID", M2M_ID)
@@ -319,6 +319,17 @@ def test_without_read_invitations_scope_the_state_file_alone_guards(
     code, out, _ = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(csv_path)], sender=sender)
     assert code == 0 and "done: 0 invited, 1 skipped" in out
     assert len(fake.invitations) == 1
+
+
+def test_counts_agree_with_their_noun(fake_auth0: Fake, fake_clock: FakeClock, acme: dict, tmp_path: Path) -> None:
+    one = write(tmp_path, "email\nana@example.com\n")
+    code, out, _ = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(one), "--dry-run"])
+    assert code == 0 and "1 person to invite to Acme Inc. (" in out
+    code, out, _ = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(write(tmp_path, PEOPLE)), "--dry-run",
+                                                "--roles-by-name"])
+    assert code == 0 and "4 people to invite to Acme Inc. (" in out
+    code, _, err = run(fake_auth0, fake_clock, ["--org", "acme", "--csv", str(write(tmp_path, "email\nnope\n"))])
+    assert code == 2 and "1 problem; nothing was sent" in err
 
 
 def test_an_unwritable_state_file_stops_before_the_first_invitation(
@@ -353,6 +364,20 @@ def test_an_smtp_outage_stops_the_run_after_the_first_invitation(
                        sender=sender)
     assert code == 0 and "done: 4 invited" in out
     assert len(fake.invitations) == 4 and len(sender.sent) == 4
+
+
+def test_help_says_where_every_credential_comes_from() -> None:
+    from orginvite.management.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    for variable in ("ORGINVITE_MANAGEMENT_DOMAIN", "ORGINVITE_ISSUER", "AUTH0_DOMAIN",
+                     "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID",
+                     "ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET", "ORGINVITE_MANAGEMENT_AUDIENCE",
+                     "ORGINVITE_CLIENT_ID", "AUTH0_CLIENT_ID", "ORGINVITE_SMTP_URL", "ORGINVITE_EMAIL_FROM",
+                     "ORGINVITE_EMAIL_REPLY_TO"):
+        assert variable in text
+    assert "ORGINVITE_SMTP_URL the SMTP server of orginvite's own emails" in text
+    assert "ORGINVITE_MANAGEMENT_CLIENT_SECRET its client secret (else AUTH0_M2M_CLIENT_SECRET)" in text
 
 
 def test_help_documents_the_lock_and_wait() -> None:

@@ -49,7 +49,9 @@ class DevTenant:
 
     Invitations created with ``send_invitation_email`` (Auth0's default) get their email, in the invitee's
     language: over SMTP with ``smtp`` (settings or an ``smtp://`` URL), else into :attr:`outbox`, served at
-    ``/outbox/`` to local clients (``outbox_allow_remote=True`` to any client).
+    ``/outbox/`` to local clients (``outbox_allow_remote=True`` to any client). ``outbox_url`` names where the
+    emails sent over SMTP can be read (the SMTP catcher's page ``orginvite demo`` runs): the home page links it
+    instead of the tenant's own outbox, which then only keeps what SMTP refused.
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class DevTenant:
         smtp: SMTPSettings | str | None = None,
         email_from: MailboxLike | None = None,
         outbox_allow_remote: bool = False,
+        outbox_url: str | None = None,
     ) -> None:
         self._clock = clock
+        self.outbox_url = outbox_url
         self._issuer = _normalize_issuer(issuer) if issuer else None
         self.config: TenantConfig = config if isinstance(config, TenantConfig) else load_config(config)
         self.store = Store(db, clock=self.now)
@@ -145,6 +149,15 @@ class DevTenant:
     async def _healthz(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
+    def _mail_rows(self, issuer: str) -> list[tuple[str, str]]:
+        """Where the invitation emails can be read: sent over SMTP they never reach the tenant's own outbox."""
+        if self.mail.smtp is None:
+            return [("Invitation emails (outbox)", issuer + "outbox/")]
+        rows = [("Invitation emails", self.mail.describe(issuer))]
+        if self.outbox_url:
+            rows.append(("Invitation emails (outbox)", self.outbox_url))
+        return [*rows, ("Emails SMTP refused (outbox)", issuer + "outbox/")]
+
     async def _index(self, request: Request) -> HTMLResponse:
         """A map of the tenant for a developer's browser: endpoints, applications and organizations."""
         issuer = self.issuer_for(request)
@@ -157,7 +170,7 @@ class DevTenant:
             ("User info", issuer + "userinfo"),
             ("Logout", issuer + "v2/logout"),
             ("Management API (audience)", self.management_audience_for(request)),
-            ("Invitation emails (outbox)", issuer + "outbox/"),
+            *self._mail_rows(issuer),
             ("Health check", issuer + "healthz"),
         ]
         organizations, _ = self.store.list_organizations(limit=100)

@@ -214,6 +214,11 @@ def _validate_request(
         invitee = str((ticket.get("invitee") or {}).get("email") or "")
         pending["invitation_id"] = ticket["id"]
         pending["invitee_email"] = invitee
+        # The name the inviter typed (orginvite's invite() keeps it in user_metadata.name): the sign-up form offers
+        # it, editable, so the new account is not named after its email address.
+        metadata = ticket.get("user_metadata")
+        typed = metadata.get("name") if isinstance(metadata, dict) else None
+        pending["invitee_name"] = (" ".join(typed.split())[:300] or None) if isinstance(typed, str) else None
         pending["login_hint"] = None  # the invitee's address wins over login_hint
         pending["screen"] = "login" if tenant.store.get_user_by_email(invitee) else "signup"
     return pending

@@ -15,19 +15,18 @@ discovery URL) and the credentials of its applications and configured users, so 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
-import socket
 import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-import uvicorn
-
 from orginvite.links import redact_log_record
+from orginvite.serving import bind, cannot_listen, make_server, port_option, serve_until_stopped
 
 from .app import DevTenant
 from .config import DEMO_FRIENDLY_NAME, TenantConfigError, example_config_text
@@ -46,10 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the tenant (Ctrl-C stops it)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the tenant (Ctrl-C stops it)",
+        description="Run the dev tenant: OIDC login, hosted pages and the Management API, on loopback by default. "
+        "Ctrl-C or SIGTERM stops it (exit 0).",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
+        "--port", type=port_option, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
     )
     serve.add_argument("--config", metavar="TOML", help="tenant config file (default: the seeded demo tenant)")
     storage = serve.add_mutually_exclusive_group()
@@ -95,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="uvicorn log level",
     )
 
-    commands.add_parser("example-config", help="print a commented example tenant.toml")
+    commands.add_parser(
+        "example-config",
+        help="print a commented example tenant.toml",
+        description="Print a commented example tenant.toml (applications, organizations, users, roles) to "
+        "standard output; serve it with 'orginvite tenant serve --config tenant.toml'.",
+    )
     return parser
 
 
@@ -159,21 +168,6 @@ def host_patterns(args: argparse.Namespace) -> list[str] | None:
     return patterns
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        # Listen now, before the banner: a client that connects as soon as it reads "Press Ctrl-C" waits in the
-        # backlog until uvicorn accepts, instead of being refused.
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     db = ":memory:" if args.ephemeral else args.db
     try:
@@ -199,9 +193,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
         try:
             # Bind before printing, so the banner shows the real port (--port 0) and a taken port fails cleanly.
-            sock = _bind(args.host, args.port)
+            sock = bind(args.host, args.port)
         except OSError as exc:
-            print(f"orginvite tenant: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=err)
+            print(cannot_listen("orginvite tenant", args.host, args.port, "--port", exc), file=err)
             return 2
         port = sock.getsockname()[1]
         shown_host = f"[{args.host}]" if ":" in args.host else args.host
@@ -213,13 +207,16 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             app = HostGuard(app, patterns)
             names = ", ".join(["loopback names", *patterns])
             print(f"\nanswers Host: {names} (--allowed-host adds one)", file=out, flush=True)
-        # uvicorn re-raises the Ctrl-C it handled once it has shut down; stopping is the normal way out.
-        with contextlib.suppress(KeyboardInterrupt):
+        server = make_server(app, log_level=args.log_level)
+        logging.getLogger("uvicorn.access").addFilter(RedactTickets())  # after the server's Config set logging up
+
+        def ready() -> None:
             print("\nPress Ctrl-C to stop.", file=out, flush=True)
-            config = uvicorn.Config(app, log_level=args.log_level, lifespan="auto")
-            logging.getLogger("uvicorn.access").addFilter(RedactTickets())  # after Config set logging up
-            server = uvicorn.Server(config)
-            server.run(sockets=[sock])
+
+        # SIGINT and SIGTERM stop it with 0, as they stop `orginvite demo` (a Ctrl-C before the loop's handlers
+        # are in place is a stop too).
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(serve_until_stopped([(server, sock)], ready=ready, err=err, prog="orginvite tenant"))
         return 0
     finally:
         tenant.close()

@@ -420,7 +420,9 @@ def hosted_routes(tenant: Tenant) -> list[BaseRoute]:
         fixed_email = ctx.pending.get("invitee_email")
         if request.method == "GET":
             email = fixed_email or ctx.pending.get("login_hint") or ""
-            return _form_page(tenant, request, ctx, "signup.html", email=email, email_fixed=bool(fixed_email), name="")
+            name = ctx.pending.get("invitee_name") or ""  # the name the inviter typed, for the invitee to keep or edit
+            page = {"email": email, "email_fixed": bool(fixed_email), "name": name}
+            return _form_page(tenant, request, ctx, "signup.html", **page)
         # The invitee's email is fixed whatever the form says (Auth0 ignores an edited field).
         email = fixed_email or ctx.form.get("email", "").strip()
         name = ctx.form.get("name", "").strip()[:300]

@@ -254,7 +254,7 @@ NO_LOGIN_ROUTE = (
 
 
 class Tenant(Protocol):
-    """What the Management API needs of DevTenant (see the contract in HELPERS.md)."""
+    """What the Management API needs of DevTenant: the attributes and methods below, nothing else."""
 
     store: Store
     keys: KeyRing

@@ -314,7 +314,7 @@ def _refresh_audience(
     Another API is Auth0's Multi-Resource Refresh Token: the client's ``refresh_token.policies`` lists the
     audiences (and, per audience, the scopes) a refresh may ask for; "Tokens requested for audiences outside your
     configured policies will be ignored by Auth0, which will return a token for the default audience instead"
-    (auth0-server-python, examples/RetrievingData.md; Auth0 docs, "Configure and Implement Multi-Resource Refresh
+    (auth0-server-python, its "Retrieving data" example; Auth0 docs, "Configure and Implement Multi-Resource Refresh
     Token"). The OIDC scopes of the login carry over.
     """
     login_scopes = str(family.get("scope") or "").split()
@@ -357,7 +357,7 @@ def _refresh_token(tenant: Tenant, request: Request, client: Mapping[str, Any], 
     try:
         # The same checks as at login, against the member's current state: a user removed from the login's
         # organization (or deleted, or blocked) is refused and the family revoked. Auth0 does not document what
-        # it does here (FACTS.md); refusing is the safe choice, and an app must handle that answer anyway.
+        # it does here; refusing is the safe choice, and an app must handle that answer anyway.
         response = _user_tokens(
             tenant, request, grant, nonce=None, refusal=INVALID_REFRESH_TOKEN, grant_type="refresh_token"
         )

@@ -2,7 +2,7 @@
 
     orginvite preview --locale ar --format html --out invitation-ar.html
     orginvite preview --locale auto --accept-language "pt-BR,pt;q=0.9" --format json
-    orginvite preview --serve --port 8025          # the preview app on http://127.0.0.1:8025/
+    orginvite preview --serve                      # the preview app on http://127.0.0.1:8035/
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ from pathlib import Path
 from orginvite.emails.preview import PreviewError, PreviewParams, preview_json, render_preview
 from orginvite.emails.renderer import EmailRenderer, RenderError
 from orginvite.errors import OrgInviteError
+from orginvite.i18n.locales import LocaleResolution
 from orginvite.i18n.translations import Catalogs
+from orginvite.serving import bind, cannot_listen, make_server, port_option, serve_until_stopped
 
 FORMATS = ("html", "text", "eml", "json", "subject")
+#: Not 8025: ``orginvite demo`` serves its outbox there, and the two often run side by side.
+DEFAULT_PORT = 8035
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,13 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = parser.add_argument_group("preview app")
     serve.add_argument("--serve", action="store_true", help="serve the preview app instead of writing one email")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8025, help="port (default 8025)")
+    serve.add_argument("--port", type=port_option, default=DEFAULT_PORT,
+                       help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     serve.add_argument("--allow-remote", action="store_true", help="answer clients other than this machine")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # --help, or a usage error argparse already explained
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
         renderer = EmailRenderer(args.templates, catalogs=Catalogs(args.catalogs) if args.catalogs else None)
         if args.serve:
@@ -78,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PreviewError, RenderError, OrgInviteError) as exc:
         print(f"orginvite preview: {exc}", file=sys.stderr)
         return 2
+    note = locale_note(preview.rendered.resolution, renderer.available_locales)
+    if note:
+        print(f"orginvite preview: {note}", file=sys.stderr)
     output: bytes
     if args.format == "html":
         output = preview.rendered.html.encode()
@@ -102,15 +113,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def locale_note(resolution: LocaleResolution, available: Sequence[str]) -> str | None:
+    """Why the email is in the locale it is in, when a locale that was asked for has no catalog; else None."""
+    missed = [attempt for attempt in resolution.trace if attempt.matched is None and attempt.source != "default"]
+    if not missed:
+        return None
+    asked = "; ".join(f"{_SOURCE_OPTIONS.get(a.source, a.source)} {a.requested!r}" for a in missed)
+    why = "the default" if resolution.source == "default" else f"from {_SOURCE_OPTIONS[resolution.source]}"
+    return (f"no catalog for {asked} (available: {', '.join(available)}); "
+            f"rendered in {resolution.locale} ({why})")
+
+
+#: negotiate()'s sources, as the options of this command that feed them.
+_SOURCE_OPTIONS = {"explicit": "--locale", "user_metadata": "--lang", "ui_locales": "--ui-locales",
+                   "accept_language": "--accept-language", "invitation": "the invitation's locale",
+                   "organization": "the organization's default", "default": "the default"}
+
+
 def _serve(renderer: EmailRenderer, host: str, port: int, *, allow_remote: bool) -> int:
-    import uvicorn
+    import asyncio
+    import contextlib
 
     from orginvite.emails.preview import EmailPreviews
 
-    app = EmailPreviews(renderer, enabled=True, allow_remote=allow_remote)
-    print(f"email previews on http://{host}:{port}/ (Ctrl+C to stop)", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-    return 0
+    try:
+        # Bound before the banner: a taken port is reported, naming the option, before anything says "ready".
+        sock = bind(host, port)
+    except OSError as exc:
+        print(cannot_listen("orginvite preview", host, port, "--port", exc), file=sys.stderr)
+        return 2
+    try:
+        app = EmailPreviews(renderer, enabled=True, allow_remote=allow_remote)
+        server = make_server(app, log_level="warning")
+        shown = f"[{host}]" if ":" in host else host
+
+        def ready() -> None:
+            print(f"email previews on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)", file=sys.stderr,
+                  flush=True)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(serve_until_stopped([(server, sock)], ready=ready, err=sys.stderr,
+                                                   prog="orginvite preview"))
+        return 0
+    finally:
+        sock.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

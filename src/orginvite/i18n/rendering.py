@@ -21,6 +21,7 @@ from babel import numbers as babel_numbers
 
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import locales
+from orginvite.i18n.template_gettext import newstyle_callables
 from orginvite.i18n.translations import (
     DEFAULT_LOCALE,
     Catalogs,
@@ -199,13 +200,9 @@ def create_environment(
         **options,
     )
     callables = Gettext(catalogs)
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        callables.gettext,
-        callables.ngettext,
-        newstyle=True,
-        pgettext=callables.pgettext,
-        npgettext=callables.npgettext,
-    )
+    # {% trans %} passes its variables to these (newstyle): they translate, fit the names in, then fill them in
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.globals.update(newstyle_callables(callables, lambda: callables.catalogs.resolve(current_locale())))
     env.filters.update(
         format_datetime=format_datetime,
         format_datetime_tz=format_datetime_tz,

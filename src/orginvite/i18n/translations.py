@@ -1,6 +1,6 @@
 """Gettext catalogs and the active locale (dates, numbers and the Jinja2 environment: :mod:`.rendering`).
 
-Two traps shape this module (FACTS.md):
+Two traps shape this module:
 
 - ``jinja2``'s ``install_gettext_translations`` stores one catalog on the environment, so two concurrent
   renders in different languages clash. Here the environment gets callables that look the catalog up from a
@@ -30,6 +30,7 @@ from babel.support import NullTranslations, Translations
 
 from orginvite.errors import OrgInviteError
 from orginvite.i18n import locales
+from orginvite.i18n.names import fit_names
 
 __all__ = [
     "AVAILABLE_LOCALES",
@@ -405,17 +406,21 @@ class Gettext:
 
 
 def gettext(message: str, **variables: Any) -> str:
-    """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled."""
+    """Translate ``message`` into the active locale (Python side); ``%(name)s`` placeholders are filled (names
+    fitted into the sentence: :mod:`orginvite.i18n.names`)."""
     text = Gettext(None).gettext(message)
-    return text % variables if variables else text
+    return _fill(text, variables) if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     """Plural-aware :func:`gettext`; ``num`` is available to the message as ``%(num)d``."""
-    text = Gettext(None).ngettext(singular, plural, n)
-    return text % {"num": n, **variables}
+    return _fill(Gettext(None).ngettext(singular, plural, n), {"num": n, **variables})
 
 
 def pgettext(context: str, message: str, **variables: Any) -> str:
     text = Gettext(None).pgettext(context, message)
-    return text % variables if variables else text
+    return _fill(text, variables) if variables else text
+
+
+def _fill(text: str, variables: dict[str, Any]) -> str:
+    return fit_names(text, variables, default_catalogs().resolve(current_locale())) % variables

@@ -1,4 +1,7 @@
-"""The organization rules for ID tokens (FACTS.md), as pure functions.
+"""The organization rules for ID tokens, as pure functions.
+
+Auth0 puts ``org_id`` (and ``org_name`` when names are allowed) in the ID token of a login through an
+organization: https://auth0.com/docs/manage-users/organizations/using-tokens
 
 Auth0's SDKs forward ``organization`` to ``/authorize`` and then forget to check what comes back, so a token for
 another organization is accepted. The login flow binds the expected organization into the transaction and calls

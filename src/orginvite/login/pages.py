@@ -1,6 +1,6 @@
 """The pages an invitee sees when the login flow cannot simply redirect: Jinja templates the host app can override.
 
-Raw exceptions, JSON 400s and plain 500s leave an invitee stuck (FACTS.md); every outcome here is a page that says
+Raw exceptions, JSON 400s and plain 500s leave an invitee stuck; every outcome here is a page that says
 what happened and what to do next, in the invitee's language. Templates live in
 ``orginvite/login/templates/pages``; a host app passes ``templates_dir`` and any file of the same name there wins
 (``base.html`` included), through a ``ChoiceLoader``. Rendering goes through
@@ -143,7 +143,7 @@ def json_body(data: Mapping[str, Any]) -> bytes:
     return json.dumps(dict(data), ensure_ascii=True, separators=(",", ":")).encode()
 
 
-# What comes back to the callback (FACTS.md, "What comes back to the callback"), matched on lowercase text.
+# The error_description texts Auth0 sends back to the callback for invitations, matched on lowercase text.
 _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("wrong_account", ("not allowed to accept", "another account", "different account")),
     ("organization_required", ("organization is required", "parameter organization is required")),

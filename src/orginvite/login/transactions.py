@@ -1,10 +1,10 @@
 """Login transactions: one signed cookie per ``state``, capped, with a TTL long enough for sign-up.
 
 One transaction cookie per browser breaks the first tab when a second one starts a login; per-state cookies
-without a cap pile up until the server answers 413 (FACTS.md). Here each login writes its own cookie named after
-its state, at most ``max_transactions`` live (the oldest are evicted when a new one starts), each lives
-``transaction_ttl`` seconds (default one hour: sign-up plus an email verification), and the callback deletes its
-cookie whatever the outcome.
+without a cap pile up until the server answers 413 (nextjs-auth0 #1862, #2209). Here each login writes its own
+cookie named after its state, at most ``max_transactions`` live (the oldest are evicted when a new one starts),
+each lives ``transaction_ttl`` seconds (default one hour: sign-up plus an email verification), and the callback
+deletes its cookie whatever the outcome.
 
 Cookie attributes, and why ``Path=/``: on https the cookie is ``__Host-`` prefixed, which forces ``Secure``, no
 ``Domain`` and ``Path=/``. The strongest prefix matters for apps that route organizations by subdomain: a sibling

@@ -41,6 +41,7 @@ __all__ = [
     "StateFileError",
     "StateLock",
     "StateLockedError",
+    "counted",
     "describe_holder",
     "is_valid_email",
     "parse_people_csv",
@@ -98,6 +99,11 @@ def is_valid_email(value: str) -> bool:
         return False
     found = _EMAIL_RE.fullmatch(value)
     return bool(found) and len(found["local"]) <= 64
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """``"1 person"``, ``"2 people"``: a count and the noun that agrees with it (the command speaks English)."""
+    return f"{count} {singular if count == 1 else plural}"
 
 
 def _invalid_utf8_lines(data: bytes) -> list[RowError]:
@@ -203,12 +209,13 @@ def _parse_row(
 ) -> tuple[InviteRow | None, list[RowError]]:
     errors: list[RowError] = []
     if len(record) < len(header):
-        missing = ", ".join(repr(h) for h in header[len(record) :])
-        return None, [RowError(line, None, f"missing field(s) {missing}: expected {len(header)} fields, "
-                                           f"found {len(record)}")]
+        absent = header[len(record) :]
+        missing = ", ".join(repr(h) for h in absent)
+        return None, [RowError(line, None, f"missing {'field' if len(absent) == 1 else 'fields'} {missing}: "
+                                           f"expected {counted(len(header), 'field', 'fields')}, found {len(record)}")]
     if len(record) > len(header) and any(cell.strip() for cell in record[len(header) :]):
-        return None, [RowError(line, None, f"expected {len(header)} fields, found {len(record)} "
-                                           "(quote cells that contain the delimiter)")]
+        return None, [RowError(line, None, f"expected {counted(len(header), 'field', 'fields')}, found "
+                                           f"{len(record)} (quote cells that contain the delimiter)")]
     cells = {name: record[index].strip() for index, name in enumerate(header) if name}
 
     email = cells.get("email", "")

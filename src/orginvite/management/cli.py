@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,6 +34,7 @@ from orginvite.management.bulk import (
     StateFileError,
     StateLock,
     StateLockedError,
+    counted,
     describe_holder,
     parse_people_csv,
     resolve_roles,
@@ -55,6 +57,27 @@ __all__ = ["build_parser", "main"]
 EXIT_OK, EXIT_FAILURES, EXIT_INVALID, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 75, 130  # 75: EX_TEMPFAIL, retry later
 
 
+#: Where every credential comes from (the environment only: ``ps`` shows a command line), for ``--help``.
+CREDENTIALS_HELP = """\
+credentials (from the environment, never from the command line):
+  ORGINVITE_MANAGEMENT_DOMAIN         the tenant, a domain or a base URL (else
+                                      ORGINVITE_ISSUER, else AUTH0_DOMAIN;
+                                      --domain overrides them)
+  ORGINVITE_MANAGEMENT_CLIENT_ID      the machine-to-machine application's
+                                      client ID (else AUTH0_M2M_CLIENT_ID)
+  ORGINVITE_MANAGEMENT_CLIENT_SECRET  its client secret (else
+                                      AUTH0_M2M_CLIENT_SECRET)
+  ORGINVITE_MANAGEMENT_AUDIENCE       the Management API audience, only with a
+                                      custom domain (optional)
+  ORGINVITE_CLIENT_ID                 the application invitees sign in to (else
+                                      AUTH0_CLIENT_ID; --client-id overrides it)
+  ORGINVITE_SMTP_URL                  the SMTP server of orginvite's own emails:
+                                      smtp://user:pass@host:587, smtps://...
+                                      (not needed with --auth0-email, --dry-run)
+  ORGINVITE_EMAIL_FROM                their From: "Acme <no-reply@acme.example>"
+  ORGINVITE_EMAIL_REPLY_TO            where replies go (optional)"""
+
+
 class UsageError(Exception):
     """A problem to report before anything is sent (exit 2)."""
 
@@ -66,11 +89,15 @@ class _Busy(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orginvite invite",
-        description="Invite the people listed in a CSV file (columns: email, name, roles, language) to an "
-        "organization. The whole file is checked first; nothing is sent while any row is wrong.",
-        epilog="Exit status: 0 everyone invited or skipped; 1 some failed or the run stopped; 2 nothing sent (the "
-        "file, options or environment are wrong); 75 nothing sent (another run holds the state file: see --wait); "
-        "130 interrupted. Re-running the same command resumes where a run stopped, however it stopped.",
+        description=textwrap.fill(
+            "Invite the people listed in a CSV file (columns: email, name, roles, language) to an organization. "
+            "The whole file is checked first; nothing is sent while any row is wrong.", 79),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the credentials table as it is written
+        epilog=CREDENTIALS_HELP + "\n\n" + textwrap.fill(
+            "Exit status: 0 everyone invited or skipped; 1 some failed or the run stopped; 2 nothing sent (the "
+            "file, options or environment are wrong); 75 nothing sent (another run holds the state file: see "
+            "--wait); 130 interrupted. Re-running the same command resumes where a run stopped, however it "
+            "stopped.", 79),
     )
     parser.add_argument("--org", required=True, help="organization ID (org_...) or name")
     parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV file with a header row")
@@ -107,7 +134,7 @@ def _client_from_env(args: argparse.Namespace, environ: Mapping[str, str]) -> Ma
     missing = [
         name
         for name, value in (
-            ("ORGINVITE_MANAGEMENT_DOMAIN (or AUTH0_DOMAIN, or --domain)", domain),
+            ("ORGINVITE_MANAGEMENT_DOMAIN (or ORGINVITE_ISSUER, or AUTH0_DOMAIN, or --domain)", domain),
             ("ORGINVITE_MANAGEMENT_CLIENT_ID (or AUTH0_M2M_CLIENT_ID)", client_id),
             ("ORGINVITE_MANAGEMENT_CLIENT_SECRET (or AUTH0_M2M_CLIENT_SECRET)", secret),
         )
@@ -166,7 +193,7 @@ class _Progress:
 
 
 def _print_errors(errors: Sequence[RowError], stream: TextIO, csv_path: Path) -> None:
-    stream.write(f"{csv_path}: {len(errors)} problem(s); nothing was sent:\n")
+    stream.write(f"{csv_path}: {counted(len(errors), 'problem', 'problems')}; nothing was sent:\n")
     for error in errors:
         value = f" ({error.value!r})" if error.value is not None else ""
         stream.write(f"  {error}{value}\n")
@@ -256,9 +283,10 @@ async def _run(
         except ForbiddenError as exc:
             err.write(f"warning: cannot list pending invitations ({exc.message}); relying on the state file only\n")
             if state.intents:
-                err.write(f"warning: {len(state.intents)} invitation(s) of an interrupted run cannot be recognised "
-                          "without read:organization_invitations; they are created again (which revokes any the "
-                          "interrupted run left)\n")
+                count = len(state.intents)
+                err.write(f"warning: {counted(count, 'invitation', 'invitations')} of an interrupted run cannot be "
+                          f"recognised without read:organization_invitations; {'it is' if count == 1 else 'they are'} "
+                          "created again (which revokes any the interrupted run left)\n")
             invitations = []
         pending = pending_by_email(invitations)
         if args.dry_run:
@@ -274,8 +302,9 @@ async def _run(
             auth0_sends_email=args.auth0_email,
             application={"name": args.app_name, "client_id": client_id} if args.app_name else None,
         )
-        out.write(f"{len(rows)} people to invite to {organization.get('display_name') or organization['name']} "
-                  f"({organization['id']}); state file {state_path}\n")
+        shown = organization.get("display_name") or organization["name"]
+        out.write(f"{counted(len(rows), 'person', 'people')} to invite to {shown} ({organization['id']}); "
+                  f"state file {state_path}\n")
         if args.dry_run:
             todo = [r for r in rows if not state.is_invited(r)
                     and (r.key not in pending or args.reinvite_pending or state.created_invitation(r))]
@@ -371,8 +400,8 @@ def main(
     except KeyboardInterrupt:
         outcome: BulkOutcome | None = holder.get("outcome")
         done = len(outcome.invited) if outcome else 0
-        err.write(f"\ninterrupted after {done} invitation(s); every finished one is recorded: re-run the same "
-                  "command to continue without inviting anyone twice\n")
+        err.write(f"\ninterrupted after {counted(done, 'invitation', 'invitations')}; every finished one is "
+                  "recorded: re-run the same command to continue without inviting anyone twice\n")
         _report(args.report, organization=holder.get("organization"), csv_path=args.csv, outcome=outcome,
                 interrupted=True)
         return EXIT_INTERRUPTED

@@ -1,6 +1,6 @@
 """Signed cookies with key rotation, their ``Set-Cookie`` headers, and the eviction rule for per-transaction cookies.
 
-The app side keeps no server-side state (ARCHITECTURE.md): transactions and the session live in cookies signed
+The app side keeps no server-side state: transactions and the session live in cookies signed
 with itsdangerous, so any number of processes share them through the secret keys alone. Keys are given newest
 first (how operators write ``ORGINVITE_SECRET_KEYS``): the newest signs, every key verifies, so a key can be
 rotated in without signing anybody out and retired once its cookies have expired.
@@ -164,7 +164,8 @@ class CookieSigner:
 def pick_evictions(created_at_by_name: Mapping[str, float], cap: int) -> list[str]:
     """Names of the cookies to delete, oldest first, so that one more fits under ``cap``.
 
-    Per-transaction cookies let several tabs log in at once, but uncapped they pile up into a 413 (FACTS.md).
+    Per-transaction cookies let several tabs log in at once, but uncapped they pile up into a 413 (nextjs-auth0
+    #1862, #2209).
     A creation time that is not a finite number counts as oldest: garbage goes first. Ties break by name so
     every process evicts the same cookies.
     """
