@@ -68,6 +68,7 @@ class MiniOP:
         self.access_ttl = 600
         self.refresh_tokens: dict[str, dict[str, Any]] = {}  # live refresh token -> what it was issued for
         self.refresh_delay = 0.0
+        self.access_claims: dict[str, Any] = {}  # extra claims of the API access tokens (e.g. padding)
         self.jwks_fetches = 0
         self.discovery_fetches = 0
         self.end_session = True
@@ -197,7 +198,7 @@ class MiniOP:
         if audience:
             body = {"iss": self.issuer, "sub": claims["sub"], "aud": [audience, self.issuer + "userinfo"],
                     "azp": CLIENT_ID, "iat": now, "exp": now + self.access_ttl, "scope": params.get("scope"),
-                    "jti": secrets.token_hex(8)}
+                    "jti": secrets.token_hex(8), **self.access_claims}
             for name in ("org_id", "org_name"):
                 if claims.get(name):
                     body[name] = claims[name]

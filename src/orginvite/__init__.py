@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "Organization": "orginvite.sessions.user",
     "current_organization": "orginvite.sessions.user",
     "current_roles": "orginvite.sessions.user",
+    "get_access_token": "orginvite.sessions.access",
     "LinkRules": "orginvite.links",
     "LoginRequest": "orginvite.links",
     "parse_login_query": "orginvite.links",
@@ -92,6 +93,7 @@ __all__ = [  # noqa: RUF022 (grouped as above, not sorted)
     "Organization",
     "current_organization",
     "current_roles",
+    "get_access_token",
     "LinkRules",
     "LoginRequest",
     "parse_login_query",
@@ -158,6 +160,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from orginvite.login.middleware import OrgInviteMiddleware
     from orginvite.login.redaction import RedactInvitationTickets
     from orginvite.management import InviteResult, ManagementAPIError, ManagementClient, invite, resend_invitation
+    from orginvite.sessions.access import get_access_token
     from orginvite.sessions.user import Organization, OrgUser, current_organization, current_roles
     from orginvite.tenancy.rules import TenancyError, TenancyRules
     from orginvite.testing import LiveServer

@@ -76,7 +76,7 @@ class AccessTokens:
             return current.token
         if tokens.refresh_token is None:
             raise SessionExpired("no_refresh_token", "the access token expired and no refresh token was granted")
-        fresh = await self._refresh(session, tokens, audience)
+        fresh = await self._refresh(session, tokens, audience, min_ttl)
         token = fresh.for_audience(audience)
         assert token is not None
         return token.token
@@ -87,10 +87,10 @@ class AccessTokens:
         assert tokens.refresh_token is not None
         return "rt:" + hashlib.sha256(tokens.refresh_token.encode()).hexdigest()
 
-    async def _refresh(self, session: Session, tokens: TokenSet, audience: str | None) -> TokenSet:
+    async def _refresh(self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float) -> TokenSet:
         key = self._flight_key(session, tokens)
         successor = self._successor(key)
-        if successor is not None and _fresh(successor, audience, self.clock()):
+        if successor is not None and _fresh(successor, audience, self.clock(), min_ttl):
             await self.store.update(session, session.record.with_tokens(successor))
             return successor
         flight = self._flights.get((key, audience))
@@ -98,7 +98,7 @@ class AccessTokens:
             flight = asyncio.get_running_loop().create_future()
             self._flights[(key, audience)] = flight
             try:
-                result = await self._refresh_once(session, tokens, audience)
+                result = await self._refresh_once(session, tokens, audience, min_ttl)
             except BaseException as exc:
                 flight.set_exception(exc)
                 flight.exception()  # retrieved: the waiters (if any) re-raise it; no "never retrieved" warning
@@ -118,7 +118,9 @@ class AccessTokens:
             await self.store.update(session, session.record.with_tokens(result))
         return result
 
-    async def _refresh_once(self, session: Session, tokens: TokenSet, audience: str | None) -> TokenSet:
+    async def _refresh_once(
+        self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float
+    ) -> TokenSet:
         backend = self.store.backend
         if backend is None or session.sid is None:
             return await self._call_provider(session, tokens, audience)
@@ -130,7 +132,7 @@ class AccessTokens:
                 raise SessionExpired("no_session", "the session ended while its token was refreshed")
             payload, _ = self.store.cipher.open(sealed)
             stored = SessionRecord.from_payload(payload).tokens
-            if stored is not None and _fresh(stored, audience, self.clock()):
+            if stored is not None and _fresh(stored, audience, self.clock(), min_ttl):
                 return stored
             return await self._call_provider(session, stored or tokens, audience)
 
@@ -168,7 +170,7 @@ class AccessTokens:
         return found[0]
 
 
-def _fresh(tokens: TokenSet, audience: str | None, now: float, min_ttl: float = 10) -> bool:
+def _fresh(tokens: TokenSet, audience: str | None, now: float, min_ttl: float) -> bool:
     token = tokens.for_audience(audience)
     return token is not None and token.expires_at - now > min_ttl
 

@@ -1,0 +1,165 @@
+"""get_access_token over real loopback HTTP, with each of the three stores: kept, refreshed once, rotated, refused."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import httpx
+import pytest
+from session_support import API, ORG, token_world
+
+from redis_support import redis_server
+
+STORES = ["cookie", "sqlite", "redis"]
+
+
+@pytest.fixture(params=STORES)
+def store(request, tmp_path):
+    if request.param == "cookie":
+        yield "cookie"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/sessions.db"
+    else:
+        with redis_server() as server:
+            yield server.url
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_the_callback_keeps_the_token_set_and_a_fresh_token_is_served_without_a_refresh(store):
+    with token_world(session_store=store) as world:
+        world.sign_in()
+        first = world.token()
+        assert first.status_code == 200, first.text
+        token = first.json()["access_token"]
+        claims = claims_of(token)
+        assert claims["aud"][0] == API and claims["org_id"] == ORG  # the API's token, for the session's organization
+        assert world.token().json()["access_token"] == token
+        assert world.op.refresh_requests == 0
+        cookie = "".join(world.session_cookies().values())
+        assert token not in cookie and "rt-" not in cookie  # bearer secrets never in the clear in the browser
+
+
+def test_an_expiring_token_is_refreshed_the_rotated_refresh_token_is_kept_and_used_next(store):
+    with token_world(session_store=store) as world:
+        world.op.access_ttl = 30  # under get_access_token's min_ttl of 60: the first call refreshes
+        world.sign_in()
+        login_token = world.token(min_ttl=1).json()["access_token"]
+        world.op.access_ttl = 600
+        refreshed = world.token().json()["access_token"]
+        assert refreshed != login_token and world.op.refresh_requests == 1
+        assert world.token().json()["access_token"] == refreshed  # stored: no second refresh
+        assert world.op.refresh_requests == 1
+        # The provider rotated the refresh token and refuses the old one: a refresh succeeds only with the new one.
+        again = world.token(min_ttl=10_000)
+        assert again.status_code == 200 and world.op.refresh_requests == 2
+        assert again.json()["access_token"] not in (refreshed, login_token)
+
+
+def test_a_refused_refresh_ends_the_session_and_drops_the_cookie(store):
+    with token_world(session_store=store) as world:
+        world.sign_in()
+        world.op.refresh_mode = "invalid_grant"
+        refused = world.token(min_ttl=10_000)
+        assert refused.status_code == 401 and refused.json()["reason"] == "refresh_refused"
+        assert any("orginvite_session=" in h and "Max-Age=0" in h for h in refused.headers.get_list("set-cookie"))
+        assert world.me().status_code == 401  # signed out on the next request, whatever store
+
+
+def test_a_refresh_for_another_organization_ends_the_session(store):
+    with token_world(session_store=store) as world:
+        world.sign_in()
+        world.op.refresh_claims = {"org_id": "org_" + "Z" * 16}
+        answer = world.token(min_ttl=10_000)
+        assert answer.status_code == 401 and answer.json()["reason"] == "organization_changed"
+        assert world.me().status_code == 401
+
+
+def test_a_provider_outage_keeps_the_session(store):
+    with token_world(session_store=store) as world:
+        world.sign_in()
+        world.op.refresh_mode = "500"
+        assert world.token(min_ttl=10_000).status_code == 502
+        assert world.me().json()["user"] == "auth0|alice"
+        world.op.refresh_mode = "ok"
+        assert world.token(min_ttl=10_000).status_code == 200  # the refresh token survived the outage
+
+
+def test_no_refresh_token_and_an_expired_access_token_is_session_expired():
+    with token_world(scope="openid profile email") as world:  # no offline_access: no refresh token
+        world.sign_in()
+        assert world.token().status_code == 200
+        answer = world.token(min_ttl=10_000)
+        assert answer.status_code == 401 and answer.json()["reason"] == "no_refresh_token"
+
+
+async def _concurrently(urls: list[str], cookies: dict[str, str], count: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=30, cookies=cookies) as client:
+        return await asyncio.gather(*(client.get(urls[i % len(urls)] + "/token") for i in range(count)))
+
+
+def test_a_hundred_concurrent_requests_of_one_session_cause_one_refresh(store):
+    with token_world(session_store=store) as world:
+        world.op.access_ttl = 30
+        world.sign_in()
+        world.op.access_ttl = 600
+        world.op.refresh_delay = 0.3  # every request arrives while the refresh is in flight
+        answers = asyncio.run(_concurrently([world.url], world.session_cookies(), 100))
+        assert [a.status_code for a in answers] == [200] * 100
+        assert len({a.json()["access_token"] for a in answers}) == 1
+        assert world.op.refresh_requests == 1
+
+
+@pytest.mark.parametrize("shared", ["sqlite", "redis"])
+def test_two_app_processes_sharing_a_store_refresh_once(shared, tmp_path):
+    def run(url: str) -> None:
+        with token_world(processes=2, session_store=url) as world:
+            world.op.access_ttl = 30
+            world.sign_in()
+            world.op.access_ttl = 600
+            world.op.refresh_delay = 0.3
+            answers = asyncio.run(_concurrently(world.urls, world.session_cookies(), 100))
+            assert [a.status_code for a in answers] == [200] * 100
+            assert len({a.json()["access_token"] for a in answers}) == 1
+            assert world.op.refresh_requests == 1
+
+    if shared == "sqlite":
+        run(f"sqlite:///{tmp_path}/shared.db")
+    else:
+        with redis_server() as server:
+            run(server.url)
+
+
+def test_a_pre_rotation_cookie_gets_the_new_tokens_without_a_second_refresh():
+    with token_world() as world:
+        world.op.access_ttl = 30
+        world.sign_in()
+        old = world.session_cookies()
+        world.op.access_ttl = 600
+        refreshed = world.token()
+        assert world.op.refresh_requests == 1
+        assert any(h.startswith("orginvite_session=") for h in refreshed.headers.get_list("set-cookie"))
+        # A request that left the browser before the new cookie arrived still carries the old refresh token.
+        with httpx.Client(cookies=old) as late:
+            answer = late.get(world.url + "/token")
+        assert answer.status_code == 200
+        assert answer.json()["access_token"] == refreshed.json()["access_token"]
+        assert world.op.refresh_requests == 1  # never the rotated-away refresh token again (Auth0 would revoke all)
+        assert any(h.startswith("orginvite_session=") for h in answer.headers.get_list("set-cookie"))
+
+
+def test_another_audience_is_exchanged_with_the_refresh_token_and_cached():
+    with token_world() as world:
+        world.sign_in()
+        billing = world.token(audience="https://billing.example/")
+        assert billing.status_code == 200
+        assert claims_of(billing.json()["access_token"])["aud"][0] == "https://billing.example/"
+        assert world.op.refresh_requests == 1
+        assert world.token(audience="https://billing.example/").json() == billing.json()  # cached in the session
+        assert claims_of(world.token().json()["access_token"])["aud"][0] == API  # the login's audience unchanged
+        assert world.op.refresh_requests == 1
