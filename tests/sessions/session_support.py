@@ -54,17 +54,24 @@ def api_app() -> Starlette:
 class TokenWorld:
     """MiniOP and N app servers (separate middleware instances: separate processes' worth of state)."""
 
-    def __init__(self, op: MiniOP, op_url: str, apps: list[tuple[Holder, str]], **settings: Any) -> None:
+    def __init__(self, op: MiniOP, op_url: str, apps: list[tuple[Holder, str]], *, inner: Any = None,
+                 **settings: Any) -> None:
         self.op, self.op_url = op, op_url
         self.urls = [url for _, url in apps]
         self.url = self.urls[0]
         self.middlewares = []
+        self.holders = [holder for holder, _ in apps]
         for holder, url in apps:
             values = settings_kwargs(op_url, url, **{"audience": API, "scope": SCOPE, **settings})
-            middleware = OrgInviteMiddleware(api_app(), Settings(**values))
+            middleware = OrgInviteMiddleware(inner if inner is not None else api_app(), Settings(**values))
             holder.inner = middleware
             self.middlewares.append(middleware)
         self.browser = Browser()
+
+    def middleware(self, **settings: Any) -> OrgInviteMiddleware:
+        """Another middleware for the first server's URL (swap it in with ``world.holders[0].inner = ...``)."""
+        values = settings_kwargs(self.op_url, self.url, **{"audience": API, "scope": SCOPE, **settings})
+        return OrgInviteMiddleware(api_app(), Settings(**values))
 
     def sign_in(self, organization: str = ORG) -> httpx.Response:
         login = self.browser.get(self.url + "/login", params={"organization": organization, "returnTo": "/me"})
@@ -85,7 +92,7 @@ class TokenWorld:
 
 
 @contextmanager
-def token_world(processes: int = 1, **settings: Any) -> Iterator[TokenWorld]:
+def token_world(processes: int = 1, *, inner: Any = None, **settings: Any) -> Iterator[TokenWorld]:
     op = MiniOP()
     with ExitStack() as stack:
         op_server = stack.enter_context(LiveServer(op.app))
@@ -94,7 +101,7 @@ def token_world(processes: int = 1, **settings: Any) -> Iterator[TokenWorld]:
             holder = Holder()
             server = stack.enter_context(LiveServer(holder))
             apps.append((holder, server.url))
-        world = TokenWorld(op, op_server.url + "/", apps, **settings)
+        world = TokenWorld(op, op_server.url + "/", apps, inner=inner, **settings)
         try:
             yield world
         finally:
