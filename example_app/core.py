@@ -82,6 +82,8 @@ DEV_TENANT = {
     "management_client_secret": "demo-m2m-secret-for-local-development-only",
     "base_url": "http://127.0.0.1:8000",
     "organization": "acme",
+    "audience": "https://api.acme.test/",
+    "scope": "openid profile email offline_access",
     "smtp_url": "smtp://127.0.0.1:1025?starttls=off",
     "email_from": "Team workspace <no-reply@workspace.test>",
 }
@@ -183,6 +185,8 @@ class WorkspaceConfig:
             env.setdefault("ORGINVITE_SMTP_URL", DEV_TENANT["smtp_url"])
             env.setdefault("ORGINVITE_EMAIL_FROM", DEV_TENANT["email_from"])
             env.setdefault("WORKSPACE_ORGANIZATION", DEV_TENANT["organization"])
+            env.setdefault("ORGINVITE_AUDIENCE", DEV_TENANT["audience"])  # the demo tenant's Acme API
+            env.setdefault("ORGINVITE_SCOPE", DEV_TENANT["scope"])
             if not env_value(env, "ORGINVITE_SECRET_KEYS"):
                 logger.warning("ORGINVITE_SECRET_KEYS not set: using a random key (sessions end on restart)")
                 env["ORGINVITE_SECRET_KEYS"] = secrets.token_urlsafe(32)

@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from example_app.api import InvoiceAPI, invoices_page
 from example_app.core import (
     EXPECTED_FAILURES,
     TEMPLATES,
@@ -139,6 +140,16 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     app.state.workspace = workspace
     app.add_middleware(LocalizedPages)  # inside the login middleware, as in the Starlette app
     app.add_middleware(OrgInviteMiddleware, settings=workspace.config.login)
+
+    invoice_api = InvoiceAPI(workspace.config.login)
+
+    @app.get("/invoices")
+    async def invoices(request: Request) -> Response:
+        return await invoices_page(request, workspace.config.login)
+
+    @app.get("/api/invoices")
+    async def api_invoices(request: Request) -> Response:
+        return await invoice_api.invoices(request)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:

@@ -36,6 +36,7 @@ from orginvite.devtenant.config import (
     DEMO_ACME_ORG_NAME,
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
+    DEMO_API_IDENTIFIER,
     DEMO_M2M_CLIENT_ID,
     DEMO_M2M_CLIENT_SECRET,
     DEMO_WEB_CLIENT_ID,
@@ -182,6 +183,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     client_secret=DEMO_WEB_CLIENT_SECRET,
                     secret_keys=(secrets.token_urlsafe(32),),
                     base_url=urls["app"],
+                    audience=DEMO_API_IDENTIFIER,  # /invoices calls the Acme API with the member's access token
+                    scope="openid profile email offline_access",
                 ),
                 management_domain=urls["tenant"],
                 management_client_id=DEMO_M2M_CLIENT_ID,

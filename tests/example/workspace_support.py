@@ -54,7 +54,7 @@ class Clock:
 class Stack:
     """Everything ``orginvite demo`` runs, in-process, with the tenant's clock in the test's hands."""
 
-    def __init__(self, *, fastapi: bool = False) -> None:
+    def __init__(self, *, fastapi: bool = False, api_token_lifetime: int | None = None, **login: Any) -> None:
         self.clock = Clock()
         self.outbox = Outbox()
         self.outbox_server = LiveServer(self.outbox.app).start()
@@ -66,14 +66,18 @@ class Stack:
         self._holder = Holder()  # the inner app's resources are closed by Stack.close
         self.app_server = LiveServer(self._holder).start()
         self.url = self.app_server.url
-        self.tenant = DevTenant(demo_tenant_config(self.url), clock=self.clock)
+        tenant_config = demo_tenant_config(self.url)
+        if api_token_lifetime is not None:  # the demo's Acme API, with short-lived tokens: refreshes to watch
+            for api in tenant_config["apis"]:
+                api["token_lifetime"] = api_token_lifetime
+        self.tenant = DevTenant(tenant_config, clock=self.clock)
         self.tenant_server = self.tenant.serve().start()
         self.tenant_url = self.tenant_server.url
         core = __import__("example_app.core", fromlist=["WorkspaceConfig", "Workspace"])
         self.config = core.WorkspaceConfig(
             login=Settings(issuer=self.tenant_url + "/", client_id=DEMO_WEB_CLIENT_ID,
                            client_secret=DEMO_WEB_CLIENT_SECRET, secret_keys=(secrets.token_urlsafe(32),),
-                           base_url=self.url),
+                           base_url=self.url, **login),
             management_domain=self.tenant_url,
             management_client_id=DEMO_M2M_CLIENT_ID,
             management_client_secret=DEMO_M2M_CLIENT_SECRET,
