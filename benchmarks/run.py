@@ -18,11 +18,11 @@ from typing import Any
 from benchmarks.harness import Options, run_section, table
 from benchmarks.provider import Provider
 
-SECTIONS = ("login", "passthrough", "callback", "emails", "memory", "devtenant")
+SECTIONS = ("login", "passthrough", "callback", "emails", "memory", "devtenant", "tokens", "redis")
 
 
 async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
-    from benchmarks import callback, devtenant, emails, login, memory, passthrough
+    from benchmarks import callback, devtenant, emails, login, memory, passthrough, tokens
 
     provider = Provider().start()
     try:
@@ -33,6 +33,8 @@ async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
             "emails": lambda: emails.section(quick=options.quick),
             "memory": lambda: None,
             "devtenant": devtenant.build,
+            "tokens": lambda: tokens.section(provider),
+            "redis": lambda: tokens.redis_section(provider),
         }
         results = []
         for key in SECTIONS:

@@ -42,6 +42,13 @@ EXPECTED = {
         "management API: create invitation",
         "complete invitation acceptance",
     },
+    "tokens": {
+        "authenticated request, identity cookie",
+        "authenticated request, sealed token session",
+        "get_access_token, fresh token",
+        "Starlette SessionMiddleware, same-size cookie",
+    },
+    "redis": {"redis-py GET, bare", "session read, Redis store", "whole request, Redis store"},
 }
 
 
@@ -71,6 +78,7 @@ def test_quick_json_reports_every_row_with_numbers_or_a_reason() -> None:
     memory = sections["memory"]["extra"]
     assert "all locales + email templates rendered once" in memory and "MiB" in memory["orginvite's own resident cost"]
     assert sections["devtenant"]["extra"]["lost memberships"] == 0
+    assert sections["tokens"]["extra"]["refreshes for 100 concurrent requests of one expiring session"] == 1
 
 
 def test_default_output_is_a_table_with_every_section() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from workspace_support import ACME, Stack
 
@@ -41,3 +42,34 @@ def test_the_api_refuses_what_is_not_a_valid_token_for_it(stack):
         answer = client.get(stack.url + "/api/invoices", headers={"authorization": value})
         assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer")
     client.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_the_same_against_the_dev_tenant_with_a_server_side_store(kind, tmp_path):
+    from redis_support import redis_server
+
+    def run(store: str) -> None:
+        s = Stack(audience=API, scope="openid profile email offline_access", api_token_lifetime=30,
+                  session_store=store)
+        try:
+            client = s.client()
+            s.sign_in(client)
+            cookie = next(c.value for c in client.cookies.jar if c.name == "orginvite_session")
+            assert cookie.count(".") == 2 and len(cookie) < 200  # a signed session ID, not the tokens
+            for calls in (1, 2):
+                page = client.get(s.url + "/invoices")
+                assert page.status_code == 200 and page.json()["answer"]["organization"] == ACME
+                assert s.tenant.token_calls["refresh_token"] == calls
+            logout = client.get(s.url + "/logout")  # followed: the tenant's /v2/logout and back home
+            assert logout.status_code == 200 and str(logout.url).startswith(s.url)
+            with httpx.Client(cookies={"orginvite_session": cookie}) as replay:  # the record is gone: nobody's session
+                assert replay.get(s.url + "/invoices").status_code == 401
+            client.close()
+        finally:
+            s.close()
+
+    if kind == "sqlite":
+        run(f"sqlite:///{tmp_path}/sessions.db")
+    else:
+        with redis_server() as server:
+            run(server.url)

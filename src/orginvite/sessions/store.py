@@ -94,6 +94,8 @@ class SessionStore:
         self.backend = backend if backend is not None else _backend_for(settings, clock)
         self._ids = CookieSigner(settings.secret_keys, "orginvite.session-id", clock=clock)
         self._sealed: OrderedDict[str, tuple[SessionRecord, bool]] = OrderedDict()
+        self._verified_ids: OrderedDict[str, tuple[str, int]] = OrderedDict()  # sid cookie -> (sid, signed at)
+        self._names = chunks.chunk_names(self.name)
 
     @property
     def server_side(self) -> bool:
@@ -109,7 +111,7 @@ class SessionStore:
         """The session a ``Cookie`` header carries, or None (absent, tampered, expired, foreign). A server-side
         store that fails raises :class:`SessionStoreError`: never an anonymous user instead."""
         jar = cookie_parser(cookie_header.decode("latin-1"))
-        names = [name for name in chunks.chunk_names(self.name) if name in jar]
+        names = [name for name in self._names if name in jar]
         try:
             if self.backend is not None:
                 return await self._load_server(jar, bound, names)
@@ -125,17 +127,21 @@ class SessionStore:
         return Session(SessionRecord(user, None, bound), names=names, resign=resign)
 
     def _open(self, value: str, bound: Binding | None) -> tuple[SessionRecord, bool]:
-        memo = self._sealed.get(value)
-        if memo is None:
-            payload, older_key = self.cipher.open(value)
-            record = SessionRecord.from_payload(payload)
-            memo = (record, older_key)
-            if len(self._sealed) >= _SEALED_MEMO:
-                self._sealed.popitem(last=False)
-            self._sealed[value] = memo
-        record, older_key = memo
+        record, older_key = self._opened(value)
         self._check(record, bound)
         return replace(record, user=record.user.copy()), older_key  # one request cannot change the next one's
+
+    def _opened(self, sealed: str) -> tuple[SessionRecord, bool]:
+        """A sealed record opened, from a bounded memo keyed by the exact sealed value (cookie or store row):
+        only a byte-identical copy of something that decrypted can hit, and a changed record is a new value."""
+        memo = self._sealed.get(sealed)
+        if memo is None:
+            payload, older_key = self.cipher.open(sealed)
+            memo = (SessionRecord.from_payload(payload), older_key)
+            if len(self._sealed) >= _SEALED_MEMO:
+                self._sealed.popitem(last=False)
+            self._sealed[sealed] = memo
+        return memo
 
     def _check(self, record: SessionRecord, bound: Binding | None) -> None:
         if record.user.expires_at <= self.clock():
@@ -143,15 +149,30 @@ class SessionStore:
         if bound is not None and record.bound != bound:
             raise InvalidCookieError("foreign")
 
+    def _session_id(self, raw: str) -> str:
+        """The session ID a signed cookie carries; verified values are memoized (bounded, keyed by the exact
+        value, the age checked on every hit) so that a request costs one store read and no HMAC."""
+        ttl = self.settings.session_ttl
+        memo = self._verified_ids.get(raw)
+        if memo is not None:
+            if 0 <= int(self.clock()) - memo[1] <= ttl:
+                return memo[0]
+            del self._verified_ids[raw]
+        payload, _, signed_at = self._ids.verify(raw, max_age=ttl)
+        sid = payload.get("i")
+        if not isinstance(sid, str) or not 20 <= len(sid) <= 100:
+            raise InvalidCookieError("malformed")
+        if len(self._verified_ids) >= _SEALED_MEMO:
+            self._verified_ids.popitem(last=False)
+        self._verified_ids[raw] = (sid, signed_at)
+        return sid
+
     async def _load_server(self, jar: Mapping[str, str], bound: Binding | None, names: list[str]) -> Session | None:
         assert self.backend is not None
         raw = jar.get(self.name)
         if not raw:
             return None
-        signed = self._ids.unsign(raw, max_age=self.settings.session_ttl)
-        sid = signed.get("i")
-        if not isinstance(sid, str) or not 20 <= len(sid) <= 100:
-            raise InvalidCookieError("malformed")
+        sid = self._session_id(raw)
         try:
             sealed = await self.backend.get(sid)
         except SessionStoreError:
@@ -161,20 +182,19 @@ class SessionStore:
         if sealed is None:
             return None
         try:
-            payload, _ = self.cipher.open(sealed)  # retired keys stay listed until session_ttl has passed
-            record = SessionRecord.from_payload(payload)
+            record, _ = self._opened(sealed)  # retired keys stay listed until session_ttl has passed
         except InvalidCookieError as exc:
             logger.warning("session record %s… does not open (%s); treated as no session", sid[:6], exc.reason)
             return None
         self._check(record, bound)
-        return Session(record, sid=sid, names=names)
+        return Session(replace(record, user=record.user.copy()), sid=sid, names=names)
 
     # -- writing ---------------------------------------------------------------------------------------------
 
     async def create(self, record: SessionRecord, request_cookies: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         """A new session (the callback): its ``Set-Cookie`` headers, stale chunks and a replaced server-side
         record of the same browser removed. :class:`SessionTooLarge` / :class:`SessionStoreError` on failure."""
-        present = [name for name in chunks.chunk_names(self.name) if name in request_cookies]
+        present = [name for name in self._names if name in request_cookies]
         if self.backend is None:
             return self._cookie_headers(record, present)
         old = request_cookies.get(self.name)
@@ -231,7 +251,7 @@ class SessionStore:
                 pass
             except SessionStoreError as exc:
                 logger.warning("logout: the session record could not be deleted (%s)", exc)
-        names = [name for name in chunks.chunk_names(self.name) if name in jar] or [self.name]
+        names = [name for name in self._names if name in jar] or [self.name]
         return [self._delete(name) for name in names]
 
     def response_headers(self, session: Session) -> list[tuple[bytes, bytes]]:
