@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from login_support import Browser, MiniOP, settings_kwargs
@@ -47,8 +47,19 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"user": user.sub, "organization": user.organization.id if user.organization else None})
 
 
+async def stream(request: Request) -> StreamingResponse:
+    """A streaming answer whose body asks for the token: the refreshed session must still reach the browser."""
+    value = await get_access_token(request)
+
+    async def body():
+        yield b"token:"
+        yield value[:8].encode()
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
 def api_app() -> Starlette:
-    return Starlette(routes=[Route("/token", token), Route("/me", me)])
+    return Starlette(routes=[Route("/token", token), Route("/me", me), Route("/stream", stream)])
 
 
 class TokenWorld:

@@ -163,3 +163,52 @@ def test_another_audience_is_exchanged_with_the_refresh_token_and_cached():
         assert world.token(audience="https://billing.example/").json() == billing.json()  # cached in the session
         assert claims_of(world.token().json()["access_token"])["aud"][0] == API  # the login's audience unchanged
         assert world.op.refresh_requests == 1
+
+
+def test_a_streaming_response_after_a_refresh_carries_the_new_session():
+    with token_world() as world:
+        world.op.access_ttl = 30
+        world.sign_in()
+        before = world.session_cookies()
+        world.op.access_ttl = 600
+        streamed = world.browser.get(world.url + "/stream")
+        assert streamed.status_code == 200 and streamed.text.startswith("token:")
+        assert world.op.refresh_requests == 1
+        assert world.session_cookies() != before  # the re-sealed session came with the streamed answer
+        assert world.token().status_code == 200 and world.op.refresh_requests == 1  # and it is the refreshed one
+
+
+def test_a_store_that_hangs_is_a_503_after_the_timeout_not_a_hung_request(tmp_path):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_say_nothing, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        with token_world(session_store=f"redis://127.0.0.1:{port}/0", http_timeout=1.0) as world:
+            login = world.browser.get(world.url + "/login", params={"organization": ORG})
+            at_op = world.browser.get(login.headers["location"])
+            callback = world.browser.get(at_op.headers["location"], headers={"accept": "application/json"})
+            assert callback.status_code == 503 and callback.json()["error"] == "session_store_unavailable"
+            assert not any(h.startswith("orginvite_session=") for h in callback.headers.get_list("set-cookie"))
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+        listener.close()
