@@ -4,7 +4,9 @@ permissions (Starlette and FastAPI), revalidation of membership and roles, and s
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,6 +78,10 @@ def tenant_config(app_url: str) -> dict[str, Any]:
                     {"organization": "globex", "user": "ann@acme.test", "roles": ["member"]},
                     {"organization": "acme", "user": "carl@acme.test", "roles": []}],
     }
+
+
+ADMINS_ONLY = Depends(orginvite.fastapi.require_roles("admin"))
+WRITERS_ONLY = Depends(orginvite.fastapi.require_permissions("invoices:write"))
 
 
 class Clock:
@@ -191,11 +197,11 @@ def test_fastapi_dependencies(world):
     api = FastAPI()
 
     @api.get("/admin")
-    async def fastapi_admin(user: OrgUser = Depends(orginvite.fastapi.require_roles("admin"))) -> dict[str, str]:
+    async def fastapi_admin(user: OrgUser = ADMINS_ONLY) -> dict[str, str]:
         return {"sub": user.sub}
 
     @api.get("/write")
-    async def fastapi_write(user: OrgUser = Depends(orginvite.fastapi.require_permissions("invoices:write"))) -> dict:
+    async def fastapi_write(user: OrgUser = WRITERS_ONLY) -> dict[str, bool]:
         return {"ok": True}
 
     world.holder.inner = OrgInviteMiddleware(api, world.settings, clock=world.clock)
@@ -298,3 +304,22 @@ def test_switch_links_are_validated_and_need_a_session(world):
         "/login?organization=globex&switch=yes", headers={"accept": "application/json"}).text
     anonymous = world.get("/login?organization=globex&switch=1")
     assert anonymous.status_code == 302 and "prompt=none" not in anonymous.headers["location"]
+
+
+def test_readme_example_switches_and_guards(world, monkeypatch):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Members of several organizations", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"^Starlette:\n\n```python\n(.*?)```", section, re.S | re.M)[0]
+    for name, value in {"ORGINVITE_ISSUER": world.tenant_url + "/", "ORGINVITE_CLIENT_ID": "web",
+                        "ORGINVITE_CLIENT_SECRET": "web-secret", "ORGINVITE_SECRET_KEYS": KEY_A,
+                        "ORGINVITE_BASE_URL": world.url, "ORGINVITE_MANAGEMENT_CLIENT_ID": "m2m",
+                        "ORGINVITE_MANAGEMENT_CLIENT_SECRET": "m2m-secret"}.items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README:members", "exec"), namespace)
+    world.holder.inner = namespace["app"]
+    assert world.get("/admin").headers["location"] == "/login?returnTo=%2Fadmin"
+    world.login("?organization=acme")
+    assert world.get("/admin").json() == {
+        "Acme Inc.": f"/login?organization={ACME}&returnTo=%2Fadmin&switch=1",
+        "Globex": f"/login?organization={GLOBEX}&returnTo=%2Fadmin&switch=1"}
