@@ -37,6 +37,12 @@ _LAZY: dict[str, str] = {
     "current_organization": "orginvite.sessions.user",
     "current_roles": "orginvite.sessions.user",
     "get_access_token": "orginvite.sessions.access",
+    "requires_roles": "orginvite.sessions.guards",
+    "requires_permissions": "orginvite.sessions.guards",
+    "current_permissions": "orginvite.sessions.guards",
+    "current_organizations": "orginvite.sessions.membership",
+    "MemberOrganization": "orginvite.sessions.membership",
+    "switch_organization_url": "orginvite.login.switching",
     "LinkRules": "orginvite.links",
     "LoginRequest": "orginvite.links",
     "parse_login_query": "orginvite.links",
@@ -94,6 +100,12 @@ __all__ = [  # noqa: RUF022 (grouped as above, not sorted)
     "current_organization",
     "current_roles",
     "get_access_token",
+    "requires_roles",
+    "requires_permissions",
+    "current_permissions",
+    "current_organizations",
+    "MemberOrganization",
+    "switch_organization_url",
     "LinkRules",
     "LoginRequest",
     "parse_login_query",
@@ -159,8 +171,11 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from orginvite.login.claims import check_organization
     from orginvite.login.middleware import OrgInviteMiddleware
     from orginvite.login.redaction import RedactInvitationTickets
+    from orginvite.login.switching import switch_organization_url
     from orginvite.management import InviteResult, ManagementAPIError, ManagementClient, invite, resend_invitation
     from orginvite.sessions.access import get_access_token
+    from orginvite.sessions.guards import current_permissions, requires_permissions, requires_roles
+    from orginvite.sessions.membership import MemberOrganization, current_organizations
     from orginvite.sessions.user import Organization, OrgUser, current_organization, current_roles
     from orginvite.tenancy.rules import TenancyError, TenancyRules
     from orginvite.testing import LiveServer

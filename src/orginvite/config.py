@@ -100,6 +100,10 @@ class Settings:
     ``"auto"`` picks ``management`` when credentials are given. Names not known as organizations are looked up at
     most ``organization_lookups_per_second`` (bursts of ten times that), so random subdomains cannot spend the
     tenant's Management API rate limit; known organizations refresh on a budget of their own.
+
+    ``revalidate_every`` (seconds, 0 off): a session confirmed longer ago re-confirms, at most once per interval,
+    that its user is still a member of its organization and what their roles are (the Management API with the
+    ``management_client_*`` credentials, else a refresh when the session has a refresh token).
     """
 
     issuer: str
@@ -141,6 +145,7 @@ class Settings:
     organization_cache_ttl: int = 300
     organization_lookups_per_second: float = 2.0
     session_store: str = "cookie"
+    revalidate_every: int = 300
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -195,6 +200,7 @@ class Settings:
             ("session_ttl", 60),
             ("discovery_ttl", 0),
             ("leeway", 0),
+            ("revalidate_every", 0),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -378,6 +384,7 @@ class Settings:
             ("max_transactions", "ORGINVITE_MAX_TRANSACTIONS"),
             ("session_ttl", "ORGINVITE_SESSION_TTL"),
             ("organization_cache_ttl", "ORGINVITE_ORGANIZATION_CACHE_TTL"),
+            ("revalidate_every", "ORGINVITE_REVALIDATE_EVERY"),
         ):
             value = get(env_name)
             if value is not None:

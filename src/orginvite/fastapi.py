@@ -1,23 +1,33 @@
-"""FastAPI dependencies: ``token: str = Depends(orginvite.fastapi.access_token)``.
+"""FastAPI dependencies: ``token: str = Depends(orginvite.fastapi.access_token)``,
+``Depends(orginvite.fastapi.require_roles("admin"))`` and ``require_permissions(...)``.
 
 No session: 401 JSON (``{"detail": {"error": "not_signed_in"}}``). A session that can no longer give a token
 (:class:`~orginvite.errors.SessionExpired`: refused refresh, no refresh token, another organization): the session
 is already cleared and its cookie is dropped with the response; the dependency then redirects (303) to the login
 route with ``returnTo`` set to the request's path, or answers 401 JSON, as :class:`AccessToken` is configured.
 A provider outage is 502 JSON, and the session stays.
+
+The guards are the Starlette guards' checks (:mod:`orginvite.sessions.guards`) raised as ``HTTPException``: 401
+for a signed-out visitor, 403 naming what is missing for a member without it; their value is the signed-in
+:class:`~orginvite.OrgUser`. Importing this module needs FastAPI installed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from orginvite.errors import ProviderError, SessionExpired
 from orginvite.sessions.access import get_access_token
+from orginvite.sessions.guards import missing_for, signed_in
 from orginvite.sessions.store import SESSION_KEY
+from orginvite.sessions.user import OrgUser
 
-__all__ = ["AccessToken", "access_token"]
+__all__ = ["AccessToken", "access_token", "require_permissions", "require_roles"]
 
 
 class AccessToken:
@@ -55,3 +65,35 @@ class AccessToken:
 
 #: The ready dependency: the login's audience, 60 s of validity, a redirect to sign in again on SessionExpired.
 access_token = AccessToken()
+
+
+Dependency = Callable[[HTTPConnection], Coroutine[Any, Any, OrgUser]]
+
+
+def _dependency(roles: tuple[str, ...], permissions: tuple[str, ...]) -> Dependency:
+    async def guard(request: HTTPConnection) -> OrgUser:
+        if not signed_in(request):
+            raise HTTPException(status_code=401, detail="Sign in to continue.")
+        missing = missing_for(request, roles, permissions)
+        if missing:
+            raise HTTPException(status_code=403, detail={"error": "forbidden", "missing": missing})
+        user = request.scope["user"]
+        assert isinstance(user, OrgUser)
+        return user
+
+    return guard
+
+
+def _names(first: str | Sequence[str], more: tuple[str, ...]) -> tuple[str, ...]:
+    return ((first,) if isinstance(first, str) else tuple(first)) + more
+
+
+def require_roles(roles: str | Sequence[str], *more: str) -> Dependency:
+    """A dependency that lets through only a member with every one of ``roles``."""
+    return _dependency(_names(roles, more), ())
+
+
+def require_permissions(permissions: str | Sequence[str], *more: str) -> Dependency:
+    """A dependency that lets through only a session whose API access token grants every one of
+    ``permissions``."""
+    return _dependency((), _names(permissions, more))

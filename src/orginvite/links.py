@@ -55,12 +55,13 @@ TICKET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 #: Longest ``returnTo`` kept; longer values fall back to the default (nobody needs more, attackers like more).
 RETURN_TO_MAX_LENGTH = 2048
 
-_FIELDS = ("invitation", "organization", "organization_name", "returnTo")
+_FIELDS = ("invitation", "organization", "organization_name", "returnTo", "switch")
 _LABELS = {
     "invitation": "invitation ticket",
     "organization": "organization",
     "organization_name": "organization name",
     "returnTo": "return path",
+    "switch": "organization switch",
     None: "query string",
 }
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -161,6 +162,8 @@ class LoginRequest:
     organization: str | None = None
     organization_name: str | None = None
     return_to: str = "/"
+    #: ``switch=1``: a signed-in member moves their session to ``organization`` (tried silently, ``prompt=none``).
+    switch: bool = False
 
     @property
     def is_invitation(self) -> bool:
@@ -369,11 +372,20 @@ def parse_login_query(
                 "The organization and the organization name of the link name different organizations.",
             )
 
+    switch = found.get("switch")
+    if switch is not None:
+        if switch != "1":
+            raise _fail("invalid_switch", "switch", "The organization switch must be switch=1.")
+        if invitation is not None or organization is None:
+            raise _fail("invalid_switch", "switch",
+                        "An organization switch names the organization to switch to and no invitation.")
+
     return LoginRequest(
         invitation=invitation,
         organization=organization,
         organization_name=organization_name,
         return_to=safe_return_path(found.get("returnTo"), default_return_to),
+        switch=switch is not None,
     )
 
 

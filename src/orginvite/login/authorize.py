@@ -157,6 +157,7 @@ async def start(
         host_organization_id=host_org_id,
         host=host,
         path_prefix=path_prefix,
+        prompt="none" if prompt == "none" else None,
     )
     cookies.extend(ctx.transactions.start(transaction, request.cookies))
     if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps

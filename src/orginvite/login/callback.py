@@ -27,6 +27,8 @@ from orginvite.errors import (
     SessionTooLarge,
     TokenError,
 )
+from orginvite.links import LoginRequest
+from orginvite.login.authorize import start
 from orginvite.login.claims import check_host_organization, check_organization, organization_of
 from orginvite.login.context import PREFIX_KEY, ROUTE_KEY, Cookies, LoginContext, local, path_prefix
 from orginvite.login.pages import classify_callback_error
@@ -39,6 +41,9 @@ __all__ = ["AcceptanceVetoed", "callback"]
 
 logger = logging.getLogger("orginvite.login")
 
+#: OpenID Connect Core 3.1.2.6: what a provider answers ``prompt=none`` when it would have to show a page.
+_SILENT_REFUSALS = frozenset({"login_required", "interaction_required", "consent_required",
+                              "account_selection_required"})
 _CALLBACK_STATUS = {
     "invitation_invalid": 400,
     "wrong_account": 403,
@@ -98,6 +103,11 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
         logger.warning("callback on another host than the login that started it; refused")
         return ctx.transaction_expired(request, done)
     error = params.get("error")
+    if error in _SILENT_REFUSALS and transaction.prompt == "none":
+        # A silent organization switch the provider cannot finish without a page: ask again, interactively.
+        logger.info("silent organization switch answered %s; restarting interactively", error)
+        again = LoginRequest(organization=transaction.organization, return_to=transaction.return_to)
+        return await start(ctx, request, again, cookies=done)
     if error is not None:
         exc = classify_callback_error(error[:100], params.get("error_description", "")[:500],
                                       invitation=transaction.invitation)
@@ -149,7 +159,8 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
     if route_ is not None:
         bound = (transaction.host or route_.host, transaction.host_organization)
     try:
-        done.extend(await ctx.store.create(SessionRecord(user, kept, bound), request.cookies))
+        record = SessionRecord(user, kept, bound, confirmed_at=ctx.clock())  # membership just confirmed
+        done.extend(await ctx.store.create(record, request.cookies))
     except SessionStoreError as exc:
         return ctx.store_unavailable(request, exc, done)
     except SessionTooLarge as exc:  # the browser would drop the cookie: say so rather than loop back to sign-in

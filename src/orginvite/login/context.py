@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -26,6 +26,8 @@ from orginvite.login.pages import Pages, wants_json
 from orginvite.login.tokens import ProviderTokens
 from orginvite.login.transactions import TransactionCookies
 from orginvite.sessions.access import AccessTokens
+from orginvite.sessions.membership import Memberships
+from orginvite.sessions.revalidation import Revalidator
 from orginvite.sessions.signing import CookieSigner, set_cookie_header
 from orginvite.sessions.store import Session, SessionStore
 from orginvite.sessions.user import Binding, OrgUser
@@ -68,6 +70,8 @@ class LoginContext:
         self.sessions = self.store.cookie  # the identity-only signed session cookie
         self.provider_tokens = ProviderTokens(settings, oidc, clock=clock)
         self.access_tokens = AccessTokens(self.store, self.provider_tokens, clock=clock)
+        self.memberships = Memberships.from_settings(settings, clock=clock)
+        self.revalidator = Revalidator(settings, self.store, self.access_tokens, self.memberships, clock=clock)
         #: The invitation link kept across the wrong-account interstitial (see :mod:`orginvite.login.interstitial`).
         self.pending = CookieSigner(settings.secret_keys, "orginvite.pending", clock=clock)
         self.pending_name = ("__Host-" if settings.secure else "") + settings.pending_cookie
@@ -191,6 +195,26 @@ class LoginContext:
             {"error": "session_store_unavailable", "message": "Sessions are unavailable; try again later."},
             cookies, retry_url=local(request, path_prefix(request) + self.settings.login_path),
         )
+
+    def guard_denied(self, request: Request, status: int, missing: dict[str, list[str]]) -> Response:
+        """A guard's refusal (:mod:`orginvite.sessions.guards`): 401 sign in first, 403 not allowed."""
+        error = "unauthorized" if status == 401 else "forbidden"
+        return self.page(request, "guard_denied.html", status, {"error": error, "missing": missing},
+                         signed_out=status == 401, login_url=self.login_url_back(request))
+
+    def membership_ended(self, request: Request, organization: str | None, cookies: Cookies) -> Response:
+        """Revalidation found the member removed: the session is over; say so and offer to sign in elsewhere."""
+        return self.page(request, "membership_ended.html", 403,
+                         {"error": "membership_ended", "organization": organization}, cookies,
+                         organization=organization)
+
+    def login_url_back(self, request: Request) -> str:
+        """This flow's login URL, returning to the request's path afterwards."""
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        root = request.scope.get("root_path", "").rstrip("/")
+        if root and here.startswith(root):
+            here = here[len(root):]
+        return local(request, path_prefix(request) + self.settings.login_path) + "?" + urlencode({"returnTo": here})
 
     def forbidden(self, request: Request, reason: str, cookies: Cookies) -> Response:
         messages = {

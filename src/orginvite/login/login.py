@@ -50,4 +50,9 @@ async def login(ctx: LoginContext, request: Request) -> Response:
         user = await ctx.current_user(request)
         if user is not None:
             return interstitial.show(ctx, request, link, user)
+    if link.switch and ctx.tenants is None and await ctx.current_user(request) is not None:
+        # A signed-in member moving to another organization: silent first (the provider knows them); the old
+        # session stays until the new organization's checks pass at the callback. Under multi-tenant routing the
+        # switch lands on the other organization's host or path, where this session does not count: a plain login.
+        return await start(ctx, request, link, prompt="none")
     return await start(ctx, request, link)

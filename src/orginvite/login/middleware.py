@@ -34,8 +34,10 @@ from orginvite.login.login import login
 from orginvite.login.logout import logout
 from orginvite.login.oidc import OIDCClient
 from orginvite.login.pages import Pages
-from orginvite.sessions.store import SESSION_KEY
-from orginvite.sessions.user import ANONYMOUS, ORGANIZATION_SCOPE_KEY, Binding, credentials_for
+from orginvite.sessions.guards import GUARD_PAGES_KEY
+from orginvite.sessions.membership import MEMBERSHIPS_KEY
+from orginvite.sessions.store import SESSION_KEY, Session
+from orginvite.sessions.user import ANONYMOUS, ORGANIZATION_SCOPE_KEY, Binding, Organization, credentials_for
 from orginvite.tenancy.routing import OrganizationDirectory, TenantRouter
 from orginvite.tenancy.rules import TenancyError
 
@@ -127,12 +129,22 @@ class OrgInviteMiddleware:
         if session is None:
             scope["user"] = ANONYMOUS
             scope["auth"] = _ANONYMOUS_AUTH
+            scope[GUARD_PAGES_KEY] = self.context
             await self.app(scope, receive, send)
             return
+        revalidator = self.context.revalidator
+        if revalidator.due(session):
+            organization = session.user.organization
+            if await revalidator.check(session) == "removed":
+                await self._membership_ended(scope, receive, send, session, organization)
+                return
         user = session.record.user
         scope["user"], scope["auth"] = user, credentials_for(user)
         scope[SESSION_KEY] = session
         scope[_TOKENS_KEY] = self.context.access_tokens
+        scope[GUARD_PAGES_KEY] = self.context
+        if self.context.memberships is not None:
+            scope[MEMBERSHIPS_KEY] = self.context.memberships
         if not session.writes_back or kind != "http":
             await self.app(scope, receive, send)
             return
@@ -149,6 +161,16 @@ class OrgInviteMiddleware:
 
         await self.app(scope, receive, send_with_session)
 
+    async def _membership_ended(self, scope: Scope, receive: Receive, send: Send, session: Session,
+                                organization: Organization | None) -> None:
+        """The member was removed: this request is answered with the page (the app never sees it signed in)."""
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        name = None if organization is None else (organization.name or organization.id)
+        response = self.context.membership_ended(Request(scope, receive), name, self.store.response_headers(session))
+        await response(scope, receive, send)
+
     async def _store_unavailable(self, scope: Scope, receive: Receive, send: Send, exc: SessionStoreError) -> None:
         if scope["type"] == "websocket":
             logger.error("session store unavailable: %s", exc)
@@ -164,6 +186,8 @@ class OrgInviteMiddleware:
                 await self.oidc.aclose()
                 await self.context.provider_tokens.aclose()
                 await self.store.aclose()
+                if self.context.memberships is not None:
+                    await self.context.memberships.aclose()
                 if self.tenants is not None and self.tenants.directory is not None:
                     await self.tenants.directory.aclose()
             return message

@@ -46,6 +46,8 @@ PAGE_NAMES = (
     "organization_mismatch.html",
     "unknown_organization.html",
     "logout_confirm.html",
+    "guard_denied.html",
+    "membership_ended.html",
     *(f"callback_{kind}.html" for kind in CALLBACK_ERROR_KINDS),
 )
 

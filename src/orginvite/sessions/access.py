@@ -64,7 +64,8 @@ class AccessTokens:
         self._rotated: OrderedDict[str, tuple[TokenSet, float]] = OrderedDict()
         self.refreshes = 0  # refreshes this process asked the provider for (benchmarks and tests count them)
 
-    async def get(self, session: Session, audience: str | None = None, min_ttl: float = 60) -> str:
+    async def get(self, session: Session, audience: str | None = None, min_ttl: float = 60, *,
+                  force: bool = False) -> str:
         tokens = session.record.tokens
         if session.cleared:
             raise SessionExpired("no_session", "the session has ended")
@@ -72,11 +73,11 @@ class AccessTokens:
             raise SessionExpired("no_refresh_token", "this session keeps no tokens (set an audience or "
                                                      "ask for offline_access)")
         current = tokens.for_audience(audience)
-        if current is not None and current.expires_at - self.clock() > min_ttl:
+        if not force and current is not None and current.expires_at - self.clock() > min_ttl:
             return current.token
         if tokens.refresh_token is None:
             raise SessionExpired("no_refresh_token", "the access token expired and no refresh token was granted")
-        fresh = await self._refresh(session, tokens, audience, min_ttl)
+        fresh = await self._refresh(session, tokens, audience, min_ttl, force)
         token = fresh.for_audience(audience)
         assert token is not None
         return token.token
@@ -87,7 +88,8 @@ class AccessTokens:
         assert tokens.refresh_token is not None
         return "rt:" + hashlib.sha256(tokens.refresh_token.encode()).hexdigest()
 
-    async def _refresh(self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float) -> TokenSet:
+    async def _refresh(self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float,
+                       force: bool = False) -> TokenSet:
         key = self._flight_key(session, tokens)
         successor = self._successor(key)
         if successor is not None and _fresh(successor, audience, self.clock(), min_ttl):
@@ -98,7 +100,7 @@ class AccessTokens:
             flight = asyncio.get_running_loop().create_future()
             self._flights[(key, audience)] = flight
             try:
-                result = await self._refresh_once(session, tokens, audience, min_ttl)
+                result = await self._refresh_once(session, tokens, audience, min_ttl, force)
             except BaseException as exc:
                 flight.set_exception(exc)
                 flight.exception()  # retrieved: the waiters (if any) re-raise it; no "never retrieved" warning
@@ -118,9 +120,8 @@ class AccessTokens:
             await self.store.update(session, session.record.with_tokens(result))
         return result
 
-    async def _refresh_once(
-        self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float
-    ) -> TokenSet:
+    async def _refresh_once(self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float,
+                            force: bool = False) -> TokenSet:
         backend = self.store.backend
         if backend is None or session.sid is None:
             return await self._call_provider(session, tokens, audience)
@@ -132,7 +133,7 @@ class AccessTokens:
                 raise SessionExpired("no_session", "the session ended while its token was refreshed")
             payload, _ = self.store.cipher.open(sealed)
             stored = SessionRecord.from_payload(payload).tokens
-            if stored is not None and _fresh(stored, audience, self.clock(), min_ttl):
+            if stored is not None and not force and _fresh(stored, audience, self.clock(), min_ttl):
                 return stored
             return await self._call_provider(session, stored or tokens, audience)
 

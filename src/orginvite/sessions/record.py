@@ -6,6 +6,7 @@ one shape :meth:`SessionRecord.from_payload` accepts, whatever it was read from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,7 +14,7 @@ from orginvite.errors import InvalidCookieError
 from orginvite.sessions.tokens import TokenSet
 from orginvite.sessions.user import Binding, OrgUser
 
-__all__ = ["SessionRecord"]
+__all__ = ["SessionRecord", "confirmed_time"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class SessionRecord:
     user: OrgUser
     tokens: TokenSet | None = None
     bound: Binding | None = None
+    #: When membership and roles were last confirmed (the callback, then revalidation): epoch seconds, 0 unknown.
+    confirmed_at: float = 0.0
 
     def with_tokens(self, tokens: TokenSet | None) -> SessionRecord:
         return replace(self, tokens=tokens)
@@ -31,6 +34,7 @@ class SessionRecord:
             "u": self.user.to_payload(),
             "t": None if self.tokens is None else self.tokens.to_payload(),
             "b": None if self.bound is None else list(self.bound),
+            "c": self.confirmed_at,
         }
 
     @classmethod
@@ -46,4 +50,11 @@ class SessionRecord:
                     or not (bound[1] is None or isinstance(bound[1], str))):
                 raise InvalidCookieError("malformed")
             bound = (bound[0], bound[1])
-        return cls(user, tokens, bound)
+        return cls(user, tokens, bound, confirmed_time(payload.get("c")))
+
+
+def confirmed_time(value: Any) -> float:
+    """A payload's confirmation time; absent (a session from before revalidation) or odd is 0: confirm soon."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return 0.0

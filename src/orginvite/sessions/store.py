@@ -77,8 +77,9 @@ class Session:
 
     @property
     def writes_back(self) -> bool:
-        """Whether the response may have to carry a cookie for this session (tokens may refresh)."""
-        return self.resign or self.record.tokens is not None
+        """Whether the response may have to carry a cookie for this session (tokens may refresh, revalidation
+        may have changed the record or ended it)."""
+        return self.resign or self.changed or self.cleared or self.record.tokens is not None
 
 
 class SessionStore:
@@ -121,10 +122,10 @@ class SessionStore:
             if value.count(".") == 4:
                 record, resign = self._open(value, bound)
                 return Session(record, names=names, resign=resign)
-            user, resign = self.cookie.read(value, bound)
+            user, resign, confirmed = self.cookie.read_confirmed(value, bound)
         except InvalidCookieError:
             return None
-        return Session(SessionRecord(user, None, bound), names=names, resign=resign)
+        return Session(SessionRecord(user, None, bound, confirmed), names=names, resign=resign)
 
     def _open(self, value: str, bound: Binding | None) -> tuple[SessionRecord, bool]:
         record, older_key = self._opened(value)
@@ -272,7 +273,7 @@ class SessionStore:
     def _cookie_headers(self, record: SessionRecord, present: Iterable[str]) -> list[tuple[bytes, bytes]]:
         max_age = self._remaining(record)
         if record.tokens is None:
-            pairs = [(self.name, self.cookie.issue(record.user, record.bound))]
+            pairs = [(self.name, self.cookie.issue(record.user, record.bound, record.confirmed_at))]
         else:
             try:
                 pairs = chunks.split(self.name, self.cipher.seal(record.to_payload()))

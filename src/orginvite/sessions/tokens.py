@@ -8,6 +8,9 @@ beside the main one.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +18,7 @@ from typing import Any
 
 from orginvite.errors import InvalidCookieError, ProviderError
 
-__all__ = ["AccessToken", "TokenSet"]
+__all__ = ["AccessToken", "TokenSet", "verified_claims"]
 
 _MAX_TOKEN = 16384
 _MAX_AUDIENCES = 8  # cached extra audiences per session: a bound, not a feature
@@ -125,6 +128,22 @@ class TokenSet:
             _text(payload.get("sid")),
             others,
         )
+
+
+def verified_claims(token: str | None) -> dict[str, Any] | None:
+    """The payload of a JWT this session kept, or None (absent, opaque, encrypted, not JSON).
+
+    Only for tokens verified when they were received (the callback and every refresh verify the ID token and an
+    API access token issued as a JWT): reading the payload again needs no signature check. Never for anything
+    that came from a request."""
+    if token is None or token.count(".") != 2:
+        return None
+    segment = token.split(".", 2)[1]
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _optional_token(value: Any, name: str) -> str | None:

@@ -26,6 +26,7 @@ __all__ = [
     "Binding",
     "OrgUser",
     "Organization",
+    "clean_roles",
     "credentials_for",
     "current_organization",
     "current_roles",
@@ -189,6 +190,15 @@ def _claim_text(
     return value[:low] or None
 
 
+def clean_roles(raw: Any) -> tuple[str, ...]:
+    """The roles a session keeps from a claim or a Management API answer; odd entries dropped, never trusted."""
+    if not isinstance(raw, list | tuple):
+        return ()
+    # a role too long to keep is dropped, not cut: a shortened role would be another role
+    return tuple(r for r in raw if isinstance(r, str) and r and len(r) <= 100
+                 and not _LONE_SURROGATE.search(r) and encoded_size(r) <= _MAX_ROLE_BYTES)[:_MAX_ROLES]
+
+
 def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) -> OrgUser:
     """The session user for verified ID token claims; odd claim shapes are dropped, never trusted. A subject that
     is not valid Unicode is :class:`TokenError`: it is the user's identity, neither droppable nor repairable."""
@@ -197,11 +207,7 @@ def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) 
         raise TokenError("the ID token subject (sub) is not valid Unicode text")
     roles: tuple[str, ...] = ()
     if settings.roles_claim is not None:
-        raw = claims.get(settings.roles_claim)
-        if isinstance(raw, list):
-            # a role too long to keep is dropped, not cut: a shortened role would be another role
-            roles = tuple(r for r in raw if isinstance(r, str) and r and len(r) <= 100
-                          and not _LONE_SURROGATE.search(r) and encoded_size(r) <= _MAX_ROLE_BYTES)[:_MAX_ROLES]
+        roles = clean_roles(claims.get(settings.roles_claim))
     org_id = _claim_text(claims, "org_id", limit=100, cut=False)
     org_name = _claim_text(claims, "org_name", limit=100, cut=False)
     picture = _claim_text(claims, "picture", limit=1024, max_bytes=_MAX_PICTURE_BYTES, cut=False)
