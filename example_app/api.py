@@ -30,10 +30,16 @@ class InvoiceAPI:
     """The API's side: verify the bearer token, answer the organization's invoices."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.issuer = settings.issuer
         self.audience = settings.audience
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
+        self._http: httpx.AsyncClient | None = None  # the page's client for the API: one pool, made in the app's loop
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _key_set(self, refresh: bool = False) -> KeySet:
         if self._keys is None or (refresh and time.monotonic() - self._fetched_at > _JWKS_MIN_REFETCH):
@@ -78,25 +84,32 @@ class InvoiceAPI:
         ], "permissions": claims.get("permissions")})
 
 
+    async def page(self, request: Request) -> JSONResponse:
+        """``/invoices``: the member's invoices, fetched from the API with their access token."""
+        settings = self.settings
+        if not isinstance(request.user, OrgUser):
+            return JSONResponse({"error": "not_signed_in"}, status_code=401)
+        if settings.audience is None:
+            return JSONResponse({"error": "no_api", "error_description": "set ORGINVITE_AUDIENCE"}, status_code=404)
+        try:
+            token = await get_access_token(request)
+        except SessionExpired as exc:
+            return JSONResponse({"error": "session_expired", "reason": exc.reason}, status_code=401)
+        except ProviderError:
+            return JSONResponse({"error": "provider_unavailable"}, status_code=502)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10, trust_env=False)
+        try:
+            answer = await self._http.get(settings.base_url + "/api/invoices",
+                                          headers={"authorization": f"Bearer {token}"})
+            body = answer.json()
+        except (httpx.HTTPError, ValueError):
+            return JSONResponse({"error": "api_unavailable"}, status_code=502)
+        return JSONResponse({"api": settings.audience, "status": answer.status_code, "answer": body},
+                            status_code=200 if answer.status_code == 200 else 502)
+
+
 def _refuse(status: int, error: str, description: str) -> JSONResponse:
     header = f'Bearer error="{"invalid_token" if status == 401 else "insufficient_scope"}"'
     return JSONResponse({"error": error, "error_description": description}, status_code=status,
                         headers={"www-authenticate": header})
-
-
-async def invoices_page(request: Request, settings: Settings) -> JSONResponse:
-    """``/invoices``: the member's invoices, fetched from the API with their access token."""
-    if not isinstance(request.user, OrgUser):
-        return JSONResponse({"error": "not_signed_in"}, status_code=401)
-    if settings.audience is None:
-        return JSONResponse({"error": "no_api", "error_description": "set ORGINVITE_AUDIENCE"}, status_code=404)
-    try:
-        token = await get_access_token(request)
-    except SessionExpired as exc:
-        return JSONResponse({"error": "session_expired", "reason": exc.reason}, status_code=401)
-    except ProviderError:
-        return JSONResponse({"error": "provider_unavailable"}, status_code=502)
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-        answer = await client.get(settings.base_url + "/api/invoices", headers={"authorization": f"Bearer {token}"})
-    return JSONResponse({"api": settings.audience, "status": answer.status_code, "answer": answer.json()},
-                        status_code=200 if answer.status_code == 200 else 502)

@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from example_app.api import InvoiceAPI, invoices_page
+from example_app.api import InvoiceAPI
 from example_app.core import (
     EXPECTED_FAILURES,
     TEMPLATES,
@@ -129,11 +129,13 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     """The FastAPI workspace with the login middleware added; ``config=None`` reads the environment."""
     if workspace is None:
         workspace = Workspace(config or WorkspaceConfig.from_env())
+    invoice_api = InvoiceAPI(workspace.config.login)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await workspace.aclose()
+        await invoice_api.aclose()
 
     app = FastAPI(title=workspace.config.app_name, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -141,11 +143,9 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     app.add_middleware(LocalizedPages)  # inside the login middleware, as in the Starlette app
     app.add_middleware(OrgInviteMiddleware, settings=workspace.config.login)
 
-    invoice_api = InvoiceAPI(workspace.config.login)
-
     @app.get("/invoices")
     async def invoices(request: Request) -> Response:
-        return await invoices_page(request, workspace.config.login)
+        return await invoice_api.page(request)
 
     @app.get("/api/invoices")
     async def api_invoices(request: Request) -> Response:

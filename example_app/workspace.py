@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from example_app.api import InvoiceAPI, invoices_page
+from example_app.api import InvoiceAPI
 from example_app.core import (
     EXPECTED_FAILURES,
     FormError,
@@ -151,19 +151,18 @@ async def revoke_invitation(request: Request) -> Response:
     return RedirectResponse("/?notice=revoked", status_code=303)
 
 
-async def invoices(request: Request) -> Response:
-    return await invoices_page(request, _workspace(request).config.login)
-
-
 def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None) -> OrgInviteMiddleware:
     """The workspace wrapped in the login middleware; ``config=None`` reads the environment."""
     if workspace is None:
         workspace = Workspace(config or WorkspaceConfig.from_env())
 
+    invoice_api = InvoiceAPI(workspace.config.login)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await workspace.aclose()
+        await invoice_api.aclose()
 
     app = Starlette(
         routes=[
@@ -171,8 +170,8 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             Route("/me", me),
             Route("/invitations", create_invitation, methods=["POST"]),
             Route("/invitations/{invitation_id}/revoke", revoke_invitation, methods=["POST"]),
-            Route("/invoices", invoices),
-            Route("/api/invoices", InvoiceAPI(workspace.config.login).invoices),
+            Route("/invoices", invoice_api.page),
+            Route("/api/invoices", invoice_api.invoices),
         ],
         lifespan=lifespan,
     )

@@ -73,3 +73,35 @@ def test_the_same_against_the_dev_tenant_with_a_server_side_store(kind, tmp_path
     else:
         with redis_server() as server:
             run(server.url)
+
+
+def test_a_hundred_concurrent_requests_of_one_session_cost_the_dev_tenant_one_refresh():
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from orginvite import OrgInviteMiddleware, get_access_token
+
+    async def token(request):
+        return PlainTextResponse(await get_access_token(request))
+
+    s = Stack(audience=API, scope="openid profile email offline_access", api_token_lifetime=30)
+    try:
+        client = s.client()
+        s.sign_in(client)  # through the workspace; then the same settings (keys) serve a bare token route
+        s._holder.inner = OrgInviteMiddleware(Starlette(routes=[Route("/token", token)]), s.config.login)
+        cookies = {c.name: c.value for c in client.cookies.jar if c.name.startswith("orginvite_session")}
+
+        async def requests() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=60, cookies=cookies) as concurrent:
+                return await asyncio.gather(*(concurrent.get(s.url + "/token") for _ in range(100)))
+
+        answers = asyncio.run(requests())
+        assert [a.status_code for a in answers] == [200] * 100, {a.text[:100] for a in answers}
+        assert len({a.text for a in answers}) == 1
+        assert s.tenant.token_calls["refresh_token"] == 1  # counted at the tenant: one refresh, no reuse revocation
+        client.close()
+    finally:
+        s.close()

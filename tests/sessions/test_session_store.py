@@ -152,3 +152,32 @@ def test_a_session_too_large_for_eight_cookies_gets_a_page_and_no_cookie() -> No
         assert callback.status_code == 403 and callback.json()["error"] == "forbidden_profile_too_large"
         assert not any(h.startswith("orginvite_session=") and "Max-Age=0" not in h
                        for h in callback.headers.get_list("set-cookie"))
+
+
+def test_the_sqlite_store_sweeps_expired_rows(tmp_path) -> None:
+    import asyncio
+
+    from orginvite.sessions.backends.sqlite import SQLiteBackend
+
+    class Clock:
+        now = 1_800_000_000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    path = tmp_path / "sweep.db"
+    backend = SQLiteBackend(path, clock=clock)
+
+    async def scenario() -> None:
+        await backend.set("short-lived-session-id-000", "sealed-1", ttl=10)
+        await backend.set("long-lived-session-id-0000", "sealed-2", ttl=10_000)
+        clock.now += 120  # past the first row's expiry and the sweep interval
+        assert await backend.get("short-lived-session-id-000") is None  # expired rows never read
+        await backend.set("another-session-id-0000000", "sealed-3", ttl=10_000)  # a write sweeps
+        await backend.aclose()
+
+    asyncio.run(scenario())
+    with sqlite3.connect(path) as db:
+        ids = {row[0] for row in db.execute("SELECT id FROM orginvite_sessions")}
+    assert ids == {"long-lived-session-id-0000", "another-session-id-0000000"}
