@@ -47,6 +47,7 @@ from orginvite.management import (
     ManagementClient,
     NotFoundError,
     invite,
+    revoke_invitation,
 )
 from orginvite.management.errors import InvitationEmailError
 from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
@@ -366,6 +367,7 @@ class Workspace:
             self.client = ManagementClient(
                 c.management_domain, c.management_client_id, c.management_client_secret,
                 audience=c.management_audience,
+                on_invitation_event=c.login.on_invitation_event,  # one sink for both sides' lifecycle events
             )
         renderer = EmailRenderer()
         if self.sender is None:
@@ -443,10 +445,10 @@ class Workspace:
             application={"name": self.config.app_name},
         )
 
-    async def revoke(self, org_id: str, invitation_id: str) -> None:
+    async def revoke(self, org_id: str, invitation_id: str, actor: OrgUser | None = None) -> None:
         if not _ID.match(invitation_id):
             raise FormError("invitation", _("This is not an invitation ID."))
-        await self.api.delete_invitation(org_id, invitation_id)
+        await revoke_invitation(self.api, org_id, invitation_id, actor=actor.display_name if actor else None)
 
 
 #: What an action may fail with, short of a bug: each has a message for the page (see :func:`describe_failure`).

@@ -184,7 +184,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     @app.post("/invitations/{invitation_id}/revoke")
     async def revoke_invitation(invitation_id: str, workspace: WorkspaceDep, member: AdminDep) -> Response:
         try:
-            await workspace.revoke(member.org_id, invitation_id)
+            await workspace.revoke(member.org_id, invitation_id, member.user)
         except EXPECTED_FAILURES as exc:
             status, message = describe_failure(exc)
             raise PageError(status, "revoke", _("The invitation was not revoked"), message) from exc

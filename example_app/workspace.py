@@ -142,7 +142,7 @@ async def revoke_invitation(request: Request) -> Response:
         return checked
     user, org_id, _form = checked
     try:
-        await _workspace(request).revoke(org_id, request.path_params["invitation_id"])
+        await _workspace(request).revoke(org_id, request.path_params["invitation_id"], user)
     except EXPECTED_FAILURES as exc:
         status, message = describe_failure(exc)
         return _error(request, status, "revoke", _("The invitation was not revoked"), message)

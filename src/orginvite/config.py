@@ -38,6 +38,9 @@ AllowedOrganizations = Callable[[str | None, str | None], bool]
 #: an OrgInviteError) to refuse the session. The user is typed ``Any`` here because config imports nothing of the
 #: session code (it would be an import circle: sessions read their TTLs from Settings).
 OnAccept = Callable[[Any, Mapping[str, Any]], Awaitable[bool | None]]
+#: ``await on_invitation_event(event)`` with an :class:`orginvite.events.InvitationEvent` (typed ``Any`` for the same
+#: reason): the login flow's invitation.accepted and invitation.failed, delivered in the background.
+OnInvitationEvent = Callable[[Any], Awaitable[None]]
 
 
 def env_value(environ: Mapping[str, str], *names: str) -> str | None:
@@ -124,6 +127,7 @@ class Settings:
     require_organization: bool = False
     allowed_organizations: AllowedOrganizations | None = None
     on_accept: OnAccept | None = None
+    on_invitation_event: OnInvitationEvent | None = None
     default_return_to: str = "/"
     post_logout_return_to: str | None = None
     allowed_logout_urls: tuple[str, ...] = ()
@@ -242,6 +246,8 @@ class Settings:
             raise ConfigurationError("allowed_organizations", "must be a callable (org_id, org_name) -> bool")
         if self.on_accept is not None and not callable(self.on_accept):
             raise ConfigurationError("on_accept", "must be an async callable (user, claims) -> bool | None")
+        if self.on_invitation_event is not None and not callable(self.on_invitation_event):
+            raise ConfigurationError("on_invitation_event", "must be an async callable (event) -> None")
         if self.audience is not None and (not isinstance(self.audience, str) or not self.audience):
             raise ConfigurationError("audience", "must be a non-empty string or None")
         if self.id_token_algorithms is not None:

@@ -54,7 +54,7 @@ class Clock:
 class Stack:
     """Everything ``orginvite demo`` runs, in-process, with the tenant's clock in the test's hands."""
 
-    def __init__(self, *, fastapi: bool = False) -> None:
+    def __init__(self, *, fastapi: bool = False, on_invitation_event: Any = None) -> None:
         self.clock = Clock()
         self.outbox = Outbox()
         self.outbox_server = LiveServer(self.outbox.app).start()
@@ -73,7 +73,7 @@ class Stack:
         self.config = core.WorkspaceConfig(
             login=Settings(issuer=self.tenant_url + "/", client_id=DEMO_WEB_CLIENT_ID,
                            client_secret=DEMO_WEB_CLIENT_SECRET, secret_keys=(secrets.token_urlsafe(32),),
-                           base_url=self.url),
+                           base_url=self.url, on_invitation_event=on_invitation_event),
             management_domain=self.tenant_url,
             management_client_id=DEMO_M2M_CLIENT_ID,
             management_client_secret=DEMO_M2M_CLIENT_SECRET,

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orginvite.events import EventEmitter, InvitationEvent
 from orginvite.i18n import locales
 from orginvite.management.errors import InvitationEmailError
 
@@ -31,6 +32,7 @@ __all__ = [
     "invite",
     "normalize_language",
     "resend_invitation",
+    "revoke_invitation",
     "role_records",
     "send_invitation",
 ]
@@ -125,9 +127,10 @@ async def create_invitation(
         metadata["lang"] = lang
     if name:
         metadata.setdefault("name", name)
-    return await client.create_invitation(
+    inviter = one_line(inviter_name, limit=300)
+    created = await client.create_invitation(
         str(organization["id"]),
-        inviter_name=one_line(inviter_name, limit=300),
+        inviter_name=inviter,
         invitee_email=email,
         client_id=client_id,
         connection_id=connection_id,
@@ -137,6 +140,25 @@ async def create_invitation(
         app_metadata=app_metadata,
         user_metadata=metadata,
     )
+    emit_created(client.events, created, str(organization["id"]), inviter)
+    return created
+
+
+def emit_created(events: EventEmitter, invitation: Mapping[str, Any], org_id: str, actor: str | None) -> None:
+    """``invitation.created`` for a record the Management API just returned."""
+    events.emit(InvitationEvent(
+        "invitation.created", org_id, str(invitation.get("id", "")) or None,
+        email=_invitee(invitation) or None, actor=actor, expires_at=_text(invitation.get("expires_at")),
+    ))
+
+
+def _invitee(invitation: Mapping[str, Any]) -> str:
+    invitee = invitation.get("invitee")
+    return str(invitee.get("email", "")) if isinstance(invitee, Mapping) else ""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 async def send_invitation(
@@ -149,17 +171,19 @@ async def send_invitation(
     application: Mapping[str, Any] | None = None,
     tenant: Mapping[str, Any] | None = None,
     message_key: str | None = None,
+    events: EventEmitter | None = None,
 ) -> InviteResult:
     """The second half of :func:`invite`: render and send the email of an existing invitation.
 
     Any failure is an :class:`InvitationEmailError` that names the invitation, which still exists.
     ``message_key`` goes to the sender (see :class:`InvitationSender`); only then is it passed.
+    ``events`` (the client's ``events``) receives ``invitation.email_sent`` or ``invitation.email_failed``.
     """
     from orginvite.emails.model import Invitation
 
     invitation_id = str(invitation.get("id", ""))
     org_id = str(organization.get("id", ""))
-    email = str((invitation.get("invitee") or {}).get("email", ""))
+    email = _invitee(invitation)
     try:
         model = Invitation.from_management_api(
             invitation, organization=organization, roles=roles, application=application, tenant=tenant
@@ -168,8 +192,14 @@ async def send_invitation(
         sent = await sender.send_invitation(model, to_name=to_name, **keyed)
     except Exception as exc:
         logger.warning("invitation %s created but its email failed: %s", invitation_id, type(exc).__name__)
+        if events is not None:
+            events.emit(InvitationEvent("invitation.email_failed", org_id, invitation_id or None, email=email or None,
+                                        reason=type(exc).__name__))
         raise InvitationEmailError(invitation_id, org_id, email, exc) from exc
     logger.info("invitation %s sent in %s", invitation_id, sent.locale)
+    if events is not None:
+        events.emit(InvitationEvent("invitation.email_sent", org_id, invitation_id or None, email=email or None,
+                                    expires_at=_text(invitation.get("expires_at"))))
     return InviteResult(
         invitation_id=invitation_id,
         organization_id=org_id,
@@ -227,7 +257,8 @@ async def invite(
         app_metadata=app_metadata,
     )
     return await send_invitation(
-        created, organization=org, sender=sender, roles=records, to_name=name, application=application, tenant=tenant
+        created, organization=org, sender=sender, roles=records, to_name=name, application=application, tenant=tenant,
+        events=client.events,
     )
 
 
@@ -251,5 +282,22 @@ async def resend_invitation(
     to_name = metadata.get("name") if isinstance(metadata, Mapping) and isinstance(metadata.get("name"), str) else None
     return await send_invitation(
         invitation, organization=org, sender=sender, roles=records, to_name=to_name, application=application,
-        tenant=tenant,
+        tenant=tenant, events=client.events,
     )
+
+
+async def revoke_invitation(
+    client: ManagementClient, organization: str | Mapping[str, Any], invitation_id: str, *, actor: str | None = None
+) -> None:
+    """Delete a pending invitation (its link stops working) and emit ``invitation.revoked`` naming ``actor``.
+
+    Raises :class:`~orginvite.management.errors.NotFoundError` when it no longer exists (expired, used, revoked).
+    """
+    org_id = organization if isinstance(organization, str) and organization.startswith("org_") else None
+    if org_id is None:
+        org = dict(organization) if isinstance(organization, Mapping) else await client.resolve_organization(
+            organization)
+        org_id = str(org["id"])
+    await client.delete_invitation(org_id, invitation_id)
+    logger.info("invitation %s revoked", invitation_id)
+    client.events.emit(InvitationEvent("invitation.revoked", org_id, invitation_id, actor=actor))
