@@ -47,6 +47,7 @@ from orginvite.management import (
     ManagementClient,
     NotFoundError,
     invite,
+    resend_invitation,
     revoke_invitation,
 )
 from orginvite.management.errors import InvitationEmailError
@@ -445,6 +446,16 @@ class Workspace:
             application={"name": self.config.app_name},
         )
 
+    async def resend(self, org_id: str, invitation_id: str, actor: OrgUser | None = None) -> InviteResult:
+        """Renew the invitation (a fresh one, a new expiry, its email sent); the old link stops working."""
+        assert self.sender is not None
+        if not _ID.match(invitation_id):
+            raise FormError("invitation", _("This is not an invitation ID."))
+        return await resend_invitation(
+            self.api, await self.organization(org_id), invitation_id, sender=self.sender,
+            application={"name": self.config.app_name}, actor=actor.display_name if actor else None,
+        )
+
     async def revoke(self, org_id: str, invitation_id: str, actor: OrgUser | None = None) -> None:
         if not _ID.match(invitation_id):
             raise FormError("invitation", _("This is not an invitation ID."))
@@ -483,7 +494,8 @@ class NotAMember(Exception):
     """The session names an organization the user no longer belongs to (removed since signing in)."""
 
 
-NOTICES = {"invited": N_("Invitation sent."), "revoked": N_("Invitation revoked.")}  # translated when shown
+NOTICES = {"invited": N_("Invitation sent."), "revoked": N_("Invitation revoked."),  # translated when shown
+           "resent": N_("Invitation renewed: a new link was sent and the old one no longer works.")}
 
 
 async def dashboard_context(

@@ -191,6 +191,16 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
         logger.info("invitation revoked by %r", member.user.sub)
         return RedirectResponse("/?notice=revoked", status_code=303)
 
+    @app.post("/invitations/{invitation_id}/resend")
+    async def resend_invitation(invitation_id: str, workspace: WorkspaceDep, member: AdminDep) -> Response:
+        try:
+            result = await workspace.resend(member.org_id, invitation_id, member.user)
+        except EXPECTED_FAILURES as exc:
+            status, message = describe_failure(exc)
+            raise PageError(status, "resend", _("The invitation was not sent again"), message) from exc
+        logger.info("invitation %s renewed as %s by %r", result.replaces, result.invitation_id, member.user.sub)
+        return RedirectResponse("/?notice=resent", status_code=303)
+
     return app
 
 

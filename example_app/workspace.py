@@ -150,6 +150,20 @@ async def revoke_invitation(request: Request) -> Response:
     return RedirectResponse("/?notice=revoked", status_code=303)
 
 
+async def resend_invitation(request: Request) -> Response:
+    checked = await _admin_form(request)
+    if isinstance(checked, Response):
+        return checked
+    user, org_id, _form = checked
+    try:
+        result = await _workspace(request).resend(org_id, request.path_params["invitation_id"], user)
+    except EXPECTED_FAILURES as exc:
+        status, message = describe_failure(exc)
+        return _error(request, status, "resend", _("The invitation was not sent again"), message)
+    logger.info("invitation %s renewed as %s by %r", result.replaces, result.invitation_id, user.sub)
+    return RedirectResponse("/?notice=resent", status_code=303)
+
+
 def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None) -> OrgInviteMiddleware:
     """The workspace wrapped in the login middleware; ``config=None`` reads the environment."""
     if workspace is None:
@@ -166,6 +180,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             Route("/me", me),
             Route("/invitations", create_invitation, methods=["POST"]),
             Route("/invitations/{invitation_id}/revoke", revoke_invitation, methods=["POST"]),
+            Route("/invitations/{invitation_id}/resend", resend_invitation, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
