@@ -145,6 +145,9 @@ class Settings:
     organization_cache_ttl: int = 300
     organization_lookups_per_second: float = 2.0
     session_store: str = "cookie"
+    #: Look the invitation up among the organization's pending invitations (Management API) at /login: a dead link
+    #: is answered at once, a live one gets login_hint and the invitation's language (README, "Preflight").
+    invitation_preflight: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -303,6 +306,13 @@ class Settings:
         rate = self.organization_lookups_per_second
         if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate < float("inf"):
             raise ConfigurationError("organization_lookups_per_second", "must be a positive number")
+        if not isinstance(self.invitation_preflight, bool):
+            raise ConfigurationError("invitation_preflight", "must be true or false")
+        if self.invitation_preflight and not has_management:
+            raise ConfigurationError(
+                "invitation_preflight", "needs management_client_id and management_client_secret "
+                "(a machine-to-machine application with read:organization_invitations)"
+            )
 
     # -- derived values ------------------------------------------------------------------------------------------
 
@@ -401,11 +411,14 @@ class Settings:
                     "ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND", f"must be a number, got {value!r}"
                 ) from None
             names["organization_lookups_per_second"] = "ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND"
-        value = get("ORGINVITE_REQUIRE_ORGANIZATION")
-        if value is not None:
-            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
-                raise ConfigurationError("ORGINVITE_REQUIRE_ORGANIZATION", "must be true or false")
-            values["require_organization"] = value.lower() in ("1", "true", "yes")
+        for setting, env_name in (("require_organization", "ORGINVITE_REQUIRE_ORGANIZATION"),
+                                  ("invitation_preflight", "ORGINVITE_INVITATION_PREFLIGHT")):
+            value = get(env_name)
+            if value is not None:
+                if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ConfigurationError(env_name, "must be true or false")
+                values[setting] = value.lower() in ("1", "true", "yes")
+                names[setting] = env_name
         for setting in ("organization_lookup", "management_client_id", "management_client_secret"):
             names.setdefault(setting, "ORGINVITE_" + setting.upper())  # named even when the missing one is unset
         tenancy = TenancyRules.from_env(env)  # errors already name the ORGINVITE_* variable

@@ -58,6 +58,9 @@ class Transaction:
     #: Path routing: the organization's path (``/o/acme``) the login started under; the callback (on the apex's
     #: ``/callback``) links back under it.
     path_prefix: str | None = None
+    #: Invitation preflight: the invitation's ID and invitee (never the ticket), for the callback's events.
+    invitation_id: str | None = None
+    invitee_email: str | None = None
 
     def __repr__(self) -> str:  # nonce and verifier are secrets of this login
         return (
@@ -93,7 +96,7 @@ class Transaction:
 
 
 _FIELDS = tuple(Transaction.__dataclass_fields__)
-_OPTIONAL = ("host_organization", "host_organization_id", "host", "path_prefix")
+_OPTIONAL = ("host_organization", "host_organization_id", "host", "path_prefix", "invitation_id", "invitee_email")
 _REQUIRED = tuple(name for name in _FIELDS if name not in _OPTIONAL)
 
 

@@ -549,6 +549,13 @@ class ManagementClient:
 
     # users
 
+    async def users_by_email(self, email: str) -> list[Record]:
+        """The users with this email (``read:users``); Auth0 matches it case-insensitively."""
+        found = await self.request("GET", "users-by-email", params={"email": email})
+        if not isinstance(found, list):
+            raise InvalidResponseError("expected a list of users", method="GET", path="/api/v2/users-by-email")
+        return records(found, "users-by-email")
+
     async def get_user(self, user_id: str) -> Record:
         return await self._object("GET", f"users/{segment(user_id, 'user_id')}")
 
