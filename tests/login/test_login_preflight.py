@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from login_support import KEY_A, Browser, import_example_app, query_of
 from test_login_devtenant import ACME, PASSWORD, tenant_config
 
 from devtenant_support import follow_on_tenant, m2m_token, submit_form
+from login_support import KEY_A, Browser, import_example_app, query_of
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant

@@ -4,7 +4,6 @@ what each call emits to the client's ``on_invitation_event``, and that a sink's 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,16 +24,6 @@ from orginvite.management.mailer import sender_from_env
 
 pytestmark = pytest.mark.anyio
 Inbox = tuple[Any, str]
-
-
-@pytest.fixture
-def tenant(fake_clock: FakeClock) -> Iterator[tuple[DevTenant, str]]:
-    dev = DevTenant(clock=fake_clock.time)
-    try:
-        with dev.serve() as server:
-            yield dev, server.url
-    finally:
-        dev.close()
 
 
 class Recorder:
