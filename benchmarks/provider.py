@@ -33,7 +33,12 @@ class Provider:
         self.app = Starlette(routes=[
             Route("/.well-known/openid-configuration", self.discovery),
             Route("/.well-known/jwks.json", self.jwks),
+            # the few Management API answers the invitation preflight asks for (one pending invitation)
+            Route("/oauth/token", self.m2m_token, methods=["POST"]),
+            Route("/api/v2/organizations/{org_id}/invitations", self.invitations),
+            Route("/api/v2/users-by-email", self.users_by_email),
         ])
+        self.management_calls: dict[str, int] = {}
         self.server = LiveServer(self.app)
         self.issuer = ""
 
@@ -69,6 +74,30 @@ class Provider:
 
     async def jwks(self, request: Request) -> JSONResponse:
         return JSONResponse(self.jwks_document)
+
+    def _count(self, what: str) -> None:
+        self.management_calls[what] = self.management_calls.get(what, 0) + 1
+
+    async def m2m_token(self, request: Request) -> JSONResponse:
+        self._count("token")
+        return JSONResponse({"access_token": "bench-m2m-token", "token_type": "Bearer", "expires_in": 86400,
+                             "scope": "read:organization_invitations read:users"})
+
+    async def invitations(self, request: Request) -> JSONResponse:
+        self._count("invitations page")
+        org_id = request.path_params["org_id"]
+        if request.query_params.get("page", "0") != "0":
+            return JSONResponse([])
+        return JSONResponse([{
+            "id": "uinv_" + "B" * 16, "organization_id": org_id, "inviter": {"name": "Ann"},
+            "invitee": {"email": "bench@acme.test"}, "client_id": CLIENT_ID, "ticket_id": TICKET,
+            "user_metadata": {"lang": "fr"}, "created_at": "2026-12-01T00:00:00.000Z",
+            "expires_at": "2026-12-08T00:00:00.000Z",
+        }])
+
+    async def users_by_email(self, request: Request) -> JSONResponse:
+        self._count("users-by-email")
+        return JSONResponse([])
 
     def claims(self, nonce: str, **extra: Any) -> dict[str, Any]:
         now = int(time.time())

@@ -47,6 +47,8 @@ from orginvite.management import (
     ManagementClient,
     NotFoundError,
     invite,
+    resend_invitation,
+    revoke_invitation,
 )
 from orginvite.management.errors import InvitationEmailError
 from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
@@ -370,6 +372,7 @@ class Workspace:
             self.client = ManagementClient(
                 c.management_domain, c.management_client_id, c.management_client_secret,
                 audience=c.management_audience,
+                on_invitation_event=c.login.on_invitation_event,  # one sink for both sides' lifecycle events
             )
         renderer = EmailRenderer()
         if self.sender is None:
@@ -447,10 +450,20 @@ class Workspace:
             application={"name": self.config.app_name},
         )
 
-    async def revoke(self, org_id: str, invitation_id: str) -> None:
+    async def resend(self, org_id: str, invitation_id: str, actor: OrgUser | None = None) -> InviteResult:
+        """Renew the invitation (a fresh one, a new expiry, its email sent); the old link stops working."""
+        assert self.sender is not None
         if not _ID.match(invitation_id):
             raise FormError("invitation", _("This is not an invitation ID."))
-        await self.api.delete_invitation(org_id, invitation_id)
+        return await resend_invitation(
+            self.api, await self.organization(org_id), invitation_id, sender=self.sender,
+            application={"name": self.config.app_name}, actor=actor.display_name if actor else None,
+        )
+
+    async def revoke(self, org_id: str, invitation_id: str, actor: OrgUser | None = None) -> None:
+        if not _ID.match(invitation_id):
+            raise FormError("invitation", _("This is not an invitation ID."))
+        await revoke_invitation(self.api, org_id, invitation_id, actor=actor.display_name if actor else None)
 
 
 #: What an action may fail with, short of a bug: each has a message for the page (see :func:`describe_failure`).
@@ -485,7 +498,8 @@ class NotAMember(Exception):
     """The session names an organization the user no longer belongs to (removed since signing in)."""
 
 
-NOTICES = {"invited": N_("Invitation sent."), "revoked": N_("Invitation revoked.")}  # translated when shown
+NOTICES = {"invited": N_("Invitation sent."), "revoked": N_("Invitation revoked."),  # translated when shown
+           "resent": N_("Invitation renewed: a new link was sent and the old one no longer works.")}
 
 
 async def dashboard_context(

@@ -195,12 +195,22 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     @app.post("/invitations/{invitation_id}/revoke")
     async def revoke_invitation(invitation_id: str, workspace: WorkspaceDep, member: AdminDep) -> Response:
         try:
-            await workspace.revoke(member.org_id, invitation_id)
+            await workspace.revoke(member.org_id, invitation_id, member.user)
         except EXPECTED_FAILURES as exc:
             status, message = describe_failure(exc)
             raise PageError(status, "revoke", _("The invitation was not revoked"), message) from exc
         logger.info("invitation revoked by %r", member.user.sub)
         return RedirectResponse("/?notice=revoked", status_code=303)
+
+    @app.post("/invitations/{invitation_id}/resend")
+    async def resend_invitation(invitation_id: str, workspace: WorkspaceDep, member: AdminDep) -> Response:
+        try:
+            result = await workspace.resend(member.org_id, invitation_id, member.user)
+        except EXPECTED_FAILURES as exc:
+            status, message = describe_failure(exc)
+            raise PageError(status, "resend", _("The invitation was not sent again"), message) from exc
+        logger.info("invitation %s renewed as %s by %r", result.replaces, result.invitation_id, member.user.sub)
+        return RedirectResponse("/?notice=resent", status_code=303)
 
     return app
 

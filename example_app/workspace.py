@@ -143,12 +143,26 @@ async def revoke_invitation(request: Request) -> Response:
         return checked
     user, org_id, _form = checked
     try:
-        await _workspace(request).revoke(org_id, request.path_params["invitation_id"])
+        await _workspace(request).revoke(org_id, request.path_params["invitation_id"], user)
     except EXPECTED_FAILURES as exc:
         status, message = describe_failure(exc)
         return _error(request, status, "revoke", _("The invitation was not revoked"), message)
     logger.info("invitation revoked by %r", user.sub)
     return RedirectResponse("/?notice=revoked", status_code=303)
+
+
+async def resend_invitation(request: Request) -> Response:
+    checked = await _admin_form(request)
+    if isinstance(checked, Response):
+        return checked
+    user, org_id, _form = checked
+    try:
+        result = await _workspace(request).resend(org_id, request.path_params["invitation_id"], user)
+    except EXPECTED_FAILURES as exc:
+        status, message = describe_failure(exc)
+        return _error(request, status, "resend", _("The invitation was not sent again"), message)
+    logger.info("invitation %s renewed as %s by %r", result.replaces, result.invitation_id, user.sub)
+    return RedirectResponse("/?notice=resent", status_code=303)
 
 
 def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None) -> OrgInviteMiddleware:
@@ -172,6 +186,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             Route("/invitations/{invitation_id}/revoke", revoke_invitation, methods=["POST"]),
             Route("/invoices", invoice_api.page),
             Route("/api/invoices", invoice_api.invoices),
+            Route("/invitations/{invitation_id}/resend", resend_invitation, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

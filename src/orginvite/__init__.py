@@ -75,6 +75,12 @@ _LAZY: dict[str, str] = {
     "InviteResult": "orginvite.management",
     "invite": "orginvite.management",
     "resend_invitation": "orginvite.management",
+    "revoke_invitation": "orginvite.management",
+    # invitation lifecycle events
+    "InvitationEvent": "orginvite.events",
+    "WebhookSink": "orginvite.events",
+    "log_event": "orginvite.events",
+    "fan_out": "orginvite.events",
     # testing
     "LiveServer": "orginvite.testing",
 }
@@ -134,6 +140,11 @@ __all__ = [  # noqa: RUF022 (grouped as above, not sorted)
     "InviteResult",
     "invite",
     "resend_invitation",
+    "revoke_invitation",
+    "InvitationEvent",
+    "WebhookSink",
+    "log_event",
+    "fan_out",
     "LiveServer",
 ]
 
@@ -164,6 +175,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
         SMTPSettings,
         build_message,
     )
+    from orginvite.events import InvitationEvent, WebhookSink, fan_out, log_event
     from orginvite.i18n.locales import LocaleResolution, negotiate
     from orginvite.i18n.translations import CatalogError, Catalogs, set_default_catalogs, use_locale
     from orginvite.links import LinkRules, LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
@@ -172,7 +184,14 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from orginvite.login.middleware import OrgInviteMiddleware
     from orginvite.login.redaction import RedactInvitationTickets
     from orginvite.login.switching import switch_organization_url
-    from orginvite.management import InviteResult, ManagementAPIError, ManagementClient, invite, resend_invitation
+    from orginvite.management import (
+        InviteResult,
+        ManagementAPIError,
+        ManagementClient,
+        invite,
+        resend_invitation,
+        revoke_invitation,
+    )
     from orginvite.sessions.access import get_access_token
     from orginvite.sessions.guards import current_permissions, requires_permissions, requires_roles
     from orginvite.sessions.membership import MemberOrganization, current_organizations

@@ -38,6 +38,9 @@ AllowedOrganizations = Callable[[str | None, str | None], bool]
 #: an OrgInviteError) to refuse the session. The user is typed ``Any`` here because config imports nothing of the
 #: session code (it would be an import circle: sessions read their TTLs from Settings).
 OnAccept = Callable[[Any, Mapping[str, Any]], Awaitable[bool | None]]
+#: ``await on_invitation_event(event)`` with an :class:`orginvite.events.InvitationEvent` (typed ``Any`` for the same
+#: reason): the login flow's invitation.accepted and invitation.failed, delivered in the background.
+OnInvitationEvent = Callable[[Any], Awaitable[None]]
 
 
 def env_value(environ: Mapping[str, str], *names: str) -> str | None:
@@ -128,6 +131,7 @@ class Settings:
     require_organization: bool = False
     allowed_organizations: AllowedOrganizations | None = None
     on_accept: OnAccept | None = None
+    on_invitation_event: OnInvitationEvent | None = None
     default_return_to: str = "/"
     post_logout_return_to: str | None = None
     allowed_logout_urls: tuple[str, ...] = ()
@@ -146,6 +150,9 @@ class Settings:
     organization_lookups_per_second: float = 2.0
     session_store: str = "cookie"
     revalidate_every: int = 300
+    #: Look the invitation up among the organization's pending invitations (Management API) at /login: a dead link
+    #: is answered at once, a live one gets login_hint and the invitation's language (README, "Preflight").
+    invitation_preflight: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -248,6 +255,8 @@ class Settings:
             raise ConfigurationError("allowed_organizations", "must be a callable (org_id, org_name) -> bool")
         if self.on_accept is not None and not callable(self.on_accept):
             raise ConfigurationError("on_accept", "must be an async callable (user, claims) -> bool | None")
+        if self.on_invitation_event is not None and not callable(self.on_invitation_event):
+            raise ConfigurationError("on_invitation_event", "must be an async callable (event) -> None")
         if self.audience is not None and (not isinstance(self.audience, str) or not self.audience):
             raise ConfigurationError("audience", "must be a non-empty string or None")
         if self.id_token_algorithms is not None:
@@ -303,6 +312,13 @@ class Settings:
         rate = self.organization_lookups_per_second
         if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate < float("inf"):
             raise ConfigurationError("organization_lookups_per_second", "must be a positive number")
+        if not isinstance(self.invitation_preflight, bool):
+            raise ConfigurationError("invitation_preflight", "must be true or false")
+        if self.invitation_preflight and not has_management:
+            raise ConfigurationError(
+                "invitation_preflight", "needs management_client_id and management_client_secret "
+                "(a machine-to-machine application with read:organization_invitations)"
+            )
 
     # -- derived values ------------------------------------------------------------------------------------------
 
@@ -402,11 +418,14 @@ class Settings:
                     "ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND", f"must be a number, got {value!r}"
                 ) from None
             names["organization_lookups_per_second"] = "ORGINVITE_ORGANIZATION_LOOKUPS_PER_SECOND"
-        value = get("ORGINVITE_REQUIRE_ORGANIZATION")
-        if value is not None:
-            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
-                raise ConfigurationError("ORGINVITE_REQUIRE_ORGANIZATION", "must be true or false")
-            values["require_organization"] = value.lower() in ("1", "true", "yes")
+        for setting, env_name in (("require_organization", "ORGINVITE_REQUIRE_ORGANIZATION"),
+                                  ("invitation_preflight", "ORGINVITE_INVITATION_PREFLIGHT")):
+            value = get(env_name)
+            if value is not None:
+                if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ConfigurationError(env_name, "must be true or false")
+                values[setting] = value.lower() in ("1", "true", "yes")
+                names[setting] = env_name
         for setting in ("organization_lookup", "management_client_id", "management_client_secret"):
             names.setdefault(setting, "ORGINVITE_" + setting.upper())  # named even when the missing one is unset
         tenancy = TenancyRules.from_env(env)  # errors already name the ORGINVITE_* variable

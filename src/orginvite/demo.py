@@ -45,6 +45,7 @@ from orginvite.devtenant.config import (
 )
 from orginvite.devtenant.hosts import HostGuard
 from orginvite.emails.outbox import Outbox
+from orginvite.events import RecordedEvents, fan_out, log_event
 from orginvite.login.redaction import RedactInvitationTickets
 from orginvite.serving import bind, cannot_listen, make_server, port_option, serve_until_stopped
 
@@ -106,6 +107,7 @@ def _summary(urls: dict[str, str]) -> str:
         "",
         f"  workspace (example_app): {urls['app']}/",
         f"  outbox (caught emails):  {urls['outbox']}/",
+        f"  invitation events:       {urls['outbox']}/events",
         f"  SMTP catcher:            {urls['smtp']}",
         f"  dev tenant:              {urls['tenant']}/",
         "",
@@ -135,6 +137,18 @@ async def _run(
         smtp.close()
         with contextlib.suppress(TimeoutError):  # Python 3.12+ waits for open SMTP sessions too: not forever
             await asyncio.wait_for(smtp.wait_closed(), 5)
+
+
+def _with_events_page(outbox: Any, events: RecordedEvents) -> Any:
+    """The outbox's site, with the invitation events the workspace emitted at ``/events`` (``/events.json``)."""
+
+    async def site(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in ("/events", "/events.json"):
+            await events.app(scope, receive, send)
+        else:
+            await outbox(scope, receive, send)
+
+    return site
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -176,6 +190,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         try:
             outbox = Outbox()
+            events = RecordedEvents()  # both the workspace's invite calls and its login flow report here
             config = WorkspaceConfig(
                 login=Settings(
                     issuer=urls["tenant"] + "/",
@@ -185,6 +200,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     base_url=urls["app"],
                     audience=DEMO_API_IDENTIFIER,  # /invoices calls the Acme API with the member's access token
                     scope="openid profile email offline_access",
+                    on_invitation_event=fan_out(events, log_event),
                 ),
                 management_domain=urls["tenant"],
                 management_client_id=DEMO_M2M_CLIENT_ID,
@@ -204,7 +220,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 guarded = HostGuard(asgi, LOOPBACK_NAMES, loopback=False)
                 return make_server(guarded, log_level=level), sockets[sock_name]
 
-            servers = [server(tenant.app, "tenant_port"), server(outbox.app, "outbox_port"), server(app, "port")]
+            outbox_site = _with_events_page(outbox.app, events)
+            servers = [server(tenant.app, "tenant_port"), server(outbox_site, "outbox_port"), server(app, "port")]
 
             def ready() -> None:
                 print(_summary(urls), file=out)

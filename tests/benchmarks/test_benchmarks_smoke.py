@@ -15,6 +15,7 @@ EXPECTED = {
         "floor: bare Starlette fixed redirect",
         "orginvite /login (invitation)",
         "authlib authorize_redirect + SessionMiddleware",
+        "orginvite /login (invitation, preflight, cached org)",
         "auth0-fastapi /auth/login",
     },
     "passthrough": {

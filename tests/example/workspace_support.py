@@ -54,7 +54,8 @@ class Clock:
 class Stack:
     """Everything ``orginvite demo`` runs, in-process, with the tenant's clock in the test's hands."""
 
-    def __init__(self, *, fastapi: bool = False, api_token_lifetime: int | None = None, **login: Any) -> None:
+    def __init__(self, *, fastapi: bool = False, api_token_lifetime: int | None = None,
+                 on_invitation_event: Any = None, **login: Any) -> None:
         self.clock = Clock()
         self.outbox = Outbox()
         self.outbox_server = LiveServer(self.outbox.app).start()
@@ -77,7 +78,7 @@ class Stack:
         self.config = core.WorkspaceConfig(
             login=Settings(issuer=self.tenant_url + "/", client_id=DEMO_WEB_CLIENT_ID,
                            client_secret=DEMO_WEB_CLIENT_SECRET, secret_keys=(secrets.token_urlsafe(32),),
-                           base_url=self.url, **login),
+                           base_url=self.url, on_invitation_event=on_invitation_event, **login),
             management_domain=self.tenant_url,
             management_client_id=DEMO_M2M_CLIENT_ID,
             management_client_secret=DEMO_M2M_CLIENT_SECRET,

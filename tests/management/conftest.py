@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mgmt_fake import FakeAuth0, FakeClock
 
+from orginvite.devtenant.app import DevTenant
 from orginvite.testing import LiveServer
 
 
@@ -30,6 +31,17 @@ def fake_auth0(fake_clock: FakeClock) -> Iterator[tuple[FakeAuth0, str]]:
     fake = FakeAuth0(fake_clock)
     with LiveServer(fake.app) as server:
         yield fake, server.url
+
+
+@pytest.fixture
+def tenant(fake_clock: FakeClock) -> Iterator[tuple[DevTenant, str]]:
+    """The embedded dev tenant (demo seed) on loopback, on the shared fake clock."""
+    dev = DevTenant(clock=fake_clock.time)
+    try:
+        with dev.serve() as server:
+            yield dev, server.url
+    finally:
+        dev.close()
 
 
 class _Inbox:

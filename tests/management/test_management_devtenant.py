@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,6 @@ from orginvite.management.mailer import sender_from_env
 
 pytestmark = pytest.mark.anyio
 Inbox = tuple[Any, str]
-
-
-@pytest.fixture
-def tenant(fake_clock: FakeClock) -> Iterator[tuple[DevTenant, str]]:
-    dev = DevTenant(clock=fake_clock.time)
-    try:
-        with dev.serve() as server:
-            yield dev, server.url
-    finally:
-        dev.close()
 
 
 def client_for(url: str, clock: FakeClock, client_id: str = demo.DEMO_M2M_CLIENT_ID,

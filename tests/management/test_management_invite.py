@@ -77,13 +77,14 @@ async def test_a_failed_email_keeps_the_invitation_for_a_resend(fake_auth0: Fake
         assert fake.invitations[error.invitation_id]["ticket_id"] not in str(error)
         sender = RecordingSender()
         again = await resend_invitation(client, "acme", error.invitation_id, sender=sender)
-        assert again.invitation_id == error.invitation_id
+        # renewed: a fresh invitation replaces the one whose email failed, which is gone
+        assert again.replaces == error.invitation_id and again.invitation_id != error.invitation_id
         assert again.locale == "ja"
         assert sender.sent[0]["to_name"] == "Bo"
-        assert len(fake.invitations) == 1
-        await client.delete_invitation(org["id"], error.invitation_id)
+        assert list(fake.invitations) == [again.invitation_id]
+        await client.delete_invitation(org["id"], again.invitation_id)
         with pytest.raises(NotFoundError):
-            await resend_invitation(client, "acme", error.invitation_id, sender=sender)
+            await resend_invitation(client, "acme", again.invitation_id, sender=sender)
 
 
 async def test_an_api_refusal_means_no_email(fake_auth0: Fake, fake_clock: FakeClock) -> None:

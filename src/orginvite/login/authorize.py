@@ -18,11 +18,12 @@ from orginvite.errors import ProviderError
 from orginvite.i18n import locales
 from orginvite.links import LoginRequest
 from orginvite.login.context import ROUTE_KEY, Cookies, LoginContext
+from orginvite.login.preflight import Found
 from orginvite.login.transactions import Transaction
 from orginvite.tenancy.routing import UnknownOrganization
 from orginvite.tenancy.rules import Route, TenancyError, canonical_login_url, placement
 
-__all__ = ["place", "start"]
+__all__ = ["dead_invitation", "place", "start"]
 
 logger = logging.getLogger("orginvite.login")
 
@@ -65,6 +66,16 @@ def organization_mismatch(
         {"error": "organization_mismatch", "code": code, "organization": wanted, "host_organization": here,
          "message": "The link belongs to another organization than the address it was opened on."},
         wanted=wanted, here=here, code=code,
+    )
+
+
+def dead_invitation(ctx: LoginContext, request: Request, display_name: str | None, cookies: Cookies) -> Response:
+    """The preflight found no pending invitation for the ticket: the "ask for a new invitation" page at once."""
+    return ctx.page(
+        request, "callback_invitation_invalid.html", 400,
+        {"error": "invitation_invalid", "organization": display_name,
+         "message": "This invitation can no longer be used; ask for a new one."},
+        cookies, kind="invitation_invalid", organization_display_name=display_name,
     )
 
 
@@ -117,17 +128,21 @@ async def start(
     *,
     prompt: str | None = None,
     cookies: Cookies | None = None,
+    found: Found | None = None,
 ) -> Response:
-    """Redirect to ``/authorize`` with a new transaction cookie (and ``cookies``), or a page that says why not."""
+    """Redirect to ``/authorize`` with a new transaction cookie (and ``cookies``), or a page that says why not.
+
+    ``found`` (the invitation preflight's answer) adds ``login_hint``, the invitation's language ahead of the
+    browser's as ``ui_locales``, and ``screen_hint=signup`` for an invitee the tenant has no user for yet."""
     cookies = list(cookies or ())
     organization, host_org, host_org_id, host, redirect_uri = link.organization, None, None, None, None
     path_prefix = None
     return_to = link.return_to
     if ctx.tenants is not None:
-        found = await _tenant_organization(ctx, request, link, cookies)
-        if isinstance(found, Response):
-            return found
-        organization, host_org_id = found
+        placed = await _tenant_organization(ctx, request, link, cookies)
+        if isinstance(placed, Response):
+            return placed
+        organization, host_org_id = placed
         route_: Route = request.scope[ROUTE_KEY]
         host_org, host = route_.organization_name, route_.host
         redirect_uri = ctx.tenants.redirect_uri(route_)
@@ -138,9 +153,11 @@ async def start(
         auth = await ctx.oidc.authorization_request(
             organization=organization,
             invitation=link.invitation,
-            ui_locales=_ui_locales(ctx, request),
+            ui_locales=(found.language if found is not None and found.language else None) or _ui_locales(ctx, request),
             prompt=prompt,
             redirect_uri=redirect_uri,
+            login_hint=found.email if found is not None else None,
+            screen_hint="signup" if found is not None and found.signup else None,
         )
     except ProviderError as exc:
         return ctx.provider_unavailable(request, exc, cookies, retry_url="")
@@ -158,6 +175,8 @@ async def start(
         host=host,
         path_prefix=path_prefix,
         prompt="none" if prompt == "none" else None,
+        invitation_id=found.invitation_id if found is not None else None,
+        invitee_email=found.email if found is not None else None,
     )
     cookies.extend(ctx.transactions.start(transaction, request.cookies))
     if logger.isEnabledFor(logging.INFO):  # the fingerprint is a SHA-256: not for a log line nobody keeps

@@ -28,6 +28,7 @@ from orginvite.errors import (
     TokenError,
 )
 from orginvite.links import LoginRequest
+from orginvite.login import lifecycle
 from orginvite.login.authorize import start
 from orginvite.login.claims import check_host_organization, check_organization, organization_of
 from orginvite.login.context import PREFIX_KEY, ROUTE_KEY, Cookies, LoginContext, local, path_prefix
@@ -115,6 +116,7 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
             "provider returned error=%r kind=%s organization=%s description=%r",
             exc.error, exc.kind, transaction.organization, exc.description,
         )
+        lifecycle.failed(ctx, transaction, exc.kind)
         return _error_page(ctx, request, exc, done)
     code = params.get("code")
     if not code or len(code) > 2048:
@@ -148,12 +150,15 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
         return ctx.provider_unavailable(request, exc, done, retry_url=retry_url)
     except OrganizationClaimError as exc:
         logger.warning("organization check failed: expected=%r actual=%r: %s", exc.expected, exc.actual, exc)
+        lifecycle.failed(ctx, transaction, "forbidden_organization")
         return ctx.forbidden(request, "organization", done)
     except AcceptanceVetoed as exc:
         logger.info("on_accept vetoed the session: %r", exc.description[:200])
+        lifecycle.failed(ctx, transaction, "forbidden_vetoed")
         return ctx.forbidden(request, "vetoed", done)
     except TokenError as exc:
         logger.warning("ID token rejected: %s", exc)
+        lifecycle.failed(ctx, transaction, "forbidden_token")
         return ctx.forbidden(request, "token", done)
     bound = None
     if route_ is not None:
@@ -167,6 +172,7 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
         logger.warning("session not issued: sub=%r organization=%s: %s", user.sub[:100], org_id, exc)
         return ctx.forbidden(request, "profile_too_large", done)
     logger.info("signed in: sub=%r organization=%s", user.sub, org_id)
+    lifecycle.accepted(ctx, transaction, user, org_id)
     done.append(ctx.pending_header("", 0))
     return ctx.redirect(local(request, transaction.return_to), done)
 

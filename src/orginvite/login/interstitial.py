@@ -19,7 +19,8 @@ from starlette.responses import Response
 from orginvite.errors import InvalidCookieError
 from orginvite.forms import read_urlencoded_form
 from orginvite.links import LoginRequest, safe_return_path
-from orginvite.login.authorize import place, start
+from orginvite.login import lifecycle, preflight
+from orginvite.login.authorize import dead_invitation, place, start
 from orginvite.login.context import LoginContext, local, path_prefix
 from orginvite.login.pages import wants_json
 from orginvite.sessions.user import OrgUser
@@ -32,8 +33,11 @@ PENDING_TTL = 600
 _MAX_FORM_BYTES = 4096
 
 
-def show(ctx: LoginContext, request: Request, link: LoginRequest, user: OrgUser) -> Response:
-    """The page that asks before the provider consumes the invitation with the signed-in account."""
+def show(
+    ctx: LoginContext, request: Request, link: LoginRequest, user: OrgUser, *, invited: str | None = None
+) -> Response:
+    """The page that asks before the provider consumes the invitation with the signed-in account; ``invited`` is
+    the invitee's address when the preflight found it (the page names both accounts)."""
     csrf = secrets.token_urlsafe(24)
     value = ctx.pending.sign({
         "invitation": link.invitation,
@@ -46,9 +50,10 @@ def show(ctx: LoginContext, request: Request, link: LoginRequest, user: OrgUser)
     return ctx.page(
         request, "interstitial.html", 409 if wants_json(request.headers.get("accept")) else 200,
         {"error": "already_signed_in", "message": "Signed in as another account; confirm to continue.",
-         "signed_in_as": user.email or user.display_name},
+         "signed_in_as": user.email or user.display_name, "invited": invited},
         [ctx.pending_header(value, PENDING_TTL)],
         user_label=user.email or user.display_name,
+        invited=invited,
         csrf_token=csrf,
         action_url=local(request, path_prefix(request) + ctx.settings.login_path),
     )
@@ -106,10 +111,14 @@ async def confirm(ctx: LoginContext, request: Request) -> Response:
         if refusal is not None:
             refusal.raw_headers.extend(clear_pending)
             return refusal
+    verdict = await preflight.check(ctx, link)  # cached since /login: the hints again, or a link dead since
+    if isinstance(verdict, preflight.Missing):
+        lifecycle.dead_link(ctx, link.organization)
+        return dead_invitation(ctx, request, verdict.organization_display_name, clear_pending)
     # Sign out here, then make the provider ask for credentials again instead of reusing its SSO session.
     logger.info("interstitial: signing out and continuing with invitation %s", link.ticket_fingerprint)
     signed_out = await ctx.store.end(ctx.cookie_header(request))
-    return await start(ctx, request, link, prompt="login", cookies=[*clear_pending, *signed_out])
+    return await start(ctx, request, link, prompt="login", cookies=[*clear_pending, *signed_out], found=verdict)
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -244,11 +244,15 @@ class OIDCClient:
         ui_locales: str | None = None,
         prompt: str | None = None,
         redirect_uri: str | None = None,
+        login_hint: str | None = None,
+        screen_hint: str | None = None,
     ) -> AuthorizationRequest:
         """Build the ``/authorize`` URL from the allow-list only; the caller binds the returned secrets.
 
         ``redirect_uri`` is the callback on the request's host under multi-tenant routing (the caller built it from
-        an allow-listed host); by default the configured one.
+        an allow-listed host); by default the configured one. ``login_hint`` (an email address) and ``screen_hint``
+        (``signup`` or ``login``) come from the invitation preflight, never from the query; a ``screen_hint`` set
+        in ``extra_authorize_params`` wins (one value per parameter).
         """
         document = await self.discovery()
         s = self.settings
@@ -275,6 +279,10 @@ class OIDCClient:
             query += "&ui_locales=" + quote_plus(ui_locales)
         if prompt:
             query += "&prompt=" + quote_plus(prompt)
+        if login_hint:
+            query += "&login_hint=" + quote_plus(login_hint[:320])
+        if screen_hint in ("signup", "login") and "screen_hint" not in s.extra_authorize_params:
+            query += "&screen_hint=" + screen_hint
         if self._extra_query:
             query += "&" + self._extra_query
         endpoint = document["authorization_endpoint"]

@@ -60,6 +60,9 @@ class Transaction:
     path_prefix: str | None = None
     #: ``"none"`` for a silent organization switch: ``login_required`` at the callback restarts it interactively.
     prompt: str | None = None
+    #: Invitation preflight: the invitation's ID and invitee (never the ticket), for the callback's events.
+    invitation_id: str | None = None
+    invitee_email: str | None = None
 
     def __repr__(self) -> str:  # nonce and verifier are secrets of this login
         return (
@@ -95,7 +98,8 @@ class Transaction:
 
 
 _FIELDS = tuple(Transaction.__dataclass_fields__)
-_OPTIONAL = ("host_organization", "host_organization_id", "host", "path_prefix", "prompt")
+_OPTIONAL = ("host_organization", "host_organization_id", "host", "path_prefix", "prompt", "invitation_id",
+             "invitee_email")
 _REQUIRED = tuple(name for name in _FIELDS if name not in _OPTIONAL)
 
 

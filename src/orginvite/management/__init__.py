@@ -21,7 +21,7 @@ from orginvite.management.errors import (
     ServerError,
     UnauthorizedError,
 )
-from orginvite.management.invite import InviteResult, invite, resend_invitation
+from orginvite.management.invite import InviteResult, invite, resend_invitation, revoke_invitation
 
 __all__ = [
     "BadRequestError",
@@ -41,4 +41,5 @@ __all__ = [
     "invite",
     "normalize_issuer",
     "resend_invitation",
+    "revoke_invitation",
 ]

@@ -33,7 +33,13 @@ from orginvite.management.errors import (
     RateLimitError,
     UnauthorizedError,
 )
-from orginvite.management.invite import InvitationSender, create_invitation, normalize_language, send_invitation
+from orginvite.management.invite import (
+    InvitationSender,
+    create_invitation,
+    emit_created,
+    normalize_language,
+    send_invitation,
+)
 
 __all__ = [
     "BulkOptions",
@@ -291,6 +297,7 @@ async def _invite_one(
             application=options.application,
             tenant=options.tenant,
             message_key=f"invitation.{invitation_id}",  # one invitation, one Message-ID, however often sent
+            events=client.events,
         )
         message_id = sent.message_id
         detail = f"{detail} ({sent.locale})"
@@ -306,7 +313,7 @@ async def _create_with_auth0_email(
         metadata["lang"] = normalize_language(row.language)
     if row.name:
         metadata["name"] = row.name
-    return await client.create_invitation(
+    created = await client.create_invitation(
         org_id,
         inviter_name=options.inviter_name,
         invitee_email=row.email,
@@ -318,3 +325,5 @@ async def _create_with_auth0_email(
         app_metadata=app_metadata,
         user_metadata=metadata,
     )
+    emit_created(client.events, created, org_id, options.inviter_name)
+    return created

@@ -100,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
             "stopped.", 79),
     )
     parser.add_argument("--org", required=True, help="organization ID (org_...) or name")
-    parser.add_argument("--csv", required=True, type=Path, help="UTF-8 CSV file with a header row")
+    parser.add_argument("--csv", type=Path, help="UTF-8 CSV file with a header row")
+    parser.add_argument("--resend", action="append", metavar="INVITATION_ID", default=[],
+                        help="instead of --csv: renew this pending invitation (uinv_...; repeatable): a fresh one "
+                        "with a new expiry, its email sent, the old link dead")
     parser.add_argument("--inviter", help="inviter name shown in the email (default: the organization's name)")
     parser.add_argument("--client-id", help="application the invitees sign in to (env ORGINVITE_CLIENT_ID)")
     parser.add_argument("--app-name", help="application name shown in the email (\"... to join Acme on NAME\")")
@@ -237,6 +240,10 @@ async def _run(
 ) -> int:
     from orginvite.i18n.translations import AVAILABLE_LOCALES
 
+    if bool(args.resend) == (args.csv is not None):
+        raise UsageError("give --csv FILE to invite, or --resend INVITATION_ID to renew invitations (not both)")
+    if args.resend:
+        return await _resend(args, environ, out, err, client_factory, sender)
     try:
         data = args.csv.read_bytes()
     except OSError as exc:
@@ -347,6 +354,50 @@ async def _run(
     if args.report:
         out.write(f"report: {args.report}\n")
     return EXIT_OK if not outcome.failures else EXIT_FAILURES
+
+
+async def _resend(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    out: TextIO,
+    err: TextIO,
+    client_factory: Callable[[argparse.Namespace, Mapping[str, str]], ManagementClient],
+    sender: InvitationSender | None,
+) -> int:
+    """``--resend``: renew each invitation with :func:`~orginvite.management.invite.resend_invitation`. One that
+    no longer exists (expired, used, revoked) is reported and the exit status is 1; the others are renewed."""
+    from orginvite.management.errors import InvitationEmailError
+    from orginvite.management.invite import resend_invitation
+
+    bad = [i for i in args.resend if not i.startswith("uinv_") or not 5 < len(i) <= 50 or not i.isascii()
+           or not i.replace("_", "").isalnum()]
+    if bad:
+        raise UsageError(f"not an invitation ID (uinv_...): {bad[0]!r}")
+    if sender is None:
+        sender = _default_sender(environ)
+    failed = 0
+    async with client_factory(args, environ) as client:
+        try:
+            organization = await client.resolve_organization(args.org)
+        except NotFoundError as exc:
+            raise UsageError(f"no organization {args.org!r} in {client.issuer}") from exc
+        application = {"name": args.app_name} if args.app_name else None
+        for invitation_id in args.resend:
+            try:
+                result = await resend_invitation(client, organization, invitation_id, sender=sender,
+                                                 application=application, actor=args.inviter)
+            except NotFoundError:
+                failed += 1
+                err.write(f"{invitation_id}: no such pending invitation (accepted, expired or revoked): invite the "
+                          "person again\n")
+                continue
+            except InvitationEmailError as exc:
+                failed += 1
+                err.write(f"{invitation_id}: renewed as {exc.invitation_id}, but its email failed: {exc}\n")
+                continue
+            out.write(f"{invitation_id}: renewed as {result.invitation_id} for {result.email}, email sent "
+                      f"({result.locale}), expires {result.expires_at}\n")
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 def _lock_state(state_path: Path, *, wait: bool, err: TextIO) -> StateLock:

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from orginvite.errors import ConfigurationError
+from orginvite.events import EventEmitter, EventSink
 from orginvite.management.errors import (
     InvalidResponseError,
     ManagementConnectionError,
@@ -90,6 +91,8 @@ class ManagementClient:
 
     ``http`` lets the host app share its own ``httpx.AsyncClient`` (then it is not closed here). ``clock`` and
     ``sleep`` exist so tests can drive token expiry and rate-limit waits without waiting.
+    ``on_invitation_event`` receives the lifecycle events (:mod:`orginvite.events`) of the invite functions run
+    with this client, in the background (``self.events``); ``aclose()`` delivers what is still queued first.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class ManagementClient:
         allow_http: bool = False,
         clock: Callable[[], float] = time.time,
         sleep: Sleep = asyncio.sleep,
+        on_invitation_event: EventSink | None = None,
     ) -> None:
         if not client_id:
             raise ConfigurationError("client_id", "the machine-to-machine application's client ID is required")
@@ -136,6 +140,10 @@ class ManagementClient:
         self._token_lock = asyncio.Lock()
         self._rate = _RateState()
         self.token_requests = 0  # how many tokens were fetched: lets apps and tests see the cache working
+        try:
+            self.events = EventEmitter(on_invitation_event)
+        except TypeError as exc:
+            raise ConfigurationError("on_invitation_event", str(exc)) from None
 
     def __repr__(self) -> str:  # never the secret nor the token
         return f"ManagementClient(issuer={self.issuer!r}, client_id={self.client_id!r})"
@@ -149,6 +157,7 @@ class ManagementClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        await self.events.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -539,6 +548,13 @@ class ManagementClient:
         return self._iterate(lambda n: self.list_roles(n, per_page))
 
     # users
+
+    async def users_by_email(self, email: str) -> list[Record]:
+        """The users with this email (``read:users``); Auth0 matches it case-insensitively."""
+        found = await self.request("GET", "users-by-email", params={"email": email})
+        if not isinstance(found, list):
+            raise InvalidResponseError("expected a list of users", method="GET", path="/api/v2/users-by-email")
+        return records(found, "users-by-email")
 
     async def get_user(self, user_id: str) -> Record:
         return await self._object("GET", f"users/{segment(user_id, 'user_id')}")

@@ -112,7 +112,7 @@ class InvitationEmailError(OrgInviteError):
     """The invitation was created but its email could not be rendered or sent.
 
     The invitation is NOT lost: ``invitation_id`` and ``organization_id`` name it, and the email can be sent again
-    with :func:`orginvite.management.invite.send_invitation_email` (or the invitation revoked).
+    with :func:`orginvite.management.invite.resend_invitation`, which renews it (or the invitation revoked).
     """
 
     def __init__(self, invitation_id: str, organization_id: str, email: str, cause: BaseException) -> None:

@@ -4,18 +4,21 @@ The order matters. The invitation is created first with ``send_invitation_email=
 in ``user_metadata["lang"]`` (Auth0's pattern for a language chosen by the inviter: its own email template sees it
 as ``user_metadata.lang``, and so does the email renderer here). Only then is the email rendered and sent. If
 sending fails, the invitation is not rolled back: the error
-(:class:`~orginvite.management.errors.InvitationEmailError`) names it, and :func:`resend_invitation` sends its
-email again. Everything that can be checked before creating anything (the organization, the roles, the language)
-is checked first.
+(:class:`~orginvite.management.errors.InvitationEmailError`) names it, and :func:`resend_invitation` renews it
+(a fresh invitation with a new expiry, its email sent). Everything that can be checked before creating anything
+(the organization, the roles, the language) is checked first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orginvite.events import EventEmitter, InvitationEvent
 from orginvite.i18n import locales
 from orginvite.management.errors import InvitationEmailError
 
@@ -31,6 +34,7 @@ __all__ = [
     "invite",
     "normalize_language",
     "resend_invitation",
+    "revoke_invitation",
     "role_records",
     "send_invitation",
 ]
@@ -70,6 +74,7 @@ class InviteResult:
     message_id: str
     locale: str
     expires_at: str | None = None
+    replaces: str | None = None  # resend: the invitation this one replaced (its link no longer works)
 
 
 async def role_records(client: ManagementClient, role_ids: Sequence[str], *, strict: bool = True) -> list[Record]:
@@ -125,9 +130,10 @@ async def create_invitation(
         metadata["lang"] = lang
     if name:
         metadata.setdefault("name", name)
-    return await client.create_invitation(
+    inviter = one_line(inviter_name, limit=300)
+    created = await client.create_invitation(
         str(organization["id"]),
-        inviter_name=one_line(inviter_name, limit=300),
+        inviter_name=inviter,
         invitee_email=email,
         client_id=client_id,
         connection_id=connection_id,
@@ -137,6 +143,25 @@ async def create_invitation(
         app_metadata=app_metadata,
         user_metadata=metadata,
     )
+    emit_created(client.events, created, str(organization["id"]), inviter)
+    return created
+
+
+def emit_created(events: EventEmitter, invitation: Mapping[str, Any], org_id: str, actor: str | None) -> None:
+    """``invitation.created`` for a record the Management API just returned."""
+    events.emit(InvitationEvent(
+        "invitation.created", org_id, str(invitation.get("id", "")) or None,
+        email=_invitee(invitation) or None, actor=actor, expires_at=_text(invitation.get("expires_at")),
+    ))
+
+
+def _invitee(invitation: Mapping[str, Any]) -> str:
+    invitee = invitation.get("invitee")
+    return str(invitee.get("email", "")) if isinstance(invitee, Mapping) else ""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 async def send_invitation(
@@ -149,17 +174,19 @@ async def send_invitation(
     application: Mapping[str, Any] | None = None,
     tenant: Mapping[str, Any] | None = None,
     message_key: str | None = None,
+    events: EventEmitter | None = None,
 ) -> InviteResult:
     """The second half of :func:`invite`: render and send the email of an existing invitation.
 
     Any failure is an :class:`InvitationEmailError` that names the invitation, which still exists.
     ``message_key`` goes to the sender (see :class:`InvitationSender`); only then is it passed.
+    ``events`` (the client's ``events``) receives ``invitation.email_sent`` or ``invitation.email_failed``.
     """
     from orginvite.emails.model import Invitation
 
     invitation_id = str(invitation.get("id", ""))
     org_id = str(organization.get("id", ""))
-    email = str((invitation.get("invitee") or {}).get("email", ""))
+    email = _invitee(invitation)
     try:
         model = Invitation.from_management_api(
             invitation, organization=organization, roles=roles, application=application, tenant=tenant
@@ -168,8 +195,14 @@ async def send_invitation(
         sent = await sender.send_invitation(model, to_name=to_name, **keyed)
     except Exception as exc:
         logger.warning("invitation %s created but its email failed: %s", invitation_id, type(exc).__name__)
+        if events is not None:
+            events.emit(InvitationEvent("invitation.email_failed", org_id, invitation_id or None, email=email or None,
+                                        reason=type(exc).__name__))
         raise InvitationEmailError(invitation_id, org_id, email, exc) from exc
     logger.info("invitation %s sent in %s", invitation_id, sent.locale)
+    if events is not None:
+        events.emit(InvitationEvent("invitation.email_sent", org_id, invitation_id or None, email=email or None,
+                                    expires_at=_text(invitation.get("expires_at"))))
     return InviteResult(
         invitation_id=invitation_id,
         organization_id=org_id,
@@ -227,7 +260,8 @@ async def invite(
         app_metadata=app_metadata,
     )
     return await send_invitation(
-        created, organization=org, sender=sender, roles=records, to_name=name, application=application, tenant=tenant
+        created, organization=org, sender=sender, roles=records, to_name=name, application=application, tenant=tenant,
+        events=client.events,
     )
 
 
@@ -239,17 +273,80 @@ async def resend_invitation(
     sender: InvitationSender,
     application: Mapping[str, Any] | None = None,
     tenant: Mapping[str, Any] | None = None,
+    actor: str | None = None,
 ) -> InviteResult:
-    """Send the email of an invitation that exists (after an :class:`InvitationEmailError`, or on request).
+    """Renew an invitation: a fresh one with the same inviter, invitee, roles, metadata, client, connection and
+    lifetime, whose email is sent; the old link stops working. The result names the new invitation, its new
+    ``expires_at`` and (``replaces``) the old ID.
 
-    Raises :class:`~orginvite.management.errors.NotFoundError` when it expired, was used or was revoked.
+    Auth0 revokes the older invitation when one is created for the same email; the old one is also deleted here
+    (a 404 then is expected), so its link is dead whatever the provider does. Raises
+    :class:`~orginvite.management.errors.NotFoundError` when the invitation no longer exists (expired, used or
+    revoked: nothing is created then), and :class:`InvitationEmailError` when the new one exists but its email
+    failed (send it again with this function, on the new ID).
     """
+    from orginvite.management.errors import NotFoundError
+
     org = dict(organization) if isinstance(organization, Mapping) else await client.resolve_organization(organization)
-    invitation = await client.get_invitation(str(org["id"]), invitation_id)
-    records = await role_records(client, [str(r) for r in invitation.get("roles") or []], strict=False)
-    metadata = invitation.get("user_metadata") or {}
-    to_name = metadata.get("name") if isinstance(metadata, Mapping) and isinstance(metadata.get("name"), str) else None
-    return await send_invitation(
-        invitation, organization=org, sender=sender, roles=records, to_name=to_name, application=application,
-        tenant=tenant,
+    org_id = str(org["id"])
+    old = await client.get_invitation(org_id, invitation_id)
+    records = await role_records(client, [str(r) for r in old.get("roles") or []], strict=False)
+    metadata = old.get("user_metadata") if isinstance(old.get("user_metadata"), Mapping) else {}
+    inviter = old.get("inviter") if isinstance(old.get("inviter"), Mapping) else {}
+    fresh = await client.create_invitation(
+        org_id,
+        inviter_name=str(inviter.get("name") or ""),
+        invitee_email=_invitee(old),
+        client_id=str(old.get("client_id") or ""),
+        connection_id=_text(old.get("connection_id")),
+        ttl_sec=_lifetime(old),
+        roles=[str(r["id"]) for r in records],  # the roles that still exist (a deleted one would refuse the call)
+        send_invitation_email=False,
+        app_metadata=old.get("app_metadata") if isinstance(old.get("app_metadata"), Mapping) else None,
+        user_metadata=metadata,
     )
+    with contextlib.suppress(NotFoundError):  # the provider revoked it when the new one was created (Auth0's rule)
+        await client.delete_invitation(org_id, invitation_id)
+    new_id = str(fresh.get("id", ""))
+    logger.info("invitation %s renewed as %s", invitation_id, new_id)
+    client.events.emit(InvitationEvent(
+        "invitation.resent", org_id, new_id or None, email=_invitee(fresh) or None, actor=actor,
+        expires_at=_text(fresh.get("expires_at")), replaces=invitation_id,
+    ))
+    name = metadata.get("name")
+    result = await send_invitation(
+        fresh, organization=org, sender=sender, roles=records, to_name=name if isinstance(name, str) else None,
+        application=application, tenant=tenant, events=client.events,
+    )
+    return dataclasses.replace(result, replaces=invitation_id)
+
+
+def _lifetime(invitation: Mapping[str, Any]) -> int:
+    """The invitation's lifetime in seconds (``expires_at - created_at``), for its renewal; 0 (the provider's
+    default, 7 days) when the dates are missing or unreadable."""
+    import datetime as dt
+
+    try:
+        created = dt.datetime.fromisoformat(str(invitation["created_at"]).replace("Z", "+00:00"))
+        expires = dt.datetime.fromisoformat(str(invitation["expires_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return 0
+    seconds = round((expires - created).total_seconds())
+    return seconds if 0 < seconds <= 2592000 else 0
+
+
+async def revoke_invitation(
+    client: ManagementClient, organization: str | Mapping[str, Any], invitation_id: str, *, actor: str | None = None
+) -> None:
+    """Delete a pending invitation (its link stops working) and emit ``invitation.revoked`` naming ``actor``.
+
+    Raises :class:`~orginvite.management.errors.NotFoundError` when it no longer exists (expired, used, revoked).
+    """
+    org_id = organization if isinstance(organization, str) and organization.startswith("org_") else None
+    if org_id is None:
+        org = dict(organization) if isinstance(organization, Mapping) else await client.resolve_organization(
+            organization)
+        org_id = str(org["id"])
+    await client.delete_invitation(org_id, invitation_id)
+    logger.info("invitation %s revoked", invitation_id)
+    client.events.emit(InvitationEvent("invitation.revoked", org_id, invitation_id, actor=actor))
