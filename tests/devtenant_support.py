@@ -1,4 +1,4 @@
-"""Walking the embedded dev tenant over loopback HTTP with httpx, as a browser and a backend would.
+"""Walking the embedded dev tenant over loopback HTTP with httpx2, as a browser and a backend would.
 
 Shared by the login, tenancy and example suites: the forms of a page, following the tenant's redirects up to the
 app's callback, submitting a hosted page, and creating an invitation through the Management API.
@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
+import httpx2
 
 __all__ = ["Forms", "create_invitation", "first_form", "follow_on_tenant", "forms_of", "m2m_token", "submit_form"]
 
@@ -40,7 +40,7 @@ def first_form(html: str) -> dict[str, Any]:
     return forms_of(html)[0]
 
 
-def follow_on_tenant(http: httpx.Client, response: httpx.Response, tenant_url: str) -> httpx.Response:
+def follow_on_tenant(http: httpx2.Client, response: httpx2.Response, tenant_url: str) -> httpx2.Response:
     """Follow redirects while they stay on the tenant; stop at a tenant page or at the app's callback."""
     for _ in range(10):
         if response.status_code not in (301, 302, 303):
@@ -52,7 +52,7 @@ def follow_on_tenant(http: httpx.Client, response: httpx.Response, tenant_url: s
     return response
 
 
-def submit_form(http: httpx.Client, page: httpx.Response, values: dict[str, str], tenant_url: str) -> httpx.Response:
+def submit_form(http: httpx2.Client, page: httpx2.Response, values: dict[str, str], tenant_url: str) -> httpx2.Response:
     """Post the page's first form with ``values`` over its own fields, then :func:`follow_on_tenant`."""
     form = first_form(page.text)
     response = http.post(urljoin(str(page.url), form["action"]), data={**form["fields"], **values})
@@ -61,7 +61,7 @@ def submit_form(http: httpx.Client, page: httpx.Response, values: dict[str, str]
 
 def m2m_token(tenant_url: str, client_id: str = "m2m", client_secret: str = "m2m-secret") -> str:
     """A Management API access token from the tenant's ``/oauth/token`` (client credentials)."""
-    response = httpx.post(tenant_url + "/oauth/token", data={
+    response = httpx2.post(tenant_url + "/oauth/token", data={
         "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
         "audience": tenant_url + "/api/v2/"})  # fmt: skip
     assert response.status_code == 200, response.text
@@ -74,7 +74,7 @@ def create_invitation(tenant_url: str, org_id: str, email: str, roles: list[str]
                             "send_invitation_email": False}
     if roles:
         body["roles"] = roles
-    response = httpx.post(tenant_url + f"/api/v2/organizations/{org_id}/invitations", json=body,
+    response = httpx2.post(tenant_url + f"/api/v2/organizations/{org_id}/invitations", json=body,
                           headers={"authorization": f"Bearer {m2m_token(tenant_url)}"})
     assert response.status_code == 200, response.text
     return response.json()

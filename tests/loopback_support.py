@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import Any
 
-import httpx
+import httpx2
 
 __all__ = ["Holder", "free_port", "wait_until_answering"]
 
@@ -46,9 +46,9 @@ class Holder:
 
 
 def wait_until_answering(
-    url: str, *, process: subprocess.Popen[Any] | None = None, client: httpx.Client | None = None,
+    url: str, *, process: subprocess.Popen[Any] | None = None, client: httpx2.Client | None = None,
     timeout: float = 60.0,
-) -> httpx.Response:
+) -> httpx2.Response:
     """GET ``url`` until the server answers (any status) and return that answer.
 
     Connection errors and timeouts are retried until ``timeout`` seconds have passed, a generous ceiling that costs
@@ -62,8 +62,8 @@ def wait_until_answering(
                 stderr = stderr.decode(errors="replace")
             raise AssertionError(f"the server exited ({process.returncode}) before answering {url}: {stderr[-2000:]}")
         try:
-            return client.get(url) if client is not None else httpx.get(url, timeout=10)
-        except httpx.TransportError as exc:
+            return client.get(url) if client is not None else httpx2.get(url, timeout=10)
+        except httpx2.TransportError as exc:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{url} did not answer within {timeout:.0f} s ({exc!r})") from exc
             time.sleep(0.05)  # a poll interval: the loop ends on an answer, not on this pause

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from example_app.core import csrf_token
 from workspace_support import ACME, ADMIN_EMAIL, Stack, forms_of
@@ -20,7 +20,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     s.close()
 
 
-def invite_form(page: httpx.Response) -> dict[str, Any]:
+def invite_form(page: httpx2.Response) -> dict[str, Any]:
     return next(form for form in forms_of(page.text) if form["action"] == "/invitations")
 
 
@@ -32,7 +32,7 @@ def pending(stack: Stack) -> list[str]:
     return [inv["invitee"]["email"] for inv in stack.tenant.store.list_invitations(ACME)[0]]
 
 
-def post_invite(stack: Stack, client: httpx.Client, token: str, **fields: Any) -> httpx.Response:
+def post_invite(stack: Stack, client: httpx2.Client, token: str, **fields: Any) -> httpx2.Response:
     data = {"csrf_token": token, "email": "camille@example.test", "name": "Camille", "language": "fr",
             "roles": [role_ids(stack)["member"]], **fields}
     return client.post(stack.url + "/invitations", data=data, follow_redirects=False)

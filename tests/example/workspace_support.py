@@ -12,7 +12,7 @@ import time
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
+import httpx2
 from aiosmtpd.controller import Controller
 
 from devtenant_support import Forms, forms_of
@@ -104,10 +104,11 @@ class Stack:
 
     # -- helpers for HTTP-level tests --------------------------------------------------------------------------
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(follow_redirects=True, timeout=15)
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(follow_redirects=True, timeout=15)
 
-    def sign_in(self, client: httpx.Client, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> httpx.Response:
+    def sign_in(self, client: httpx2.Client, email: str = ADMIN_EMAIL,
+                password: str = ADMIN_PASSWORD) -> httpx2.Response:
         page = client.get(self.url + "/login?organization=acme")
         assert page.url.path == "/u/login", page.text[:300]
         form = forms_of(page.text)[0]
@@ -116,7 +117,8 @@ class Stack:
         assert str(done.url).startswith(self.url), done.text[:300]
         return done
 
-    def accept(self, client: httpx.Client, link: str, name: str, password: str = "teammate-pass-123") -> httpx.Response:
+    def accept(self, client: httpx2.Client, link: str, name: str,
+               password: str = "teammate-pass-123") -> httpx2.Response:
         signup = client.get(link)
         assert signup.url.path == "/u/signup", signup.text[:300]
         form = forms_of(signup.text)[0]
@@ -131,7 +133,7 @@ class Stack:
         role_ids = [r["id"] for r in self.tenant.store.list_roles(0, 100)[0] if r["name"] in roles]
         self.tenant.store.add_member_roles(ACME, user["user_id"], role_ids)
 
-    def session_user(self, client: httpx.Client) -> Any:
+    def session_user(self, client: httpx2.Client) -> Any:
         """The OrgUser of ``client``'s session cookie, as the app reads it."""
         from orginvite.sessions.cookie import SessionCookie
 

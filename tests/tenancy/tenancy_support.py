@@ -1,6 +1,6 @@
 """Multi-tenant worlds over real loopback HTTP: the app on 127.0.0.1 reached as ``*.myapp.test``, the dev tenant.
 
-Browsers reach ``acme.myapp.test:PORT`` through Chromium's ``--host-resolver-rules``; httpx through
+Browsers reach ``acme.myapp.test:PORT`` through Chromium's ``--host-resolver-rules``; httpx2 through
 :class:`ToLoopback`, a transport that connects to 127.0.0.1 while the request keeps its ``Host`` header and the
 cookie jar keeps per-host cookies, exactly as a browser with a resolver rule would.
 """
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -41,20 +41,20 @@ GLOBEX = "org_glob000000000001"
 DOMAIN = "myapp.test"
 
 
-class ToLoopback(httpx.HTTPTransport):
+class ToLoopback(httpx2.HTTPTransport):
     """Connect every ``*.myapp.test`` request to 127.0.0.1; the Host header and the cookies stay per host."""
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         host = request.url.host
         if host == DOMAIN or host.endswith("." + DOMAIN):
-            request = httpx.Request(
+            request = httpx2.Request(
                 request.method, request.url.copy_with(host="127.0.0.1"), headers=request.headers,
                 stream=request.stream, extensions=request.extensions,
             )
         return super().handle_request(request)
 
 
-class ManagementAPI(httpx.AsyncHTTPTransport):
+class ManagementAPI(httpx2.AsyncHTTPTransport):
     """The dev tenant's Management API as the organization directory reaches it over loopback, with a switch.
 
     ``names`` lists the names looked up (one entry per call that reached the network). :meth:`down` sends every
@@ -79,18 +79,18 @@ class ManagementAPI(httpx.AsyncHTTPTransport):
 
     def client(self, tenant_url: str) -> ManagementClient:
         """A Management API client for the directory, configured as :meth:`OrganizationDirectory.from_settings`."""
-        return ManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx.AsyncClient(transport=self),
+        return ManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx2.AsyncClient(transport=self),
                                 max_retries=1, max_retry_wait=5.0, timeout=10)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         prefix = "/api/v2/organizations/name/"
         if request.url.path.startswith(prefix):
             self.names.append(request.url.path[len(prefix):])
         if self._mode == "429":
-            return httpx.Response(429, headers={"retry-after": "60"}, request=request,
+            return httpx2.Response(429, headers={"retry-after": "60"}, request=request,
                                   json={"statusCode": 429, "error": "Too Many Requests", "message": "Global limit"})
         if self._mode == "down":
-            request = httpx.Request(request.method, request.url.copy_with(port=self._closed_port),
+            request = httpx2.Request(request.method, request.url.copy_with(port=self._closed_port),
                                     headers=request.headers, stream=request.stream, extensions=request.extensions)
         return await super().handle_async_request(request)
 
@@ -171,13 +171,13 @@ class TenantWorld:
     def org_url(self, name: str) -> str:
         return f"http://{name}.{DOMAIN}:{self.port}"
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
 
-    def raw(self, path: str, host: str, **kw: Any) -> httpx.Response:
+    def raw(self, path: str, host: str, **kw: Any) -> httpx2.Response:
         """A request to the app's socket with an arbitrary Host header (attacks, unknown hosts)."""
         headers = {"host": host, **kw.pop("headers", {})}
-        return httpx.get(self.app_server.url + path, headers=headers, follow_redirects=False, timeout=10, **kw)
+        return httpx2.get(self.app_server.url + path, headers=headers, follow_redirects=False, timeout=10, **kw)
 
     def configure(self, *, tenancy: TenancyRules | None = None, issuer: str | None = None, **kw: Any) -> None:
         rules = tenancy or TenancyRules(host_template=f"{{organization}}.{DOMAIN}:{self.port}")
@@ -190,14 +190,15 @@ class TenantWorld:
 
     # -- walking through the hosted pages -----------------------------------------------------------------------
 
-    def to_tenant(self, response: httpx.Response, http: httpx.Client | None = None) -> httpx.Response:
+    def to_tenant(self, response: httpx2.Response, http: httpx2.Client | None = None) -> httpx2.Response:
         return follow_on_tenant(http or self.http, response, self.tenant_url)
 
-    def submit(self, page: httpx.Response, values: dict[str, str], http: httpx.Client | None = None) -> httpx.Response:
+    def submit(self, page: httpx2.Response, values: dict[str, str],
+               http: httpx2.Client | None = None) -> httpx2.Response:
         return submit_form(http or self.http, page, values, self.tenant_url)
 
-    def sign_in(self, start: httpx.Response, email: str, http: httpx.Client | None = None,
-                **fields: str) -> httpx.Response:
+    def sign_in(self, start: httpx2.Response, email: str, http: httpx2.Client | None = None,
+                **fields: str) -> httpx2.Response:
         """From a 302 to /authorize to the app's callback answer (the page or the redirect after it)."""
         http = http or self.http
         page = self.to_tenant(start, http)

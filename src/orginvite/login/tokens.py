@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from orginvite.config import Settings
 from orginvite.errors import OrganizationClaimError, ProviderError, TokenError
@@ -88,11 +88,11 @@ class ProviderTokens:
         except OAuthError as exc:
             error = exc.error if isinstance(exc.error, str) and exc.error.isascii() else "unknown"
             raise RefreshRefused(error[:64]) from None
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise ProviderError("refresh: the identity provider did not answer in time") from None
-        except httpx.HTTPStatusError as exc:
+        except httpx2.HTTPStatusError as exc:
             raise ProviderError(f"refresh: the identity provider answered HTTP {exc.response.status_code}") from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise ProviderError(f"refresh: cannot reach the identity provider ({type(exc).__name__})") from None
         except (ValueError, RecursionError):
             raise ProviderError("refresh: the identity provider answered with something that is not JSON") from None
@@ -125,5 +125,5 @@ class ProviderTokens:
             endpoint = document.get("revocation_endpoint")
             if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
                 await client.revoke_token(endpoint, token=refresh_token, token_type_hint="refresh_token")
-        except (ProviderError, httpx.HTTPError, ValueError, RecursionError) as exc:
+        except (ProviderError, httpx2.HTTPError, ValueError, RecursionError) as exc:
             logger.warning("logout: the refresh token could not be revoked (%s)", type(exc).__name__)
