@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from login_support import KEY_A, Browser, import_example_app, query_of
 
 from devtenant_support import create_invitation, follow_on_tenant, submit_form
+from login_support import KEY_A, Browser, import_example_app, query_of
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant

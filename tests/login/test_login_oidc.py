@@ -5,8 +5,8 @@ import time
 import httpx2
 import pytest
 from joserfc.jwk import OctKey, RSAKey
-from login_support import CLIENT_ID, CLIENT_SECRET, MiniOP, query_of, settings_kwargs
 
+from login_support import CLIENT_ID, CLIENT_SECRET, MiniOP, query_of, settings_kwargs
 from orginvite.config import Settings
 from orginvite.errors import ProviderError, TokenError
 from orginvite.login.oidc import OIDCClient, TokenExchangeRejected
