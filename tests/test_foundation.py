@@ -99,3 +99,10 @@ def test_every_public_error_class_derives_from_the_one_root() -> None:
     errors.append(tenant_routing.UnknownOrganization)
     assert len(errors) > 10
     assert [e.__name__ for e in errors if not issubclass(e, OrgInviteError)] == []
+
+
+def test_property_tests_have_no_deadline() -> None:
+    # a deadline is a timed assertion: on a loaded machine it fails tests that pass
+    from hypothesis import settings
+
+    assert settings.default.deadline is None
