@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 
+from devtenant_support import TenantCopies
+from loopback_support import SharedServer
 from orginvite.devtenant.app import DevTenant
 from orginvite.devtenant.config import (
     DEMO_ACME_ORG_ID,
@@ -51,15 +53,27 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory: pytest.TempPathFactory) -> TenantCopies:
+    return TenantCopies(tmp_path_factory.mktemp("tenants"))
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[SharedServer]:
+    with SharedServer() as shared:
+        yield shared
+
+
 @pytest.fixture
-def tenant(clock: Clock) -> Iterator[DevTenant]:
-    with DevTenant(clock=clock) as tenant:
+def tenant(copies: TenantCopies, clock: Clock) -> Iterator[DevTenant]:
+    # a fresh tenant per test (the seeded records copied, not re-seeded), served on the module's one server
+    with copies.tenant(clock=clock) as tenant:
         yield tenant
 
 
 @pytest.fixture
-def server(tenant: DevTenant) -> Iterator[LiveServer]:
-    with tenant.serve() as server:
+def server(tenant: DevTenant, shared: SharedServer) -> Iterator[LiveServer]:
+    with shared.serving(tenant.app) as server:
         yield server
 
 

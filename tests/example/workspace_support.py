@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx2
 from aiosmtpd.controller import Controller
 
-from devtenant_support import Forms, forms_of
-from loopback_support import Holder, free_port
+from devtenant_support import Forms, TenantCopies, forms_of
+from loopback_support import Holder, SharedServer, free_port
 from orginvite.config import Settings
 from orginvite.demo import demo_tenant_config, import_example_app
 from orginvite.devtenant.app import DevTenant
@@ -33,7 +35,7 @@ from orginvite.emails.catcher import OutboxHandler
 from orginvite.emails.outbox import Outbox
 from orginvite.testing import LiveServer
 
-__all__ = ["ACME", "ADMIN_EMAIL", "ADMIN_PASSWORD", "Clock", "Forms", "Stack", "forms_of"]
+__all__ = ["ACME", "ADMIN_EMAIL", "ADMIN_PASSWORD", "Clock", "Forms", "Stack", "WorkspaceServers", "forms_of"]
 
 ACME = DEMO_ACME_ORG_ID
 ADMIN_EMAIL = DEMO_ADMIN_EMAIL
@@ -51,23 +53,55 @@ class Clock:
         return time.time() + self.offset
 
 
-class Stack:
-    """Everything ``orginvite demo`` runs, in-process, with the tenant's clock in the test's hands."""
+class WorkspaceServers:
+    """The loopback servers of :class:`Stack` and its seeded tenants, started once for a test module: each
+    :class:`Stack` built on them serves its own fresh outbox, tenant and app (nothing carries over but ports)."""
 
-    def __init__(self, *, fastapi: bool = False) -> None:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.outbox = SharedServer()
+        self.app = SharedServer()
+        self.tenant = SharedServer()
+        self._running = ExitStack()
+
+    def __enter__(self) -> WorkspaceServers:
+        for server in (self.outbox, self.app, self.tenant):
+            self._running.enter_context(server)
+        self.tenants = TenantCopies(self.folder, demo_tenant_config(self.app.url))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._running.close()
+
+
+class Stack:
+    """Everything ``orginvite demo`` runs, in-process, with the tenant's clock in the test's hands.
+
+    Each Stack starts its own servers, or, given ``servers``, serves its fresh apps on a module's shared ones.
+    """
+
+    def __init__(self, *, fastapi: bool = False, servers: WorkspaceServers | None = None) -> None:
         self.clock = Clock()
         self.outbox = Outbox()
-        self.outbox_server = LiveServer(self.outbox.app).start()
+        self._served = ExitStack()
+        self.outbox_server = (LiveServer(self.outbox.app).start() if servers is None
+                              else self._served.enter_context(servers.outbox.serving(self.outbox.app)))
         self.outbox_url = self.outbox_server.url
         self.smtp_port = free_port()  # aiosmtpd's Controller connects to its port once started: no port 0
         self.smtp = Controller(OutboxHandler(self.outbox), hostname="127.0.0.1", port=self.smtp_port)
         self.smtp.start()
         self.smtp_running = True
         self._holder = Holder()  # the inner app's resources are closed by Stack.close
-        self.app_server = LiveServer(self._holder).start()
+        self.app_server = (LiveServer(self._holder).start() if servers is None
+                           else self._served.enter_context(servers.app.serving(self._holder)))
         self.url = self.app_server.url
-        self.tenant = DevTenant(demo_tenant_config(self.url), clock=self.clock)
-        self.tenant_server = self.tenant.serve().start()
+        if servers is None:
+            self.tenant = DevTenant(demo_tenant_config(self.url), clock=self.clock)
+            self.tenant_server = self.tenant.serve().start()
+        else:
+            self.tenant = self._served.enter_context(servers.tenants.tenant(clock=self.clock))
+            self.tenant_server = self._served.enter_context(servers.tenant.serving(self.tenant.app))
+        self.shared = servers is not None
         self.tenant_url = self.tenant_server.url
         core = __import__("example_app.core", fromlist=["WorkspaceConfig", "Workspace"])
         self.config = core.WorkspaceConfig(
@@ -90,10 +124,13 @@ class Stack:
         self._holder.inner = create_app(workspace=self.workspace)
 
     def close(self) -> None:
-        self.app_server.stop()
-        self.tenant_server.stop()
-        self.outbox_server.stop()
-        self.tenant.close()
+        if self.shared:
+            self._served.close()  # the shared servers stop serving this Stack's apps; the tenant closes
+        else:
+            self.app_server.stop()
+            self.tenant_server.stop()
+            self.outbox_server.stop()
+            self.tenant.close()
         if self.smtp_running:
             self.smtp.stop()
 

@@ -117,6 +117,7 @@ def test_whatever_the_claims_the_issued_cookie_is_one_the_reader_accepts(sub, na
 
 
 env = flow.env  # the flow suite's world: MiniOP and the example app over loopback
+servers = flow.servers  # and the two servers it shares per module
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "login"))
 
 from test_login_devtenant import PASSWORD
 
-from devtenant_support import create_invitation, follow_on_tenant, submit_form
+from devtenant_support import TenantCopies, create_invitation, follow_on_tenant, submit_form
 from login_support import KEY_A, MiniOP, query_of
-from loopback_support import Holder, free_port
+from loopback_support import Holder, SharedServer, free_port
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.login.middleware import OrgInviteMiddleware
@@ -33,8 +34,8 @@ from orginvite.sessions.user import current_organization
 from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
-__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "ManagementAPI", "MiniOP", "TenantWorld", "ToLoopback", "app_routes",
-           "query_of"]
+__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "ManagementAPI", "MiniOP", "TenancyServers", "TenantWorld",
+           "ToLoopback", "app_routes", "query_of"]
 
 ACME = "org_acme000000000001"
 GLOBEX = "org_glob000000000001"
@@ -157,13 +158,22 @@ class TenantWorld:
     alone decide whom to believe.
     """
 
-    def __init__(self, *, names: bool = True) -> None:
+    def __init__(self, *, names: bool = True, servers: TenancyServers | None = None) -> None:
         self.holder = Holder()
-        self.app_server = LiveServer(self.holder, proxy_headers=False).start()
+        self._served = ExitStack()
+        self.shared = servers is not None
+        if servers is None:
+            self.app_server = LiveServer(self.holder, proxy_headers=False).start()
+        else:
+            self.app_server = self._served.enter_context(servers.app.serving(self.holder))
         self.port = self.app_server.port
         self.apex = f"http://{DOMAIN}:{self.port}"
-        self.tenant = DevTenant(config=tenant_config(self.port, names=names))
-        self.tenant_server = self.tenant.serve().start()
+        if servers is None:
+            self.tenant = DevTenant(config=tenant_config(self.port, names=names))
+            self.tenant_server = self.tenant.serve().start()
+        else:
+            self.tenant = self._served.enter_context(servers.copies(names).tenant())
+            self.tenant_server = self._served.enter_context(servers.tenant.serving(self.tenant.app))
         self.tenant_url = self.tenant_server.url
         self.http = self.client()
         self.middleware: OrgInviteMiddleware | None = None
@@ -212,9 +222,40 @@ class TenantWorld:
 
     def close(self) -> None:
         self.http.close()
+        if self.shared:
+            self._served.close()  # the shared servers stop serving this world; its tenant closes
+            return
         self.app_server.stop()
         self.tenant_server.stop()
         self.tenant.close()
+
+
+class TenancyServers:
+    """The two loopback servers of :class:`TenantWorld` and its seeded tenants, started once for a test module:
+    each world built on them serves its own fresh tenant and app (nothing carries over but ports)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.app = SharedServer(proxy_headers=False)
+        self.tenant = SharedServer()
+        self._copies: dict[bool, TenantCopies] = {}
+        self._running = ExitStack()
+
+    def __enter__(self) -> TenancyServers:
+        self._running.enter_context(self.app)
+        self._running.enter_context(self.tenant)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._running.close()
+
+    def copies(self, names: bool) -> TenantCopies:
+        """Tenants for the app's port, with organization names on or off (each seeded once)."""
+        if names not in self._copies:
+            folder = self.folder / f"names-{names}"
+            folder.mkdir()
+            self._copies[names] = TenantCopies(folder, tenant_config(self.app.port, names=names))
+        return self._copies[names]
 
 
 def free_socket() -> socket.socket:
