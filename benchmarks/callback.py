@@ -5,7 +5,7 @@ verification against the cached JWKS (signature, iss, aud, azp, exp, iat, nonce,
 the session cookie. ``authlib parse_id_token`` is Authlib's Starlette client on the same token and keys (its JWKS
 cached from the loopback provider), which verifies the signature and the standard claims only. The full
 ``/callback`` row is the whole request in-process: transaction cookie, code exchange against a stubbed token
-endpoint (an in-process httpx transport), verification, session, redirect.
+endpoint (an in-process httpx2 transport), verification, session, redirect.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 
 from benchmarks.harness import ASGICall, Case, Section, Target
 from benchmarks.login import QUERY, authlib_oauth, orginvite_app
@@ -22,23 +22,23 @@ from orginvite.login.claims import check_organization
 from orginvite.sessions.user import user_from_claims
 
 
-def _stub_transport(provider: Provider, token: dict[str, str]) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
+def _stub_transport(provider: Provider, token: dict[str, str]) -> httpx2.MockTransport:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         path = request.url.path
         if path == "/.well-known/openid-configuration":
-            return httpx.Response(200, json=provider.discovery_document)
+            return httpx2.Response(200, json=provider.discovery_document)
         if path == "/.well-known/jwks.json":
-            return httpx.Response(200, json=provider.jwks_document)
+            return httpx2.Response(200, json=provider.jwks_document)
         if path == "/oauth/token":
-            return httpx.Response(200, json=token)
-        return httpx.Response(404)
+            return httpx2.Response(200, json=token)
+        return httpx2.Response(404)
 
-    return httpx.MockTransport(handle)
+    return httpx2.MockTransport(handle)
 
 
 async def build(provider: Provider) -> Section:
     token: dict[str, str] = {}
-    app = orginvite_app(provider, http_client=httpx.AsyncClient(transport=_stub_transport(provider, token)))
+    app = orginvite_app(provider, http_client=httpx2.AsyncClient(transport=_stub_transport(provider, token)))
     login = ASGICall(app, "/login", QUERY, expect=302)
     await login()
     location = dict(login.last_headers)[b"location"].decode()

@@ -2,7 +2,7 @@
 
 1. ``/login`` with an invitation: ``--connections`` (64) concurrent keep-alive connections for ``--duration``
    (10 s), every answer must be the 302 to ``/authorize``. The generator is Debian's ``wrk`` when installed
-   (``apt-get install wrk``; C, so it leaves the CPU to the server), else a Python asyncio/httpx one
+   (``apt-get install wrk``; C, so it leaves the CPU to the server), else a Python asyncio/httpx2 one
    (``--generator python``), which every answer is checked by.
 2. ``--flows`` (200) complete invitation flows at once against the dev tenant: each creates its invitation
    through the Management API, follows the link, signs up on the hosted page, returns through the callback and
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from benchmarks.login import QUERY
 from benchmarks.world import accept, count_members, create_invitation, management_token
@@ -98,17 +98,17 @@ async def login_with_python(url: str, issuer_prefix: str, connections: int, dura
     latencies: list[float] = []
     errors: list[str] = []
     # One client (one keep-alive connection) per simulated browser: a single pool shared by 64 tasks spends its
-    # time in httpx's own pool bookkeeping, not on the wire.
-    clients = [httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=1)) for _ in range(connections)]
+    # time in httpx2's own pool bookkeeping, not on the wire.
+    clients = [httpx2.AsyncClient(timeout=10, limits=httpx2.Limits(max_connections=1)) for _ in range(connections)]
     try:
         deadline = time.perf_counter() + duration
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker(client: httpx2.AsyncClient) -> None:
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
                 try:
                     response = await client.get(url)
-                except httpx.HTTPError as exc:
+                except httpx2.HTTPError as exc:
                     errors.append(type(exc).__name__)
                     continue
                 latencies.append(time.perf_counter() - start)
@@ -122,7 +122,7 @@ async def login_with_python(url: str, issuer_prefix: str, connections: int, dura
         for client in clients:
             await client.aclose()
     return {
-        "generator": "python (httpx)", "connections": connections, "seconds": round(elapsed, 2),
+        "generator": "python (httpx2)", "connections": connections, "seconds": round(elapsed, 2),
         "requests": len(latencies), "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
         "throughput_per_s": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 50) * 1e3, "p99_ms": percentile(latencies, 99) * 1e3,
@@ -133,7 +133,7 @@ def run_login(generator: str, connections: int, duration: float) -> dict[str, An
     port = free_port()
     url = f"http://127.0.0.1:{port}/login?{QUERY.decode()}"
     with server("login", str(port)):
-        check = httpx.get(url, follow_redirects=False)  # one by hand: the right answer, before measuring many
+        check = httpx2.get(url, follow_redirects=False)  # one by hand: the right answer, before measuring many
         if check.status_code != 302 or "/authorize?" not in check.headers.get("location", ""):
             raise RuntimeError(f"/login answered HTTP {check.status_code}")
         issuer_prefix = check.headers["location"].split("/authorize?")[0] + "/authorize?"
@@ -146,8 +146,8 @@ def run_login(generator: str, connections: int, duration: float) -> dict[str, An
 
 
 async def flows(tenant_url: str, app_url: str, count: int) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as backend:
+    limits = httpx2.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx2.AsyncClient(limits=limits, timeout=120) as backend:
         token = await management_token(backend, tenant_url)
         before = await count_members(backend, tenant_url, token)
         durations: list[float] = []
@@ -158,7 +158,7 @@ async def flows(tenant_url: str, app_url: str, count: int) -> dict[str, Any]:
             start = time.perf_counter()
             try:
                 invitation = await create_invitation(backend, tenant_url, token, email)
-                async with httpx.AsyncClient(follow_redirects=False, timeout=120) as browser:
+                async with httpx2.AsyncClient(follow_redirects=False, timeout=120) as browser:
                     await accept(browser, invitation["invitation_url"], app_url, email)
             except Exception as exc:  # every failure is counted and reported, none stops the others
                 errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")

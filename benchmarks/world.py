@@ -1,6 +1,6 @@
 """An app under orginvite and the dev tenant, wired together, and the complete invitation flow a browser runs.
 
-Used by section 6 (in-process: both apps behind one httpx transport that routes by origin, no sockets) and by the
+Used by section 6 (in-process: both apps behind one httpx2 transport that routes by origin, no sockets) and by the
 load test (real uvicorn servers on loopback). The flow is a browser's: its own cookie jar, every redirect
 followed by hand, the hosted sign-up form parsed and submitted, and at the end ``/me`` must show the session in
 the invited organization.
@@ -14,7 +14,7 @@ from html import unescape
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -73,20 +73,20 @@ async def _home(request: Request) -> Response:
     return PlainTextResponse("home")
 
 
-def app_under_orginvite(tenant_url: str, app_url: str, http_client: httpx.AsyncClient | None = None) -> Any:
+def app_under_orginvite(tenant_url: str, app_url: str, http_client: httpx2.AsyncClient | None = None) -> Any:
     inner = Starlette(routes=[Route("/", _home), Route("/me", _me)])
     settings = Settings(issuer=tenant_url + "/", client_id=APP_CLIENT, client_secret=APP_SECRET,
                         secret_keys=(SECRET_KEY,), base_url=app_url)
     return OrgInviteMiddleware(inner, settings, http_client=http_client)
 
 
-class Router(httpx.AsyncBaseTransport):
+class Router(httpx2.AsyncBaseTransport):
     """One transport for several in-process ASGI apps, chosen by the request's origin."""
 
     def __init__(self, apps: dict[str, Any]) -> None:
-        self.transports = {origin: httpx.ASGITransport(app=app) for origin, app in apps.items()}
+        self.transports = {origin: httpx2.ASGITransport(app=app) for origin, app in apps.items()}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         return await self.transports[origin].handle_async_request(request)
 
@@ -105,19 +105,19 @@ class InProcessWorld:
             await holder["app"](scope, receive, send)
 
         self.transport = Router({self.tenant_url: self.tenant.app, self.app_url: app})
-        backend = httpx.AsyncClient(transport=self.transport)  # the middleware's own client, to the tenant
+        backend = httpx2.AsyncClient(transport=self.transport)  # the middleware's own client, to the tenant
         holder["app"] = app_under_orginvite(self.tenant_url, self.app_url, backend)
         self._backend = backend
 
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=self.transport, follow_redirects=False, timeout=30)
+    def client(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(transport=self.transport, follow_redirects=False, timeout=30)
 
     async def aclose(self) -> None:
         await self._backend.aclose()
         self.tenant.close()
 
 
-async def management_token(client: httpx.AsyncClient, tenant_url: str) -> str:
+async def management_token(client: httpx2.AsyncClient, tenant_url: str) -> str:
     response = await client.post(tenant_url + "/oauth/token", data={
         "grant_type": "client_credentials", "client_id": M2M_CLIENT, "client_secret": M2M_SECRET,
         "audience": tenant_url + "/api/v2/"})
@@ -125,7 +125,7 @@ async def management_token(client: httpx.AsyncClient, tenant_url: str) -> str:
     return response.json()["access_token"]
 
 
-async def create_invitation(client: httpx.AsyncClient, tenant_url: str, token: str, email: str) -> dict[str, Any]:
+async def create_invitation(client: httpx2.AsyncClient, tenant_url: str, token: str, email: str) -> dict[str, Any]:
     body = {"inviter": {"name": "Bench"}, "invitee": {"email": email}, "client_id": APP_CLIENT,
             "roles": ["rol_membr00000000001"], "send_invitation_email": False}
     response = await client.post(f"{tenant_url}/api/v2/organizations/{ORG_ID}/invitations", json=body,
@@ -135,7 +135,7 @@ async def create_invitation(client: httpx.AsyncClient, tenant_url: str, token: s
     return response.json()
 
 
-async def count_members(client: httpx.AsyncClient, tenant_url: str, token: str) -> int:
+async def count_members(client: httpx2.AsyncClient, tenant_url: str, token: str) -> int:
     total, page = 0, 0
     while True:
         response = await client.get(f"{tenant_url}/api/v2/organizations/{ORG_ID}/members",
@@ -166,7 +166,7 @@ def _form(html: str) -> tuple[str, dict[str, str]]:
     return unescape(action.group(1)), fields
 
 
-async def accept(browser: httpx.AsyncClient, invitation_url: str, app_url: str, email: str) -> None:
+async def accept(browser: httpx2.AsyncClient, invitation_url: str, app_url: str, email: str) -> None:
     """A browser accepting an invitation: link, hosted sign-up, callback, then a signed-in request."""
     response = await browser.get(invitation_url)
     if response.status_code != 302:

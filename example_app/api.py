@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
+import httpx2
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -35,7 +35,7 @@ class InvoiceAPI:
         self.audience = settings.audience
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
-        self._http: httpx.AsyncClient | None = None  # the page's client for the API: one pool, made in the app's loop
+        self._http: httpx2.AsyncClient | None = None  # the page's client for the API: one pool, made in the app's loop
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -43,7 +43,7 @@ class InvoiceAPI:
 
     async def _key_set(self, refresh: bool = False) -> KeySet:
         if self._keys is None or (refresh and time.monotonic() - self._fetched_at > _JWKS_MIN_REFETCH):
-            async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+            async with httpx2.AsyncClient(timeout=10, trust_env=False) as client:
                 document = (await client.get(self.issuer + ".well-known/openid-configuration")).json()
                 jwks = (await client.get(document["jwks_uri"])).json()
             self._keys, self._fetched_at = KeySet.import_key_set(jwks), time.monotonic()
@@ -64,7 +64,7 @@ class InvoiceAPI:
                 aud={"essential": True, "value": self.audience},
                 exp={"essential": True},
             ).validate(decoded.claims)
-        except (JoseError, ValueError, KeyError, httpx.HTTPError):
+        except (JoseError, ValueError, KeyError, httpx2.HTTPError):
             return _refuse(401, "invalid_token", "the token does not verify for this API")
         claims = decoded.claims
         if not isinstance(claims.get("org_id"), str):
@@ -98,12 +98,12 @@ class InvoiceAPI:
         except ProviderError:
             return JSONResponse({"error": "provider_unavailable"}, status_code=502)
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10, trust_env=False)
+            self._http = httpx2.AsyncClient(timeout=10, trust_env=False)
         try:
             answer = await self._http.get(settings.base_url + "/api/invoices",
                                           headers={"authorization": f"Bearer {token}"})
             body = answer.json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx2.HTTPError, ValueError):
             return JSONResponse({"error": "api_unavailable"}, status_code=502)
         return JSONResponse({"api": settings.audience, "status": answer.status_code, "answer": body},
                             status_code=200 if answer.status_code == 200 else 502)

@@ -4,9 +4,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 # tests/ is on sys.path: pytest puts a rootdir conftest's folder there (the default "prepend" import mode).
 from browser_support import REQUIRE_ENV, browser_required, launched, missing_browser
+
+# No Hypothesis deadline anywhere: on a shared machine one slow example (a 462 ms display name in
+# tests/emails/test_email_message.py) made a passing property a FlakyFailure. No test asserts on time here;
+# each property's max_examples bounds its run.
+settings.register_profile("orginvite", deadline=None)
+settings.load_profile("orginvite")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import httpx2
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 from starlette.applications import Starlette
@@ -234,7 +234,7 @@ class MiniOP:
                              "refresh_token": self._new_refresh(params, grant["claims"])})
 
 
-def cookie_jar(client: httpx.Client) -> dict[str, str]:
+def cookie_jar(client: httpx2.Client) -> dict[str, str]:
     return {c.name: c.value for c in client.cookies.jar}
 
 
@@ -287,22 +287,22 @@ def import_example_app() -> Any:
 
 
 class Browser:
-    """An httpx client that follows redirects by hand, so tests can assert each hop."""
+    """An httpx2 client that follows redirects by hand, so tests can assert each hop."""
 
     def __init__(self, **kw: Any) -> None:
-        self.client = httpx.Client(follow_redirects=False, timeout=10, **kw)
+        self.client = httpx2.Client(follow_redirects=False, timeout=10, **kw)
 
-    def get(self, url: str, **kw: Any) -> httpx.Response:
+    def get(self, url: str, **kw: Any) -> httpx2.Response:
         return self.client.get(url, **kw)
 
-    def post(self, url: str, **kw: Any) -> httpx.Response:
+    def post(self, url: str, **kw: Any) -> httpx2.Response:
         return self.client.post(url, **kw)
 
-    def follow(self, response: httpx.Response, limit: int = 10) -> list[httpx.Response]:
+    def follow(self, response: httpx2.Response, limit: int = 10) -> list[httpx2.Response]:
         hops = [response]
         while response.status_code in (301, 302, 303, 307) and limit:
             location = response.headers["location"]
-            url = httpx.URL(str(response.url)).join(location)
+            url = httpx2.URL(str(response.url)).join(location)
             response = self.client.get(url)
             hops.append(response)
             limit -= 1
@@ -354,7 +354,7 @@ def example_app_against(op: MiniOP) -> Iterator[tuple[str, Browser, Any]]:
             browser.close()
 
 
-def sign_in_at_op(browser: Browser, url: str) -> httpx.Response:
+def sign_in_at_op(browser: Browser, url: str) -> httpx2.Response:
     """``/login``, the provider's ``/authorize`` (which signs in at once), then the app's callback: its answer."""
     login = browser.get(url + "/login")
     assert login.status_code == 302, login.text[:300]

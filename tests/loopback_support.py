@@ -10,11 +10,15 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 
-__all__ = ["Holder", "free_port", "wait_until_answering"]
+from orginvite.testing import LiveServer
+
+__all__ = ["Holder", "SharedServer", "free_port", "wait_until_answering"]
 
 
 def free_port() -> int:
@@ -45,10 +49,55 @@ class Holder:
         await self.inner(scope, receive, send)
 
 
+class SharedServer:
+    """One loopback server for a whole test module, serving the app each test hands it.
+
+    Starting and stopping uvicorn costs more than most tests (about 0.15 s a server): a module's fixture starts one
+    and every test serves its own fresh app on it (:meth:`serving`), so no state crosses from one test to the next
+    but the port. Use it as a context manager, as :class:`~orginvite.testing.LiveServer`.
+    """
+
+    def __init__(self, **uvicorn_options: Any) -> None:
+        self.holder = Holder()
+        self.holder.inner = _nothing_served
+        self.server = LiveServer(self.holder, **uvicorn_options)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def __enter__(self) -> SharedServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
+
+    @contextmanager
+    def serving(self, app: Any) -> Iterator[LiveServer]:
+        """``app`` answers on this server until the block ends (then a request gets a 503)."""
+        self.holder.inner = app
+        try:
+            yield self.server
+        finally:
+            self.holder.inner = _nothing_served
+
+
+async def _nothing_served(scope: Any, receive: Any, send: Any) -> None:
+    """Between two tests: a late request (a client a test left open) gets a plain 503, not a traceback."""
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"no test is serving an app here"})
+
+
 def wait_until_answering(
-    url: str, *, process: subprocess.Popen[Any] | None = None, client: httpx.Client | None = None,
+    url: str, *, process: subprocess.Popen[Any] | None = None, client: httpx2.Client | None = None,
     timeout: float = 60.0,
-) -> httpx.Response:
+) -> httpx2.Response:
     """GET ``url`` until the server answers (any status) and return that answer.
 
     Connection errors and timeouts are retried until ``timeout`` seconds have passed, a generous ceiling that costs
@@ -62,8 +111,8 @@ def wait_until_answering(
                 stderr = stderr.decode(errors="replace")
             raise AssertionError(f"the server exited ({process.returncode}) before answering {url}: {stderr[-2000:]}")
         try:
-            return client.get(url) if client is not None else httpx.get(url, timeout=10)
-        except httpx.TransportError as exc:
+            return client.get(url) if client is not None else httpx2.get(url, timeout=10)
+        except httpx2.TransportError as exc:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{url} did not answer within {timeout:.0f} s ({exc!r})") from exc
             time.sleep(0.05)  # a poll interval: the loop ends on an answer, not on this pause

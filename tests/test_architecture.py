@@ -140,6 +140,15 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return [node for node in ast.walk(tree) if id(node) not in skipped]
 
 
+def _absolute_import_tops(node: ast.AST) -> list[str]:
+    """The top-level packages an import statement names (none for a relative import or another node)."""
+    if isinstance(node, ast.Import):
+        return [alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and not node.level:
+        return [(node.module or "").split(".")[0]]
+    return []
+
+
 @pytest.mark.parametrize("module", PURE)
 def test_pure_modules_import_no_io_and_no_asgi(module: str) -> None:
     ours = {module} | _closure(module)
@@ -147,17 +156,11 @@ def test_pure_modules_import_no_io_and_no_asgi(module: str) -> None:
     for name in ours:
         tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
         for node in _runtime_nodes(tree):
-            if isinstance(node, ast.Import):
-                tops = [alias.name.split(".")[0] for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level:
-                tops = [(node.module or "").split(".")[0]]
-            else:
-                continue
-            for top in tops:
+            for top in _absolute_import_tops(node):
                 assert top == "orginvite" or top in PURE_IMPORTS, f"{name} imports {top}"
     # and at run time: importing it loads no web, network or I/O library
     code = (f"import sys, {module}; "
-            "print(sorted(m for m in ('starlette', 'httpx', 'asyncio', 'socket', 'sqlite3', 'jinja2', 'babel')"
+            "print(sorted(m for m in ('starlette', 'httpx2', 'asyncio', 'socket', 'sqlite3', 'jinja2', 'babel')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -174,3 +177,16 @@ def test_no_module_outside_the_dev_tenant_reaches_600_lines() -> None:
     long = {m: n for m, p in MODULES.items()
             if not _in(m, "orginvite.devtenant") and (n := len(p.read_text(encoding="utf-8").splitlines())) >= 600}
     assert long == {}
+
+
+def test_our_code_imports_httpx2_not_httpx() -> None:
+    # Authlib (>= 1.9) and Starlette's TestClient build on httpx2 when it is installed: a client, transport or
+    # exception class of the old httpx mixed in would not be the type they expect or raise (issue 15)
+    root = SRC.parent
+    stray = []
+    for folder in ("src", "tests", "example_app", "benchmarks"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if set(_absolute_import_tops(node)) & {"httpx", "httpcore"}:
+                    stray.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert stray == []

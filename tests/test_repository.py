@@ -63,3 +63,31 @@ def test_the_preview_app_and_the_demo_outbox_default_to_different_ports() -> Non
     demo = demo_parser().parse_args([])
     preview = preview_parser().parse_args(["--serve"])
     assert preview.port not in {demo.port, demo.tenant_port, demo.outbox_port, demo.smtp_port}
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lowercase, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("document", ["README.md", "src/orginvite/devtenant/README.md"])
+def test_every_link_of_the_readmes_leads_somewhere(document: str) -> None:
+    # The README's table of contents and the references moved beside the code are links: none may dangle
+    path = ROOT / document
+    text = path.read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", prose, re.M)}
+    dangling = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+        if target.startswith(("http://", "https://")):
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        if not linked.exists():
+            dangling.append(target)
+        elif anchor and linked.suffix == ".md":
+            linked_text = re.sub(r"```.*?```", "", linked.read_text(encoding="utf-8"), flags=re.S)
+            if anchor not in ({_slug(h) for h in re.findall(r"^#+ (.+)$", linked_text, re.M)} if file_part
+                              else anchors):
+                dangling.append(target)
+    assert dangling == []

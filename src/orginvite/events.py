@@ -255,9 +255,9 @@ class WebhookSink:
 
     def _client(self) -> Any:
         if self._http is None:
-            import httpx
+            import httpx2
 
-            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False)
+            self._http = httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False)
         return self._http
 
     def signed(self, event: InvitationEvent) -> tuple[bytes, dict[str, str]]:
@@ -274,7 +274,7 @@ class WebhookSink:
         return body.encode("utf-8"), headers
 
     async def __call__(self, event: InvitationEvent) -> None:
-        import httpx
+        import httpx2
 
         http = self._client()
         for attempt in range(self.attempts):
@@ -283,7 +283,7 @@ class WebhookSink:
             body, headers = self.signed(event)  # signed per attempt: the timestamp must be recent
             try:
                 response = await http.post(self.url, content=body, headers=headers, timeout=self.timeout)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 logger.info("webhook delivery of %s failed (attempt %d): %s", event.id, attempt + 1,
                             type(exc).__name__)
                 continue

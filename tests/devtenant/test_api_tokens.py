@@ -10,7 +10,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from joserfc.errors import DecodeError
 from test_auth_support import (
@@ -67,7 +67,7 @@ def api_config(**refresh_token: Any) -> dict[str, Any]:
     return config
 
 
-def login(base: str, browser: Browser, *, client_id: str = "webapp", **params: str) -> httpx.Response:
+def login(base: str, browser: Browser, *, client_id: str = "webapp", **params: str) -> httpx2.Response:
     """Sign in (organization, audience, scope as given) and exchange the code: the token response."""
     verifier, challenge = pkce_pair()
     params.setdefault("scope", ALL)
@@ -116,7 +116,7 @@ def test_an_api_access_token_is_a_jwt_with_auth0s_claims(live, browser) -> None:
     assert id_token["sid"] and id_token["sid"] == claims["sid"]
     assert id_token[ROLES_CLAIM] == ["admin"] and id_token["org_id"] == ACME
     # The token also opens /userinfo (its second audience).
-    info = httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {body['access_token']}"})
+    info = httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {body['access_token']}"})
     assert info.status_code == 200 and info.json()["sub"] == ann["user_id"]
     # Without organization names allowed, no org_name.
     tenant.settings["allow_organization_name_in_authentication_api"] = False
@@ -150,7 +150,7 @@ def test_without_openid_the_audience_is_the_api_alone(live, browser) -> None:
     body = login(base, browser, organization=ACME, audience=API, scope="invoices:read").json()
     claims = verify_jwt(base, body["access_token"])
     assert claims["aud"] == API and "id_token" not in body
-    userinfo = httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {body['access_token']}"})
+    userinfo = httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {body['access_token']}"})
     assert userinfo.status_code == 401
 
 
@@ -170,12 +170,12 @@ def test_without_an_audience_the_access_token_is_opaque_and_only_userinfo_takes_
     assert "." not in access and body["expires_in"] == 86400
     with pytest.raises(DecodeError):
         verify_jwt(base, access)
-    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).json()["org_id"] == ACME
+    assert httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).json()["org_id"] == ACME
     # Kept hashed: the store has no copy of the token itself.
     dump = "\n".join(tenant.store._db.iterdump())
     assert access not in dump and body["refresh_token"] not in dump
     # Auth0 issues refresh tokens for the default (/userinfo) audience too; a refresh gives an opaque token again.
-    refreshed = httpx.post(base + "/oauth/token", auth=("webapp", "webapp-secret"),
+    refreshed = httpx2.post(base + "/oauth/token", auth=("webapp", "webapp-secret"),
                            data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})  # fmt: skip
     assert refreshed.status_code == 200 and "." not in refreshed.json()["access_token"]
     assert refreshed.json()["scope"] == ALL
@@ -196,9 +196,9 @@ def test_token_calls_are_counted_per_grant_type(live, browser) -> None:
     tenant, base = live
     body = login(base, browser, organization=ACME, audience=API).json()
     for _ in range(3):
-        httpx.post(base + "/oauth/token", auth=("webapp", "webapp-secret"),
+        httpx2.post(base + "/oauth/token", auth=("webapp", "webapp-secret"),
                    data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})  # fmt: skip
-    httpx.post(base + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"})  # refused: counted
-    httpx.post(base + "/oauth/revoke", auth=("webapp", "webapp-secret"), data={"token": "x"})
+    httpx2.post(base + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"})  # refused: counted
+    httpx2.post(base + "/oauth/revoke", auth=("webapp", "webapp-secret"), data={"token": "x"})
     assert tenant.token_calls["authorization_code"] == 1
     assert tenant.token_calls["refresh_token"] == 4 and tenant.token_calls["revoke"] == 1

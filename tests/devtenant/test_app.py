@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from starlette.requests import Request
 
@@ -115,9 +115,9 @@ def test_serve_answers_healthz_and_index_over_loopback() -> None:
         server = tenant.serve()
         assert isinstance(server, LiveServer)
         with server:
-            health = httpx.get(server.url + "/healthz")
+            health = httpx2.get(server.url + "/healthz")
             assert health.status_code == 200 and health.json() == {"status": "ok"}
-            index = httpx.get(server.url + "/")
+            index = httpx2.get(server.url + "/")
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     page = index.text
     assert f"{server.url}/.well-known/openid-configuration" in page
@@ -132,15 +132,15 @@ def test_index_escapes_tenant_data() -> None:
         "organizations": [{"name": "evil", "display_name": '<img src=x onerror="alert(1)">'}],
     }
     with DevTenant(config) as tenant, tenant.serve() as server:
-        page = httpx.get(server.url + "/").text
+        page = httpx2.get(server.url + "/").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "<img" not in page and "&lt;img" in page
 
 
 def test_unknown_paths_are_404_not_500() -> None:
     with DevTenant() as tenant, tenant.serve() as server:
-        assert httpx.get(server.url + "/no/such/page").status_code == 404
-        assert httpx.post(server.url + "/healthz").status_code == 405
+        assert httpx2.get(server.url + "/no/such/page").status_code == 404
+        assert httpx2.post(server.url + "/healthz").status_code == 405
 
 
 def test_the_management_api_is_mounted_under_api_v2() -> None:
@@ -148,7 +148,7 @@ def test_the_management_api_is_mounted_under_api_v2() -> None:
         mounts = [route for route in tenant.app.routes if getattr(route, "path", None) == "/api/v2"]
         assert len(mounts) == 1
         with tenant.serve() as server:
-            response = httpx.get(server.url + "/api/v2/organizations")
+            response = httpx2.get(server.url + "/api/v2/organizations")
     assert response.status_code == 401  # answered by the Management API (no bearer token), not a 404
     assert response.json()["statusCode"] == 401
 

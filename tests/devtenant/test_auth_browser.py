@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -79,7 +79,7 @@ def test_invitee_signs_up_in_a_real_browser(app_server: str, chromium: Any) -> N
         params = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
         assert params["state"] == "chrome-state" and "error" not in params
         assert dialogs == []  # nothing in the pages ran as script
-        token = httpx.post(
+        token = httpx2.post(
             base + "/oauth/token",
             data={
                 "grant_type": "authorization_code",

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from test_auth_support import (
     ACME,
@@ -51,7 +51,7 @@ def browser(live: tuple[object, str]) -> Iterator[Browser]:
 
 def test_discovery_and_jwks(live) -> None:
     tenant, base = live
-    doc = httpx.get(base + "/.well-known/openid-configuration").json()
+    doc = httpx2.get(base + "/.well-known/openid-configuration").json()
     issuer = base + "/"
     assert doc["issuer"] == issuer
     assert doc["authorization_endpoint"] == issuer + "authorize"
@@ -67,13 +67,13 @@ def test_discovery_and_jwks(live) -> None:
     assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
     assert {"openid", "profile", "email", "offline_access"} <= set(doc["scopes_supported"])
     assert {"org_id", "org_name", "nonce"} <= set(doc["claims_supported"])
-    jwks = httpx.get(doc["jwks_uri"]).json()
+    jwks = httpx2.get(doc["jwks_uri"]).json()
     assert [k["kid"] for k in jwks["keys"]] == tenant.keys.kids
     assert all(k["alg"] == "RS256" and k["use"] == "sig" and "d" not in k for k in jwks["keys"])
     assert all(len(k["x5c"]) == 1 and k["x5t"] for k in jwks["keys"])  # as Auth0 publishes its keys
     # Advertised because it is served: /oauth/revoke answers (here 401: no client authentication).
     assert doc["revocation_endpoint"] == issuer + "oauth/revoke"
-    assert httpx.post(doc["revocation_endpoint"], data={"token": "x"}).status_code == 401
+    assert httpx2.post(doc["revocation_endpoint"], data={"token": "x"}).status_code == 401
 
 
 def test_invitation_acceptance_end_to_end(live, browser) -> None:
@@ -378,14 +378,14 @@ def test_csrf_token_and_browser_binding_are_checked(live, browser) -> None:
     missing = browser.http.post(str(page.url), data={"email": "ann@acme.test", "password": PASSWORD})
     assert missing.status_code == 403
     # The right token from another browser (no "did" cookie bound to the request): refused.
-    other = httpx.post(str(page.url), data={**form.fields, "email": "ann@acme.test", "password": PASSWORD})
+    other = httpx2.post(str(page.url), data={**form.fields, "email": "ann@acme.test", "password": PASSWORD})
     assert other.status_code == 403 and "location" not in other.headers
-    assert httpx.get(str(page.url)).status_code == 403
+    assert httpx2.get(str(page.url)).status_code == 403
     # Still usable by its own browser.
     assert "code" in callback_params(browser.submit({"email": "ann@acme.test", "password": PASSWORD}))
     # Used up: the pending request is gone.
     assert browser.http.get(str(page.url)).status_code == 400
-    assert httpx.get(base + "/u/login?state=nonsense").status_code == 400
+    assert httpx2.get(base + "/u/login?state=nonsense").status_code == 400
 
 
 def test_signup_errors_are_shown_on_the_page(live, browser) -> None:
@@ -485,12 +485,12 @@ def test_prompt_none_and_max_age(live, browser, clock) -> None:
 def test_invitation_created_through_the_management_api(live, browser) -> None:
     """The whole loop over HTTP: M2M token, create the invitation, follow its URL's parameters, sign up."""
     _, base = live
-    token = httpx.post(
+    token = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
         auth=("m2m", "m2m-secret"),
     ).json()["access_token"]
-    api = httpx.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"})
+    api = httpx2.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"})
     created = api.post(
         f"/organizations/{ACME}/invitations",
         json={
@@ -550,13 +550,13 @@ def test_the_name_the_inviter_typed_is_offered_on_the_sign_up_page_and_kept(live
     """orginvite's invite() keeps the invitee's name in the invitation's user_metadata: the sign-up form offers it,
     editable, and the account (and its ID token) carries it instead of the email address."""
     _, base = live
-    token = httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
+    token = httpx2.post(base + "/oauth/token", data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
                        auth=("m2m", "m2m-secret")).json()["access_token"]
-    api = httpx.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"})
+    api = httpx2.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"})
 
     browsers: list[Browser] = []
 
-    def signup_page(email: str, user_metadata: dict[str, object]) -> tuple[Browser, httpx.Response, str]:
+    def signup_page(email: str, user_metadata: dict[str, object]) -> tuple[Browser, httpx2.Response, str]:
         created = api.post(f"/organizations/{ACME}/invitations", json={
             "inviter": {"name": "Ann Admin"}, "invitee": {"email": email}, "client_id": "webapp",
             "user_metadata": user_metadata, "send_invitation_email": False})  # fmt: skip

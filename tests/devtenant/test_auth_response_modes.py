@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from test_auth_support import (
     ACME,
@@ -45,7 +45,7 @@ def browser(live: tuple[object, str]) -> Iterator[Browser]:
     b.close()
 
 
-def _signed_in(browser: Browser, **params: str) -> httpx.Response:
+def _signed_in(browser: Browser, **params: str) -> httpx2.Response:
     """The tenant's final answer (a redirect or the form_post page) after the login form."""
     page = browser.authorize(**params)
     if page.status_code == 200 and page.url.path == "/u/login":
@@ -53,14 +53,14 @@ def _signed_in(browser: Browser, **params: str) -> httpx.Response:
     return page
 
 
-def _fragment(response: httpx.Response) -> dict[str, str]:
+def _fragment(response: httpx2.Response) -> dict[str, str]:
     assert response.status_code == 302, response.text[:300]
     location = urlsplit(response.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK and location.query == ""
     return {k: v[0] for k, v in parse_qs(location.fragment).items()}
 
 
-def _posted(response: httpx.Response) -> dict[str, str]:
+def _posted(response: httpx2.Response) -> dict[str, str]:
     """The fields of the form_post page, after checking it posts to the callback and may run only its script."""
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     (form,) = forms_of(response.text)
@@ -218,7 +218,7 @@ def test_authlib_oauth_client_completes_a_login_with_form_post() -> None:
                 server_metadata_url=base + "/.well-known/openid-configuration",
                 client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
             )
-            with httpx.Client(timeout=10, follow_redirects=True) as user_agent:
+            with httpx2.Client(timeout=10, follow_redirects=True) as user_agent:
                 page = user_agent.get(site.url + "/login")  # app -> /authorize -> /u/login
                 assert urlsplit(str(page.url)).path == "/u/login", page.text[:300]
                 (form,) = forms_of(page.text)

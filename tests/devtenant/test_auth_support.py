@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-import httpx
+import httpx2
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -198,17 +198,17 @@ def forms_of(html: str) -> list[Form]:
 
 
 class Browser:
-    """An httpx client that follows the tenant's redirects and stops at the app's callback, keeping cookies."""
+    """An httpx2 client that follows the tenant's redirects and stops at the app's callback, keeping cookies."""
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.http = httpx.Client(base_url=base, follow_redirects=False, timeout=10)
-        self.page: httpx.Response | None = None
+        self.http = httpx2.Client(base_url=base, follow_redirects=False, timeout=10)
+        self.page: httpx2.Response | None = None
 
     def close(self) -> None:
         self.http.close()
 
-    def _follow(self, response: httpx.Response) -> httpx.Response:
+    def _follow(self, response: httpx2.Response) -> httpx2.Response:
         for _ in range(10):
             if response.status_code not in (301, 302, 303) or "location" not in response.headers:
                 break
@@ -219,7 +219,7 @@ class Browser:
         self.page = response
         return response
 
-    def authorize(self, **params: str) -> httpx.Response:
+    def authorize(self, **params: str) -> httpx2.Response:
         params.setdefault("response_type", "code")
         params.setdefault("client_id", "webapp")
         params.setdefault("redirect_uri", CALLBACK)
@@ -231,14 +231,14 @@ class Browser:
         assert self.page is not None
         return forms_of(self.page.text)[index]
 
-    def submit(self, values: dict[str, str] | None = None, *, form: Form | None = None) -> httpx.Response:
+    def submit(self, values: dict[str, str] | None = None, *, form: Form | None = None) -> httpx2.Response:
         form = form or self.form()
         data = {**form.fields, **(values or {})}
         response = self.http.post(urljoin(str(self.page.url), form.action), data=data)  # type: ignore[union-attr]
         return self._follow(response)
 
 
-def callback_params(response: httpx.Response) -> dict[str, str]:
+def callback_params(response: httpx2.Response) -> dict[str, str]:
     """The query the browser was sent back to the app's callback with."""
     assert response.status_code == 302, response.text[:500]
     location = response.headers["location"]
@@ -248,16 +248,16 @@ def callback_params(response: httpx.Response) -> dict[str, str]:
 
 def exchange(
     base: str, code: str, verifier: str | None, *, client_id: str = "webapp", redirect_uri: str = CALLBACK
-) -> httpx.Response:
+) -> httpx2.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if verifier is not None:
         data["code_verifier"] = verifier
-    return httpx.post(base + "/oauth/token", data=data, auth=(client_id, f"{client_id}-secret"), timeout=10)
+    return httpx2.post(base + "/oauth/token", data=data, auth=(client_id, f"{client_id}-secret"), timeout=10)
 
 
 def verify_jwt(base: str, token: str) -> dict[str, Any]:
     """Verify against the published JWKS, fetched over HTTP as a relying party would."""
-    jwks = httpx.get(base + "/.well-known/jwks.json", timeout=10).json()
+    jwks = httpx2.get(base + "/.well-known/jwks.json", timeout=10).json()
     decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"])
     return dict(decoded.claims)
 

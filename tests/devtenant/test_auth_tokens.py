@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from test_auth_support import (
     ACME,
@@ -60,7 +60,7 @@ def test_code_is_single_use_and_a_replay_revokes_its_refresh_token(live, browser
     # Auth0's answers: 403, not RFC 6749's 400 (see token_endpoint's docstring for the sources).
     assert replay.status_code == 403
     assert replay.json() == {"error": "invalid_grant", "error_description": "Invalid authorization code"}
-    revoked = httpx.post(
+    revoked = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": refresh},
         auth=("webapp", "webapp-secret"),
@@ -106,7 +106,7 @@ def test_codes_expire_after_ten_minutes(live, browser, clock) -> None:
 def test_client_authentication(live, browser) -> None:
     _, base = live
     code, verifier = _code(base, browser)
-    bad = httpx.post(
+    bad = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier},
         auth=("webapp", "wrong"),
@@ -115,7 +115,7 @@ def test_client_authentication(live, browser) -> None:
     assert bad.status_code == 401 and bad.json() == {"error": "access_denied", "error_description": "Unauthorized"}
     assert bad.headers["www-authenticate"].startswith("Basic")
     # client_secret_post works (the failed attempt above did not consume the code: authentication comes first).
-    post = httpx.post(
+    post = httpx2.post(
         base + "/oauth/token",
         data={
             "grant_type": "authorization_code",
@@ -133,10 +133,10 @@ def test_client_authentication(live, browser) -> None:
         ({"authorization": "Bearer x"}, {"grant_type": "client_credentials"}),
         ({}, {"grant_type": "client_credentials", "client_id": "ghost", "client_secret": "x"}),
     ]:
-        response = httpx.post(base + "/oauth/token", data=data, headers=headers)
+        response = httpx2.post(base + "/oauth/token", data=data, headers=headers)
         assert response.status_code == 401, (headers, data)
         assert response.json() == {"error": "access_denied", "error_description": "Unauthorized"}, (headers, data)
-    both = httpx.post(
+    both = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "client_credentials", "client_secret": "m2m-secret"},
         auth=("m2m", "m2m-secret"),
@@ -149,30 +149,30 @@ def test_malformed_token_requests_get_oauth_errors(live) -> None:
     url = base + "/oauth/token"
     auth = ("m2m", "m2m-secret")
     cases = [
-        (httpx.post(url, data={}, auth=auth), 400, "invalid_request"),
-        (httpx.post(url, data={"grant_type": "password"}, auth=auth), 400, "unsupported_grant_type"),
-        (httpx.post(url, content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_request"),
+        (httpx2.post(url, data={}, auth=auth), 400, "invalid_request"),
+        (httpx2.post(url, data={"grant_type": "password"}, auth=auth), 400, "unsupported_grant_type"),
+        (httpx2.post(url, content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_request"),
         (
-            httpx.post(
+            httpx2.post(
                 url, content=b"grant_type=a&grant_type=b", headers={"content-type": "application/x-www-form-urlencoded"}
             ),
             400,
             "invalid_request",
         ),
         (
-            httpx.post(url, content=b"\xff", headers={"content-type": "application/x-www-form-urlencoded"}),
+            httpx2.post(url, content=b"\xff", headers={"content-type": "application/x-www-form-urlencoded"}),
             400,
             "invalid_request",
         ),
-        (httpx.post(url, content=b"x", headers={"content-type": "text/plain"}), 400, "invalid_request"),
-        (httpx.post(url, json=["a"]), 400, "invalid_request"),
+        (httpx2.post(url, content=b"x", headers={"content-type": "text/plain"}), 400, "invalid_request"),
+        (httpx2.post(url, json=["a"]), 400, "invalid_request"),
         (
-            httpx.post(url, data={"grant_type": "authorization_code"}, auth=("webapp", "webapp-secret")),
+            httpx2.post(url, data={"grant_type": "authorization_code"}, auth=("webapp", "webapp-secret")),
             400,
             "invalid_request",
         ),
         (
-            httpx.post(url, data={"grant_type": "authorization_code", "code": "x"}, auth=auth),
+            httpx2.post(url, data={"grant_type": "authorization_code", "code": "x"}, auth=auth),
             403,
             "unauthorized_client",
         ),
@@ -188,8 +188,8 @@ def test_refresh_token_grant_keeps_the_organization_and_follows_membership(live,
     tokens = exchange(base, code, verifier).json()
     refresh = tokens["refresh_token"]
 
-    def use(**extra: str) -> httpx.Response:
-        return httpx.post(
+    def use(**extra: str) -> httpx2.Response:
+        return httpx2.post(
             base + "/oauth/token",
             data={"grant_type": "refresh_token", "refresh_token": refresh, **extra},
             auth=("webapp", "webapp-secret"),
@@ -205,7 +205,7 @@ def test_refresh_token_grant_keeps_the_organization_and_follows_membership(live,
     assert narrower.status_code == 200 and narrower.json()["scope"] == "openid"
     wider = use(scope="openid profile")
     assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
-    other_client = httpx.post(
+    other_client = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": refresh},
         auth=("required", "required-secret"),
@@ -224,8 +224,8 @@ def test_client_credentials_for_the_management_api(live) -> None:
     _, base = live
     audience = base + "/api/v2/"
 
-    def ask(**data: str) -> httpx.Response:
-        return httpx.post(
+    def ask(**data: str) -> httpx2.Response:
+        return httpx2.post(
             base + "/oauth/token", data={"grant_type": "client_credentials", **data}, auth=("m2m", "m2m-secret")
         )
 
@@ -248,7 +248,7 @@ def test_client_credentials_for_the_management_api(live) -> None:
         "error_description": "Service not found: https://other.api/",
     }
     assert ask().status_code == 403
-    web = httpx.post(
+    web = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "client_credentials", "audience": audience},
         auth=("webapp", "webapp-secret"),
@@ -269,12 +269,12 @@ def test_userinfo(live, browser, clock) -> None:
     _, base = live
     code, verifier = _code(base, browser, organization=ACME)
     access = exchange(base, code, verifier).json()["access_token"]
-    info = httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"})
+    info = httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"})
     assert info.status_code == 200
     assert info.json()["email"] == "ann@acme.test" and info.json()["name"] == "Ann Admin"
     assert info.json()["org_id"] == ACME
-    assert httpx.post(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 200
-    m2m = httpx.post(
+    assert httpx2.post(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 200
+    m2m = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
         auth=("m2m", "m2m-secret"),
@@ -282,18 +282,18 @@ def test_userinfo(live, browser, clock) -> None:
     # An access token for an API is a JWT, good at /userinfo too; tampered or unsigned copies are not.
     code, verifier = _code(base, browser, organization=ACME, audience=base + "/api/v2/")
     api_access = exchange(base, code, verifier).json()["access_token"]
-    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {api_access}"}).status_code == 200
+    assert httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {api_access}"}).status_code == 200
     header, payload, signature = api_access.split(".")
     tampered = f"{header}.{payload[:-4]}AAAA.{signature}"
     none_header = base64.urlsafe_b64encode(b'{"alg":"none"}').decode().rstrip("=")
     unsigned = f"{none_header}.{payload}."
     bad = ["", "Bearer", "Bearer nonsense", "Bearer e30.e30.e30", "Bearer %%%.%%%.%%%", f"Bearer {unsigned}"]
     for value in [*bad, f"Basic {access}", f"Bearer {m2m}", f"Bearer {tampered}", f"Bearer {access[:-2]}"]:
-        response = httpx.get(base + "/userinfo", headers={"authorization": value} if value else {})
+        response = httpx2.get(base + "/userinfo", headers={"authorization": value} if value else {})
         assert response.status_code == 401 and "invalid_token" in response.headers["www-authenticate"], value
     clock.now += 86401
-    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
-    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {api_access}"}).status_code == 401
+    assert httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
+    assert httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {api_access}"}).status_code == 401
 
 
 def test_access_tokens_without_an_audience_are_opaque(live, browser) -> None:
@@ -303,10 +303,10 @@ def test_access_tokens_without_an_audience_are_opaque(live, browser) -> None:
         code, verifier = _code(base, browser, organization=ACME, **extra)
         access = exchange(base, code, verifier).json()["access_token"]
         assert "." not in access and len(access) >= 32, extra
-        info = httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"})
+        info = httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"})
         assert info.status_code == 200 and info.json()["org_id"] == ACME
     # The Management API does not take it either.
-    refused = httpx.get(base + "/api/v2/organizations", headers={"authorization": f"Bearer {access}"})
+    refused = httpx2.get(base + "/api/v2/organizations", headers={"authorization": f"Bearer {access}"})
     assert refused.status_code == 401
 
 
@@ -314,9 +314,9 @@ def test_a_replayed_code_revokes_its_opaque_access_token(live, browser) -> None:
     _, base = live
     code, verifier = _code(base, browser, organization=ACME)
     access = exchange(base, code, verifier).json()["access_token"]
-    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 200
+    assert httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 200
     assert exchange(base, code, verifier).status_code == 403
-    assert httpx.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
+    assert httpx2.get(base + "/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
 
 
 def test_v2_logout_checks_return_to_and_ends_the_session(live, browser) -> None:
@@ -395,7 +395,7 @@ def test_key_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(liv
     new_token = exchange(base, code, verifier).json()["id_token"]
     kid_of = lambda token: __import__("json").loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["kid"]  # noqa: E731
     assert kid_of(new_token) == new_kid and kid_of(old_token) == old_kid
-    jwks = httpx.get(base + "/.well-known/jwks.json").json()
+    jwks = httpx2.get(base + "/.well-known/jwks.json").json()
     assert [k["kid"] for k in jwks["keys"]][:2] == [new_kid, old_kid]
     assert verify_jwt(base, old_token)["aud"] == "webapp"
     assert verify_jwt(base, new_token)["aud"] == "webapp"
@@ -457,7 +457,7 @@ def test_a_blocked_user_can_neither_sign_in_nor_refresh(live, browser) -> None:
     tenant.store.update_user(ann["user_id"], {"blocked": True})
     refused = callback_params(browser.authorize(organization=ACME))  # the SSO session does not get around it
     assert refused["error"] == "unauthorized" and refused["error_description"] == "user is blocked"
-    renewed = httpx.post(
+    renewed = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": refresh},
         auth=("webapp", "webapp-secret"),

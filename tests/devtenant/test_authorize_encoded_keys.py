@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from test_auth_support import ACME, CALLBACK, make_invitation, running
 
@@ -61,7 +61,7 @@ def test_authorize_refuses_an_encoded_key_on_a_page(live, key: str, name: str, r
               "invitation": ticket, "organization": ACME}  # fmt: skip
     value = params.pop(name)
     query = "&".join(f"{k}={v}" for k, v in params.items()) + f"&{key}={value}"
-    response = httpx.get(f"{base}/authorize?{query}")
+    response = httpx2.get(f"{base}/authorize?{query}")
     if refused:
         assert response.status_code == 400 and 'data-error="encoded_parameter"' in response.text, response.text[:300]
         assert "location" not in response.headers and ticket not in response.text
@@ -72,7 +72,7 @@ def test_authorize_refuses_an_encoded_key_on_a_page(live, key: str, name: str, r
 def test_plain_keys_still_work(live) -> None:
     tenant, base = live
     ticket = make_invitation(tenant, "new@acme.test")["ticket_id"]
-    response = httpx.get(f"{base}/authorize", params={"client_id": "webapp", "redirect_uri": CALLBACK,
+    response = httpx2.get(f"{base}/authorize", params={"client_id": "webapp", "redirect_uri": CALLBACK,
                                                       "response_type": "code", "invitation": ticket,
                                                       "organization": ACME})  # fmt: skip
     assert response.status_code == 302 and response.headers["location"].startswith("/u/signup")

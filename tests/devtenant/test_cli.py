@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -93,7 +93,7 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[Running, str]]:
 def test_serve_answers_on_loopback_and_prints_what_an_app_needs(demo_server: tuple[Running, str]) -> None:
     running, issuer = demo_server
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", issuer)
-    assert httpx.get(issuer + "healthz").json() == {"status": "ok"}
+    assert httpx2.get(issuer + "healthz").json() == {"status": "ok"}
     banner = "".join(running.output)
     assert banner.startswith("orginvite dev tenant\n")
     assert f"Management API audience: {issuer}api/v2/" in banner
@@ -116,7 +116,7 @@ def test_a_client_that_connects_when_the_banner_says_ready_is_served(tmp_path: P
     try:
         issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
         running.wait_for("Press Ctrl-C")
-        host, port = httpx.URL(issuer).host, httpx.URL(issuer).port
+        host, port = httpx2.URL(issuer).host, httpx2.URL(issuer).port
         with socket.create_connection((host, port), timeout=30) as conn:  # at once: no polling, no retry
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             answer = b""
@@ -130,10 +130,10 @@ def test_a_client_that_connects_when_the_banner_says_ready_is_served(tmp_path: P
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_the_server_cleanly(demo_server: tuple[Running, str], sig: int) -> None:
     running, issuer = demo_server
-    assert httpx.get(issuer + "healthz").status_code == 200
+    assert httpx2.get(issuer + "healthz").status_code == 200
     assert running.stop(sig) == 0  # as `orginvite demo` does: a service manager's stop is not a failure
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(issuer + "healthz", timeout=2)
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(issuer + "healthz", timeout=2)
 
 
 def test_serve_with_a_config_file_and_a_database(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_serve_with_a_config_file_and_a_database(tmp_path: Path) -> None:
     try:
         port = running.wait_for(r"listening on:\s+http://127\.0\.0\.1:(\d+)/").group(1)
         running.wait_serving(f"http://127.0.0.1:{port}")
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         banner = "".join(running.output)
         assert banner.startswith("Acme Dev (orginvite dev tenant)")
         assert "issuer:                  https://tenant.test/" in banner
@@ -251,11 +251,11 @@ def test_serve_sends_invitation_emails_over_smtp(tmp_path: Path) -> None:
         issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
         running.wait_serving(issuer)
         assert f"over SMTP to 127.0.0.1:{smtp_port} from Acme Dev <invites@acme.test>" in "".join(running.output)
-        token = httpx.post(issuer + "oauth/token", data={
+        token = httpx2.post(issuer + "oauth/token", data={
             "grant_type": "client_credentials", "client_id": demo.DEMO_M2M_CLIENT_ID,
             "client_secret": demo.DEMO_M2M_CLIENT_SECRET, "audience": issuer + "api/v2/",
         }).json()["access_token"]  # fmt: skip
-        created = httpx.post(
+        created = httpx2.post(
             f"{issuer}api/v2/organizations/{demo.DEMO_ACME_ORG_ID}/invitations",
             headers={"Authorization": f"Bearer {token}"},
             json={"inviter": {"name": "Ada"}, "invitee": {"email": "new@example.test"},
@@ -278,14 +278,14 @@ def test_the_access_log_never_prints_an_invitation_ticket(tmp_path: Path) -> Non
     try:
         issuer = running.wait_for(r"issuer:\s+(\S+)").group(1)
         running.wait_serving(issuer)
-        response = httpx.get(issuer + "authorize", params={
+        response = httpx2.get(issuer + "authorize", params={
             "client_id": demo.DEMO_WEB_CLIENT_ID, "response_type": "code", "redirect_uri": demo.DEMO_WEB_CALLBACKS[0],
             "invitation": ticket, "organization": demo.DEMO_ACME_ORG_ID,
         })  # fmt: skip
         assert response.status_code == 302
         line = running.wait_for(r"GET /authorize\?").string
         # A percent-encoded key is refused (a page, no redirect), and its line is redacted all the same.
-        encoded = httpx.get(issuer + f"authorize?invit%61tion={ticket}&organization={demo.DEMO_ACME_ORG_ID}")
+        encoded = httpx2.get(issuer + f"authorize?invit%61tion={ticket}&organization={demo.DEMO_ACME_ORG_ID}")
         assert encoded.status_code == 400 and ticket not in encoded.text
         encoded_line = running.wait_for(r"GET /authorize\?invit%61tion").string
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-import httpx
+import httpx2
 import pytest
 
 from orginvite.demo import demo_tenant_config
@@ -26,10 +26,10 @@ def tenant():
 
 @pytest.mark.parametrize("token", [f"{DEEP}.{OBJECT}.sig", f"{OBJECT}.{DEEP}.sig"])
 def test_a_deeply_nested_bearer_token_is_a_401(tenant, token):
-    response = httpx.get(tenant + "/api/v2/organizations", headers={"authorization": "Bearer " + token})
+    response = httpx2.get(tenant + "/api/v2/organizations", headers={"authorization": "Bearer " + token})
     assert response.status_code == 401
 
 
 def test_a_deeply_nested_id_token_hint_is_not_a_500(tenant):
-    response = httpx.get(tenant + "/oidc/logout", params={"id_token_hint": f"{DEEP}.{OBJECT}.sig"})
+    response = httpx2.get(tenant + "/oidc/logout", params={"id_token_hint": f"{DEEP}.{OBJECT}.sig"})
     assert response.status_code < 500

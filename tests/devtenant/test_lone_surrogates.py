@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from orginvite.devtenant.app import DevTenant
@@ -28,20 +28,20 @@ def live() -> Iterator[tuple[DevTenant, str]]:
 
 
 @pytest.fixture
-def api(live: tuple[DevTenant, str]) -> Iterator[httpx.Client]:
+def api(live: tuple[DevTenant, str]) -> Iterator[httpx2.Client]:
     _, base = live
-    token = httpx.post(base + "/oauth/token", data={
+    token = httpx2.post(base + "/oauth/token", data={
         "grant_type": "client_credentials", "client_id": DEMO_M2M_CLIENT_ID, "client_secret": DEMO_M2M_CLIENT_SECRET,
         "audience": base + "/api/v2/"}).json()["access_token"]  # fmt: skip
-    with httpx.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"}) as client:
+    with httpx2.Client(base_url=base + "/api/v2", headers={"authorization": f"Bearer {token}"}) as client:
         yield client
 
 
-def _post(api: httpx.Client, path: str, body: Any) -> httpx.Response:
+def _post(api: httpx2.Client, path: str, body: Any) -> httpx2.Response:
     return api.post(path, content=json.dumps(body).encode("ascii"), headers={"content-type": "application/json"})
 
 
-def _refused(response: httpx.Response, location: str | None = None) -> None:
+def _refused(response: httpx2.Response, location: str | None = None) -> None:
     assert response.status_code == 400, response.text
     body = response.json()
     assert body["statusCode"] == 400 and body["error"] == "Bad Request" and body["errorCode"] == "invalid_body"
@@ -57,7 +57,7 @@ def _invitation(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def test_an_invitation_with_a_lone_surrogate_is_refused_and_the_list_still_works(api: httpx.Client) -> None:
+def test_an_invitation_with_a_lone_surrogate_is_refused_and_the_list_still_works(api: httpx2.Client) -> None:
     before = api.get(INVITATIONS)
     assert before.status_code == 200
     _refused(_post(api, INVITATIONS, _invitation(inviter={"name": "Ann \ud83d"})), "inviter.name")
@@ -68,14 +68,14 @@ def test_an_invitation_with_a_lone_surrogate_is_refused_and_the_list_still_works
     assert _post(api, INVITATIONS, _invitation(inviter={"name": "Ann \U0001f600"})).status_code == 200  # paired: fine
 
 
-def test_raw_surrogate_bytes_are_refused_too(api: httpx.Client) -> None:
+def test_raw_surrogate_bytes_are_refused_too(api: httpx2.Client) -> None:
     body = b'{"inviter": {"name": "Ann \xed\xa0\x80"}, "invitee": {"email": "zoe@new.test"}, "client_id": "%s"}'
     response = api.post(INVITATIONS, content=body % DEMO_WEB_CLIENT_ID.encode(),
                         headers={"content-type": "application/json"})  # fmt: skip
     assert response.status_code == 400 and response.json()["errorCode"] == "invalid_body", response.text
 
 
-def test_a_user_with_a_lone_surrogate_is_not_created(api: httpx.Client, live: tuple[DevTenant, str]) -> None:
+def test_a_user_with_a_lone_surrogate_is_not_created(api: httpx2.Client, live: tuple[DevTenant, str]) -> None:
     tenant, _ = live
     body = {"email": "zoe@new.test", "password": "long enough pw", "connection": "Username-Password-Authentication"}
     _refused(_post(api, "/users", {**body, "name": "Zo\ud83d"}), "name")
@@ -84,7 +84,7 @@ def test_a_user_with_a_lone_surrogate_is_not_created(api: httpx.Client, live: tu
     assert _post(api, "/users", body).status_code == 201
 
 
-def test_other_management_bodies_refuse_them(api: httpx.Client) -> None:
+def test_other_management_bodies_refuse_them(api: httpx2.Client) -> None:
     _refused(_post(api, "/organizations", {"name": "zoe", "display_name": "Zo\ud83d"}), "display_name")
     _refused(_post(api, "/roles", {"name": "r\ud83d"}), "name")
     _refused(_post(api, f"/organizations/{DEMO_ACME_ORG_ID}/members", {"members": ["auth0|\ud83d"]}), "members[0]")
@@ -93,7 +93,7 @@ def test_other_management_bodies_refuse_them(api: httpx.Client) -> None:
 def test_token_endpoint_refuses_them_in_json(live: tuple[DevTenant, str]) -> None:
     _, base = live
     body = {"grant_type": "client_credentials", "client_id": "m\ud83d", "client_secret": "x"}
-    response = httpx.post(base + "/oauth/token", content=json.dumps(body).encode(),
+    response = httpx2.post(base + "/oauth/token", content=json.dumps(body).encode(),
                           headers={"content-type": "application/json"})  # fmt: skip
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from email import policy
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -58,12 +58,12 @@ def catcher() -> Iterator[Catcher]:
         catcher.controller.stop()
 
 
-def api_client(server: LiveServer) -> httpx.Client:
+def api_client(server: LiveServer) -> httpx2.Client:
     token = m2m_token(server.url, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET)
-    return httpx.Client(base_url=server.url + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return httpx2.Client(base_url=server.url + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
-def invite(api: httpx.Client, org_id: str, address: str, **extra: Any) -> dict[str, Any]:
+def invite(api: httpx2.Client, org_id: str, address: str, **extra: Any) -> dict[str, Any]:
     body = {"inviter": {"name": "Amira Haddad"}, "invitee": {"email": address}, "client_id": DEMO_WEB_CLIENT_ID}
     response = api.post(f"/organizations/{org_id}/invitations", json={**body, **extra})
     assert response.status_code == 200, response.text
@@ -78,13 +78,13 @@ def test_invitations_land_in_the_outbox_the_tenant_serves(caplog: pytest.LogCapt
             roles=[DEMO_ADMIN_ROLE_ID, DEMO_BILLING_ROLE_ID],
         )
         invite(api, DEMO_ACME_ORG_ID, "no-mail@example.test", send_invitation_email=False)
-        outbox = httpx.Client(base_url=server.url + "/outbox")
+        outbox = httpx2.Client(base_url=server.url + "/outbox")
         listing = outbox.get("/messages").json()["messages"]
         index = outbox.get("/")
         html = outbox.get(f"/messages/{listing[0]['id']}/html")
         text = outbox.get(f"/messages/{listing[0]['id']}/text")
         raw = outbox.get(f"/messages/{listing[0]['id']}/raw")
-        home = httpx.get(server.url + "/")
+        home = httpx2.get(server.url + "/")
     assert [(item["to"], item["locale"]) for item in listing] == [(["zoe@example.test"], "fr")]
     assert listing[0]["subject"] == "Amira Haddad vous invite à rejoindre Acme Inc."
     assert listing[0]["from"] == "orginvite dev tenant <no-reply@tenant.orginvite.test>"
@@ -129,7 +129,7 @@ def test_smtp_when_configured(catcher: Catcher) -> None:
         api_client(server) as api,
     ):
         created = invite(api, DEMO_ACME_ORG_ID, "ann@example.test", user_metadata={"lang": "ar"})
-        home = httpx.get(server.url + "/").text
+        home = httpx2.get(server.url + "/").text
     assert len(tenant.outbox) == 0
     # the home page says where the mail went, not "the outbox", which stays empty
     assert f"<th>Invitation emails</th><td><code>over SMTP to 127.0.0.1:{catcher.port} from" in home
@@ -164,8 +164,8 @@ def test_an_smtp_failure_keeps_the_email_in_the_outbox_and_the_invitation(caplog
         with api_client(server) as api:
             created = invite(api, DEMO_ACME_ORG_ID, "bob@example.test")
             fetched = api.get(f"/organizations/{DEMO_ACME_ORG_ID}/invitations/{created['id']}")
-        listing = httpx.get(server.url + "/outbox/messages").json()["messages"]
-        index = httpx.get(server.url + "/outbox/").text
+        listing = httpx2.get(server.url + "/outbox/messages").json()["messages"]
+        index = httpx2.get(server.url + "/outbox/").text
     assert fetched.status_code == 200  # Auth0 answers the API call whatever its mail provider does
     [entry] = listing
     assert entry["to"] == ["bob@example.test"]
@@ -180,18 +180,18 @@ def test_an_smtp_failure_keeps_the_email_in_the_outbox_and_the_invitation(caplog
 async def test_the_outbox_answers_local_clients_only_unless_allowed() -> None:
     with DevTenant() as tenant:
         tenant.outbox.add(email.message.EmailMessage())
-        transport = httpx.ASGITransport(app=tenant.app, client=("203.0.113.9", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://tenant.test") as remote:
+        transport = httpx2.ASGITransport(app=tenant.app, client=("203.0.113.9", 50000))
+        async with httpx2.AsyncClient(transport=transport, base_url="http://tenant.test") as remote:
             assert (await remote.get("/outbox/messages")).status_code == 403
             assert (await remote.get("/.well-known/openid-configuration")).status_code == 200  # only the outbox
-        local = httpx.ASGITransport(app=tenant.app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=local, base_url="http://tenant.test") as client:
+        local = httpx2.ASGITransport(app=tenant.app, client=("127.0.0.1", 50000))
+        async with httpx2.AsyncClient(transport=local, base_url="http://tenant.test") as client:
             assert (await client.get("/outbox/messages")).status_code == 200
             proxied = await client.get("/outbox/messages", headers={"X-Forwarded-For": "203.0.113.9"})
             assert proxied.status_code == 403
     with DevTenant(outbox_allow_remote=True) as tenant:
-        transport = httpx.ASGITransport(app=tenant.app, client=("203.0.113.9", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://tenant.test") as remote:
+        transport = httpx2.ASGITransport(app=tenant.app, client=("203.0.113.9", 50000))
+        async with httpx2.AsyncClient(transport=transport, base_url="http://tenant.test") as remote:
             assert (await remote.get("/outbox/messages")).status_code == 200
 
 

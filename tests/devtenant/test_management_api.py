@@ -2,7 +2,7 @@
 
 Tokens come from the tenant's own /oauth/token (client credentials of the demo machine-to-machine app); tokens
 that /oauth/token would never issue (expired, wrong audience, foreign key, no scope) are minted with the
-tenant's KeyRing. Every response is checked for the X-RateLimit-* headers by an httpx event hook.
+tenant's KeyRing. Every response is checked for the X-RateLimit-* headers by an httpx2 event hook.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 
+from devtenant_support import TenantCopies
+from loopback_support import SharedServer
 from orginvite.devtenant.app import DevTenant
 from orginvite.devtenant.config import (
     DEMO_ACME_ORG_ID,
@@ -51,27 +53,39 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory: pytest.TempPathFactory) -> TenantCopies:
+    return TenantCopies(tmp_path_factory.mktemp("tenants"))
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[SharedServer]:
+    with SharedServer() as shared:
+        yield shared
+
+
 @pytest.fixture
-def tenant(clock: Clock) -> Iterator[DevTenant]:
-    with DevTenant(clock=clock) as tenant:
+def tenant(copies: TenantCopies, clock: Clock) -> Iterator[DevTenant]:
+    # a fresh tenant per test (the seeded records copied, not re-seeded), served on the module's one server
+    with copies.tenant(clock=clock) as tenant:
         yield tenant
 
 
 @pytest.fixture
-def server(tenant: DevTenant) -> Iterator[LiveServer]:
-    with tenant.serve() as server:
+def server(tenant: DevTenant, shared: SharedServer) -> Iterator[LiveServer]:
+    with shared.serving(tenant.app) as server:
         yield server
 
 
-def _has_rate_headers(response: httpx.Response) -> None:
+def _has_rate_headers(response: httpx2.Response) -> None:
     missing = [name for name in RATE_HEADERS if name not in response.headers]
     assert not missing, f"{response.request.method} {response.request.url} -> {response.status_code} lacks {missing}"
     assert response.headers["cache-control"] == "no-store"  # answers may carry invitation tickets
 
 
-def client_for(server: LiveServer, token: str | None) -> httpx.Client:
+def client_for(server: LiveServer, token: str | None) -> httpx2.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(
+    return httpx2.Client(
         base_url=server.url + "/api/v2", headers=headers, event_hooks={"response": [_has_rate_headers]}, timeout=30
     )
 
@@ -86,7 +100,7 @@ def issue_token(server: LiveServer, scope: str | None = None) -> str:
     }
     if scope is not None:
         form["scope"] = scope
-    response = httpx.post(server.url + "/oauth/token", data=form)
+    response = httpx2.post(server.url + "/oauth/token", data=form)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -110,12 +124,12 @@ def mint(tenant: DevTenant, server: LiveServer, *, keys: KeyRing | None = None, 
 
 
 @pytest.fixture
-def api(server: LiveServer) -> Iterator[httpx.Client]:
+def api(server: LiveServer) -> Iterator[httpx2.Client]:
     with client_for(server, issue_token(server)) as client:
         yield client
 
 
-def assert_error(response: httpx.Response, status: int, error_code: str | None, message: str | None = None) -> dict:
+def assert_error(response: httpx2.Response, status: int, error_code: str | None, message: str | None = None) -> dict:
     """Auth0's error body; ``error_code`` None: a body without ``errorCode`` (Auth0's 401s)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -128,7 +142,7 @@ def assert_error(response: httpx.Response, status: int, error_code: str | None, 
     return body
 
 
-def new_user(api: httpx.Client, email: str, **extra: Any) -> dict:
+def new_user(api: httpx2.Client, email: str, **extra: Any) -> dict:
     body = {
         "email": email,
         "password": "correct horse battery staple",
@@ -139,13 +153,13 @@ def new_user(api: httpx.Client, email: str, **extra: Any) -> dict:
     return response.json()
 
 
-def new_org(api: httpx.Client, name: str, **extra: Any) -> dict:
+def new_org(api: httpx2.Client, name: str, **extra: Any) -> dict:
     response = api.post("/organizations", json={"name": name, **extra})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def invite(api: httpx.Client, org_id: str, email: str = "new@acme.test", **extra: Any) -> httpx.Response:
+def invite(api: httpx2.Client, org_id: str, email: str = "new@acme.test", **extra: Any) -> httpx2.Response:
     body = {"inviter": {"name": "Ada Admin"}, "invitee": {"email": email}, "client_id": DEMO_WEB_CLIENT_ID}
     return api.post(f"/organizations/{org_id}/invitations", json={**body, **extra})
 
@@ -262,7 +276,7 @@ def test_every_endpoint_checks_its_query_string_and_is_rate_limited(
 # -- the bearer token --------------------------------------------------------------------------------------------------
 
 
-def test_tokens_from_oauth_token_are_accepted(api: httpx.Client) -> None:
+def test_tokens_from_oauth_token_are_accepted(api: httpx2.Client) -> None:
     response = api.get("/organizations")
     assert response.status_code == 200
     assert {org["id"] for org in response.json()} == {DEMO_ACME_ORG_ID, DEMO_GLOBEX_ORG_ID}
@@ -281,7 +295,7 @@ def test_tokens_from_oauth_token_are_accepted(api: httpx.Client) -> None:
     ],
 )
 def test_malformed_authorization_is_401(server: LiveServer, authorization: str, message: str) -> None:
-    response = httpx.get(server.url + "/api/v2/organizations", headers={"Authorization": authorization})
+    response = httpx2.get(server.url + "/api/v2/organizations", headers={"Authorization": authorization})
     body = assert_error(response, 401, None, message)
     assert body["message"] == message
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -391,7 +405,7 @@ def test_unlimited_by_default_and_unauthenticated_callers_are_counted_too(
 # -- organizations ---------------------------------------------------------------------------------------------------
 
 
-def test_create_and_get_organization(api: httpx.Client) -> None:
+def test_create_and_get_organization(api: httpx2.Client) -> None:
     created = new_org(
         api,
         "initech",
@@ -416,7 +430,7 @@ def test_create_and_get_organization(api: httpx.Client) -> None:
     assert by_id["display_name"] == "Initech" and "enabled_connections" not in by_id
 
 
-def test_create_organization_errors(api: httpx.Client) -> None:
+def test_create_organization_errors(api: httpx2.Client) -> None:
     assert_error(api.post("/organizations", json={"name": "acme"}), 409, "organization_conflict")
     assert_error(
         api.post("/organizations", json={}),
@@ -469,7 +483,7 @@ def test_create_organization_errors(api: httpx.Client) -> None:
     assert api.get("/organizations/name/ok").status_code == 404  # nothing was created by the failures
 
 
-def test_get_organization_errors(api: httpx.Client) -> None:
+def test_get_organization_errors(api: httpx2.Client) -> None:
     assert_error(
         api.get("/organizations/org_doesnotexist0000"),
         404,
@@ -485,7 +499,7 @@ def test_get_organization_errors(api: httpx.Client) -> None:
     )
 
 
-def test_list_organizations_paging(api: httpx.Client) -> None:
+def test_list_organizations_paging(api: httpx2.Client) -> None:
     for index in range(5):
         new_org(api, f"org-{index}")
     every = api.get("/organizations").json()
@@ -522,11 +536,11 @@ def test_list_organizations_paging(api: httpx.Client) -> None:
         ({"q": "x"}, 400, "invalid_query_string"),
     ],
 )
-def test_list_organizations_query_errors(api: httpx.Client, params: dict, status: int, code: str) -> None:
+def test_list_organizations_query_errors(api: httpx2.Client, params: dict, status: int, code: str) -> None:
     assert_error(api.get("/organizations", params=params), status, code)
 
 
-def test_delete_organization_removes_everything(api: httpx.Client, tenant: DevTenant) -> None:
+def test_delete_organization_removes_everything(api: httpx2.Client, tenant: DevTenant) -> None:
     assert invite(api, DEMO_ACME_ORG_ID).status_code == 200
     assert api.delete(f"/organizations/{DEMO_ACME_ORG_ID}").status_code == 204
     assert_error(api.get(f"/organizations/{DEMO_ACME_ORG_ID}"), 404, "inexistent_organization")
@@ -535,7 +549,7 @@ def test_delete_organization_removes_everything(api: httpx.Client, tenant: DevTe
     assert tenant.store.list_invitations(DEMO_ACME_ORG_ID)[1] == 0
 
 
-def test_enabled_connections(api: httpx.Client, tenant: DevTenant) -> None:
+def test_enabled_connections(api: httpx2.Client, tenant: DevTenant) -> None:
     org = new_org(api, "hooli")
     path = f"/organizations/{org['id']}/enabled_connections"
     assert api.get(path).json() == []
@@ -572,7 +586,7 @@ def test_enabled_connections(api: httpx.Client, tenant: DevTenant) -> None:
 # -- members ---------------------------------------------------------------------------------------------------------
 
 
-def test_add_list_and_remove_members(api: httpx.Client) -> None:
+def test_add_list_and_remove_members(api: httpx2.Client) -> None:
     users = [new_user(api, f"user{index}@initech.test", name=f"User {index}") for index in range(4)]
     org = new_org(api, "initech")
     path = f"/organizations/{org['id']}/members"
@@ -590,7 +604,7 @@ def test_add_list_and_remove_members(api: httpx.Client) -> None:
     assert api.get(f"/users/{users[0]['user_id']}/organizations").json() == []
 
 
-def test_add_members_errors(api: httpx.Client) -> None:
+def test_add_members_errors(api: httpx2.Client) -> None:
     path = f"/organizations/{DEMO_ACME_ORG_ID}/members"
     assert_error(
         api.post(path, json={"members": [f"auth0|{index}" for index in range(11)]}),
@@ -638,7 +652,7 @@ def test_add_members_errors(api: httpx.Client) -> None:
     )
 
 
-def test_list_members_paging_checkpoints_and_fields(api: httpx.Client) -> None:
+def test_list_members_paging_checkpoints_and_fields(api: httpx2.Client) -> None:
     org = new_org(api, "umbrella")
     path = f"/organizations/{org['id']}/members"
     users = [new_user(api, f"m{index}@umbrella.test") for index in range(7)]
@@ -670,7 +684,7 @@ def test_list_members_paging_checkpoints_and_fields(api: httpx.Client) -> None:
     assert_error(api.get(path, params={"fields": "password"}), 400, "invalid_query_string")
 
 
-def test_member_list_with_roles_needs_the_member_roles_scope(api: httpx.Client, server: LiveServer) -> None:
+def test_member_list_with_roles_needs_the_member_roles_scope(api: httpx2.Client, server: LiveServer) -> None:
     path = f"/organizations/{DEMO_ACME_ORG_ID}/members"
     listed = api.get(path, params={"fields": "user_id,roles"}).json()
     assert listed == [{"user_id": DEMO_ADMIN_USER_ID, "roles": [{"id": DEMO_ADMIN_ROLE_ID, "name": "admin"}]}]
@@ -687,7 +701,7 @@ def test_member_list_with_roles_needs_the_member_roles_scope(api: httpx.Client, 
 # -- member roles ----------------------------------------------------------------------------------------------------
 
 
-def test_member_roles_add_list_remove(api: httpx.Client) -> None:
+def test_member_roles_add_list_remove(api: httpx2.Client) -> None:
     path = f"/organizations/{DEMO_ACME_ORG_ID}/members/{DEMO_ADMIN_USER_ID}/roles"
     assert api.post(path, json={"roles": [DEMO_MEMBER_ROLE_ID, DEMO_BILLING_ROLE_ID]}).status_code == 204
     listed = api.get(path, params={"include_totals": "true"}).json()
@@ -699,7 +713,7 @@ def test_member_roles_add_list_remove(api: httpx.Client) -> None:
     assert {role["id"] for role in api.get(path).json()} == {DEMO_ADMIN_ROLE_ID, DEMO_MEMBER_ROLE_ID}
 
 
-def test_member_roles_errors(api: httpx.Client) -> None:
+def test_member_roles_errors(api: httpx2.Client) -> None:
     path = f"/organizations/{DEMO_ACME_ORG_ID}/members/{DEMO_ADMIN_USER_ID}/roles"
     assert_error(
         api.post(path, json={"roles": [DEMO_MEMBER_ROLE_ID, "rol_nope1", "rol_nope2"]}),
@@ -729,7 +743,7 @@ def test_member_roles_errors(api: httpx.Client) -> None:
     assert_error(api.get(path, params={"page": 1000, "per_page": 1}), 400, "invalid_paging")
 
 
-def test_a_member_has_at_most_100_roles(api: httpx.Client, tenant: DevTenant) -> None:
+def test_a_member_has_at_most_100_roles(api: httpx2.Client, tenant: DevTenant) -> None:
     role_ids = [tenant.store.create_role(f"role-{index:03d}")["id"] for index in range(101)]
     path = f"/organizations/{DEMO_GLOBEX_ORG_ID}/members/{DEMO_MEMBER_USER_ID}/roles"
     assert_error(
@@ -753,7 +767,7 @@ def test_a_member_has_at_most_100_roles(api: httpx.Client, tenant: DevTenant) ->
 # -- invitations -----------------------------------------------------------------------------------------------------
 
 
-def test_create_invitation_shape_and_url(api: httpx.Client, tenant: DevTenant, clock: Clock) -> None:
+def test_create_invitation_shape_and_url(api: httpx2.Client, tenant: DevTenant, clock: Clock) -> None:
     response = invite(
         api,
         DEMO_ACME_ORG_ID,
@@ -805,7 +819,7 @@ def _lifetime(body: dict) -> float:
     return parse(body["expires_at"]) - parse(body["created_at"])
 
 
-def test_invitation_ttl_rules(api: httpx.Client) -> None:
+def test_invitation_ttl_rules(api: httpx2.Client) -> None:
     default = invite(api, DEMO_ACME_ORG_ID, "a@x.test").json()
     assert _lifetime(default) == pytest.approx(604800, abs=0.002)
     zero = invite(api, DEMO_ACME_ORG_ID, "b@x.test", ttl_sec=0).json()
@@ -842,7 +856,7 @@ def test_invitation_ttl_rules(api: httpx.Client) -> None:
     )
 
 
-def test_create_invitation_errors(api: httpx.Client, tenant: DevTenant) -> None:
+def test_create_invitation_errors(api: httpx2.Client, tenant: DevTenant) -> None:
     org = DEMO_ACME_ORG_ID
     cases = [
         (
@@ -909,7 +923,7 @@ def test_create_invitation_errors(api: httpx.Client, tenant: DevTenant) -> None:
     assert tenant.store.list_invitations(org)[1] == 0  # no failure left an invitation behind
 
 
-def test_new_invitation_for_the_same_email_revokes_older_ones(api: httpx.Client) -> None:
+def test_new_invitation_for_the_same_email_revokes_older_ones(api: httpx2.Client) -> None:
     first = invite(api, DEMO_ACME_ORG_ID, "carol@x.test").json()
     other_org = invite(api, DEMO_GLOBEX_ORG_ID, "carol@x.test").json()
     second = invite(api, DEMO_ACME_ORG_ID, "CAROL@x.test").json()
@@ -919,7 +933,7 @@ def test_new_invitation_for_the_same_email_revokes_older_ones(api: httpx.Client)
     assert api.get(f"/organizations/{DEMO_GLOBEX_ORG_ID}/invitations/{other_org['id']}").status_code == 200
 
 
-def test_list_invitations(api: httpx.Client) -> None:
+def test_list_invitations(api: httpx2.Client) -> None:
     path = f"/organizations/{DEMO_ACME_ORG_ID}/invitations"
     created = [invite(api, DEMO_ACME_ORG_ID, f"i{index}@x.test").json() for index in range(5)]
     newest_first = [item["id"] for item in reversed(created)]
@@ -939,7 +953,7 @@ def test_list_invitations(api: httpx.Client) -> None:
     assert_error(api.get("/organizations/org_nope/invitations"), 404, "inexistent_organization")
 
 
-def test_get_and_delete_invitation(api: httpx.Client) -> None:
+def test_get_and_delete_invitation(api: httpx2.Client) -> None:
     body = invite(api, DEMO_ACME_ORG_ID).json()
     path = f"/organizations/{DEMO_ACME_ORG_ID}/invitations/{body['id']}"
     assert api.get(path).json()["ticket_id"] == body["ticket_id"]
@@ -952,7 +966,7 @@ def test_get_and_delete_invitation(api: httpx.Client) -> None:
     assert_error(api.get(f"/organizations/org_nope/invitations/{body['id']}"), 404, "inexistent_organization")
 
 
-def test_expired_invitations_are_gone(api: httpx.Client, clock: Clock) -> None:
+def test_expired_invitations_are_gone(api: httpx2.Client, clock: Clock) -> None:
     short = invite(api, DEMO_ACME_ORG_ID, "short@x.test", ttl_sec=60).json()
     long = invite(api, DEMO_ACME_ORG_ID, "long@x.test").json()
     clock.now += 61
@@ -964,7 +978,7 @@ def test_expired_invitations_are_gone(api: httpx.Client, clock: Clock) -> None:
 # -- users and roles ---------------------------------------------------------------------------------------------------
 
 
-def test_create_and_get_user(api: httpx.Client) -> None:
+def test_create_and_get_user(api: httpx2.Client) -> None:
     user = new_user(
         api,
         "dora@initech.test",
@@ -988,7 +1002,7 @@ def test_create_and_get_user(api: httpx.Client) -> None:
     assert chosen["user_id"] == "auth0|eve123"
 
 
-def test_create_user_errors(api: httpx.Client) -> None:
+def test_create_user_errors(api: httpx2.Client) -> None:
     assert_error(
         api.post(
             "/users",
@@ -1038,7 +1052,7 @@ def test_create_user_errors(api: httpx.Client) -> None:
     assert_error(api.get("/users/auth0%7Cghost"), 404, "inexistent_user", "The user does not exist.")
 
 
-def test_user_organizations(api: httpx.Client) -> None:
+def test_user_organizations(api: httpx2.Client) -> None:
     api.post(f"/organizations/{DEMO_GLOBEX_ORG_ID}/members", json={"members": [DEMO_ADMIN_USER_ID]})
     listed = api.get(f"/users/{DEMO_ADMIN_USER_ID}/organizations", params={"include_totals": "true"}).json()
     assert listed["total"] == 2 and listed["start"] == 0 and listed["limit"] == 50
@@ -1057,7 +1071,7 @@ def test_user_organizations(api: httpx.Client) -> None:
     )
 
 
-def test_roles(api: httpx.Client) -> None:
+def test_roles(api: httpx2.Client) -> None:
     created = api.post("/roles", json={"name": "auditor", "description": "Reads the books"})
     assert created.status_code == 200
     role = created.json()
@@ -1086,7 +1100,7 @@ def test_roles(api: httpx.Client) -> None:
 # -- anything else is a JSON answer, never a 500 ---------------------------------------------------------------------
 
 
-def test_unknown_paths_and_methods_are_json_404s(api: httpx.Client) -> None:
+def test_unknown_paths_and_methods_are_json_404s(api: httpx2.Client) -> None:
     assert_error(api.get("/tenant/settings"), 404, "not_found", "Not Found")
     assert_error(api.put("/organizations", json={}), 404, "not_found")
     assert_error(api.get(f"/roles/{DEMO_ADMIN_ROLE_ID}/users/extra"), 404, "not_found")
@@ -1108,14 +1122,14 @@ def test_unknown_paths_and_methods_are_json_404s(api: httpx.Client) -> None:
     ],
 )
 def test_auth0_routes_the_tenant_lacks_are_501s_naming_the_route(
-    api: httpx.Client, method: str, path: str, route: str
+    api: httpx2.Client, method: str, path: str, route: str
 ) -> None:
     """Not a 404 ("no such resource"): the route exists on Auth0, the dev tenant just does not implement it."""
     message = f"not implemented by the orginvite dev tenant: {route}"
     assert_error(api.request(method, path), 501, "not_implemented", message)
 
 
-def test_oversized_bodies_are_refused(api: httpx.Client) -> None:
+def test_oversized_bodies_are_refused(api: httpx2.Client) -> None:
     big = b'{"name": "' + b"a" * 1_100_000 + b'"}'
     response = api.post("/organizations", content=big, headers={"content-type": "application/json"})
     assert_error(response, 413, "payload_too_large")
@@ -1130,7 +1144,7 @@ JUNK_BODIES: list[Any] = [
 
 
 @pytest.mark.parametrize(("method", "path", "scope", "body"), [e for e in ENDPOINTS if e[0] in ("POST", "DELETE")])
-def test_junk_bodies_never_cause_a_500(api: httpx.Client, method: str, path: str, scope: str, body: Any) -> None:
+def test_junk_bodies_never_cause_a_500(api: httpx2.Client, method: str, path: str, scope: str, body: Any) -> None:
     for junk in JUNK_BODIES:
         response = api.request(method, path, json=junk)
         assert response.status_code < 500, (junk, response.text)
@@ -1144,7 +1158,7 @@ def test_junk_bodies_never_cause_a_500(api: httpx.Client, method: str, path: str
 @pytest.mark.parametrize(
     "query", ["%", "page=%ZZ", "page=%C0%AF", "a=1&" * 80, "page=1e3", "include_totals=TRUE", "fields="]
 )
-def test_junk_query_strings_never_cause_a_500(api: httpx.Client, query: str) -> None:
+def test_junk_query_strings_never_cause_a_500(api: httpx2.Client, query: str) -> None:
     for path in (
         "/organizations",
         f"/organizations/{DEMO_ACME_ORG_ID}/members",
@@ -1155,7 +1169,7 @@ def test_junk_query_strings_never_cause_a_500(api: httpx.Client, query: str) -> 
 
 
 @pytest.mark.parametrize("segment", ["%00", "%FF", "..%2F..", "a" * 400, "%20", "org_%09abc", "%E2%80%AE"])
-def test_junk_path_segments_never_cause_a_500(api: httpx.Client, segment: str) -> None:
+def test_junk_path_segments_never_cause_a_500(api: httpx2.Client, segment: str) -> None:
     for path in (
         f"/organizations/{segment}",
         f"/organizations/{segment}/members",
@@ -1166,7 +1180,7 @@ def test_junk_path_segments_never_cause_a_500(api: httpx.Client, segment: str) -
         assert 400 <= response.status_code < 500, (path, response.text)
 
 
-def test_concurrent_invitations_for_one_email_leave_exactly_one(api: httpx.Client, server: LiveServer) -> None:
+def test_concurrent_invitations_for_one_email_leave_exactly_one(api: httpx2.Client, server: LiveServer) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     token = api.headers["Authorization"].split()[1]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,16 +83,16 @@ near_valid = st.fixed_dictionaries(
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[httpx.Client]:
+def api() -> Iterator[httpx2.Client]:
     with DevTenant() as tenant, tenant.serve() as server:
         token = m2m_token(server.url, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET)
-        with httpx.Client(
+        with httpx2.Client(
             base_url=server.url + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
         ) as client:
             yield client
 
 
-def assert_well_formed(response: httpx.Response) -> None:
+def assert_well_formed(response: httpx2.Response) -> None:
     assert response.status_code < 500, response.text
     assert "x-ratelimit-remaining" in response.headers
     if response.status_code >= 400:
@@ -106,7 +106,7 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 @SETTINGS
 @given(endpoint=st.sampled_from(BODY_ENDPOINTS), body=json_values | near_valid)
-def test_any_json_body_gets_a_2xx_or_an_auth0_4xx(api: httpx.Client, endpoint: tuple[str, str], body: Any) -> None:
+def test_any_json_body_gets_a_2xx_or_an_auth0_4xx(api: httpx2.Client, endpoint: tuple[str, str], body: Any) -> None:
     method, path = endpoint
     assert_well_formed(api.request(method, path, json=body))
 
@@ -114,7 +114,7 @@ def test_any_json_body_gets_a_2xx_or_an_auth0_4xx(api: httpx.Client, endpoint: t
 @SETTINGS
 @given(endpoint=st.sampled_from(BODY_ENDPOINTS), raw=st.binary(max_size=200))
 def test_any_bytes_as_a_body_get_a_2xx_or_an_auth0_4xx(
-    api: httpx.Client, endpoint: tuple[str, str], raw: bytes
+    api: httpx2.Client, endpoint: tuple[str, str], raw: bytes
 ) -> None:
     method, path = endpoint
     assert_well_formed(api.request(method, path, content=raw, headers={"content-type": "application/json"}))
@@ -126,7 +126,7 @@ def test_any_bytes_as_a_body_get_a_2xx_or_an_auth0_4xx(
     pairs=st.lists(st.tuples(st.sampled_from(QUERY_KEYS), st.text(max_size=12)), max_size=5),
 )
 def test_any_query_string_gets_a_2xx_or_an_auth0_4xx(
-    api: httpx.Client, path: str, pairs: list[tuple[str, str]]
+    api: httpx2.Client, path: str, pairs: list[tuple[str, str]]
 ) -> None:
     query = "&".join(f"{quote(key)}={quote(value)}" for key, value in pairs)
     assert_well_formed(api.get(f"{path}?{query}"))
@@ -134,7 +134,7 @@ def test_any_query_string_gets_a_2xx_or_an_auth0_4xx(
 
 @SETTINGS
 @given(segment=st.text(min_size=1, max_size=80).filter(lambda text: "\n" not in text and text not in (".", "..")))
-def test_any_path_id_gets_an_auth0_4xx_or_the_record(api: httpx.Client, segment: str) -> None:
+def test_any_path_id_gets_an_auth0_4xx_or_the_record(api: httpx2.Client, segment: str) -> None:
     encoded = quote(segment, safe="")
     for path in (f"/organizations/{encoded}", f"/users/{encoded}/organizations", f"/roles/{encoded}"):
         assert_well_formed(api.get(path))

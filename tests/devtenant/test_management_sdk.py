@@ -6,8 +6,8 @@ Two supported ways to point it at the tenant:
   client ManagementClient wraps; ManagementClient itself always builds ``https://{domain}/api/v2``), with the token
   from ``auth0.authentication.GetToken(domain, ..., protocol="http")``;
 - https: ``ManagementClient(domain="127.0.0.1:PORT", client_id=..., client_secret=...)`` exactly as against Auth0,
-  with the tenant served over TLS on loopback and its certificate trusted through ``SSL_CERT_FILE`` (httpx honours
-  it, for the SDK's token fetch too).
+  with the tenant served over TLS on loopback and its certificate trusted through ``SSL_CERT_FILE`` (the SDK's
+  httpx honours it, for the SDK's token fetch too).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def sdk_token(server: LiveServer, scope: str | None = None) -> str:
     if scope is None:
         return get_token.client_credentials(server.url + "/api/v2/")["access_token"]
     # GetToken has no scope argument; narrower tokens come straight from /oauth/token.
-    import httpx
+    import httpx2
 
     form = {
         "grant_type": "client_credentials",
@@ -93,7 +93,7 @@ def sdk_token(server: LiveServer, scope: str | None = None) -> str:
         "audience": server.url + "/api/v2/",
         "scope": scope,
     }
-    return httpx.post(server.url + "/oauth/token", data=form).json()["access_token"]
+    return httpx2.post(server.url + "/oauth/token", data=form).json()["access_token"]
 
 
 @pytest.fixture
@@ -285,10 +285,10 @@ def test_users_listing_search_and_lookup_by_email(auth0: Auth0, server: LiveServ
     (by_email,) = auth0.users.list_users_by_email(email="User02@Paging.test")
     assert by_email.user_id == created[2].user_id
     assert auth0.users.list_users_by_email(email="nobody@paging.test") == []
-    import httpx
+    import httpx2
 
     token = sdk_token(server)
-    missing = httpx.get(server.url + "/api/v2/users-by-email", headers={"Authorization": f"Bearer {token}"})
+    missing = httpx2.get(server.url + "/api/v2/users-by-email", headers={"Authorization": f"Bearer {token}"})
     assert missing.status_code == 400 and missing.json()["errorCode"] == "invalid_query_string"
     narrow = Auth0(base_url=server.url + "/api/v2", token=sdk_token(server, scope="read:organizations"))
     with pytest.raises(ForbiddenError) as forbidden:

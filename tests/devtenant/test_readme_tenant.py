@@ -1,4 +1,5 @@
-"""The README's dev tenant section, as written there: its Python example runs and its config example is valid."""
+"""The dev tenant's documentation, as written: the README section's Python example runs, and the config examples
+of its reference (src/orginvite/devtenant/README.md, linked from that section) are valid and do what they say."""
 
 from __future__ import annotations
 
@@ -11,15 +12,27 @@ from orginvite.devtenant.authorize_rules import callback_allowed
 from orginvite.devtenant.config import load_config
 from orginvite.devtenant.url_placeholders import resolve_login_uri
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+REFERENCE = ROOT / "src" / "orginvite" / "devtenant" / "README.md"
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
 
 
 def section_blocks(heading: str, language: str) -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {heading}\n")
-    end = text.find("\n## ", start + 1)
-    section = text[start : end if end != -1 else len(text)]
-    return re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)
+    return re.findall(rf"```{language}\n(.*?)```", _section(README.read_text(encoding="utf-8"), heading), re.DOTALL)
+
+
+def reference_blocks(heading: str, language: str) -> list[str]:
+    """The blocks of one section of the dev tenant's reference, which the README's section links."""
+    readme_section = _section(README.read_text(encoding="utf-8"), "The development tenant")
+    assert "(src/orginvite/devtenant/README.md)" in readme_section
+    text = _section(REFERENCE.read_text(encoding="utf-8"), heading)
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
 
 
 def test_the_python_example_runs() -> None:
@@ -28,7 +41,7 @@ def test_the_python_example_runs() -> None:
 
 
 def test_the_config_example_is_a_valid_tenant() -> None:
-    example = section_blocks("The development tenant", "toml")[0]
+    [example] = reference_blocks("The config file", "toml")
     config = load_config(tomllib.loads(example))
     with DevTenant(config) as tenant:
         [organization] = tenant.store.list_organizations()[0]
@@ -40,7 +53,7 @@ def test_the_config_example_is_a_valid_tenant() -> None:
 
 
 def test_the_placeholder_example_does_what_the_readme_says() -> None:
-    example = section_blocks("The development tenant", "toml")[1]
+    [example] = reference_blocks("Organization placeholders in URLs", "toml")
     config = load_config(tomllib.loads(example))
     [client], [organization] = config.clients, config.organizations
     callbacks = client["callbacks"]
@@ -54,7 +67,7 @@ def test_the_placeholder_example_does_what_the_readme_says() -> None:
 
 
 def test_the_api_example_is_valid_as_written() -> None:
-    example = section_blocks("The development tenant", "toml")[2]
+    [example] = reference_blocks("APIs, access tokens and refresh tokens", "toml")
     config = load_config(tomllib.loads(example))
     [api], [role], [client] = config.apis, config.roles, config.clients
     assert api["token_lifetime"] == 300 and api["token_dialect"] == "access_token_authz"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 from test_api_tokens import ALL, API, BILLING, PLAIN, api_config, login
 from test_auth_support import ACME, ROLES_CLAIM, Browser, Clock, running, verify_jwt
 
@@ -16,13 +16,13 @@ REFUSED = {"error": "invalid_grant", "error_description": "Unknown or invalid re
 AUTH = ("webapp", "webapp-secret")
 
 
-def refresh(base: str, token: str, **extra: str) -> httpx.Response:
-    return httpx.post(
+def refresh(base: str, token: str, **extra: str) -> httpx2.Response:
+    return httpx2.post(
         base + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": token, **extra}, auth=AUTH
     )
 
 
-def refused(response: httpx.Response) -> bool:
+def refused(response: httpx2.Response) -> bool:
     return response.status_code == 403 and response.json() == REFUSED
 
 
@@ -153,7 +153,7 @@ def test_revoke_ends_the_family_and_answers_200_even_for_unknown_tokens() -> Non
     with tenant_with(rotation_type="rotating", leeway=2) as (tenant, base, browser, _clock):
         first = first_refresh_token(base, browser)
         second = refresh(base, first).json()["refresh_token"]
-        revoke = lambda token, auth=AUTH: httpx.post(base + "/oauth/revoke", data={"token": token}, auth=auth)  # noqa: E731
+        revoke = lambda token, auth=AUTH: httpx2.post(base + "/oauth/revoke", data={"token": token}, auth=auth)  # noqa: E731
         response = revoke(second)
         assert response.status_code == 200 and response.content == b""
         assert refused(refresh(base, second)) and refused(refresh(base, first))
@@ -165,7 +165,7 @@ def test_revoke_ends_the_family_and_answers_200_even_for_unknown_tokens() -> Non
         assert bad.status_code == 401 and bad.json() == {"error": "access_denied", "error_description": "Unauthorized"}
         assert revoke(kept, ("required", "required-secret")).status_code == 200
         assert refresh(base, kept).status_code == 200
-        missing = httpx.post(base + "/oauth/revoke", data={"token_type_hint": "refresh_token"}, auth=AUTH)
+        missing = httpx2.post(base + "/oauth/revoke", data={"token_type_hint": "refresh_token"}, auth=AUTH)
         assert missing.status_code == 400
         assert missing.json() == {"error": "invalid_request", "error_description": "Missing required parameter: token"}
         assert tenant.token_calls["revoke"] == 7

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from test_auth_support import ACME, Browser, Clock, tenant_config
 
@@ -55,7 +55,7 @@ def _endless() -> Iterator[bytes]:
 
 
 def _token(base: str) -> str:
-    response = httpx.post(
+    response = httpx2.post(
         base + "/oauth/token",
         data={"grant_type": "client_credentials", "audience": base + "/api/v2/"},
         auth=("m2m", "m2m-secret"),
@@ -67,7 +67,8 @@ def _token(base: str) -> str:
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
 def test_token_endpoint_stops_reading_a_long_body(served, content_type: str) -> None:
     _, counting, base = served
-    response = httpx.post(base + "/oauth/token", content=_endless(), headers={"content-type": content_type}, timeout=60)
+    response = httpx2.post(base + "/oauth/token", content=_endless(), headers={"content-type": content_type},
+                           timeout=60)
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_request", "error_description": "request body too large"}
     assert counting.pulled < 1_048_576, counting.pulled  # the 16 KiB cap and one server chunk, not 64 MiB
@@ -76,14 +77,14 @@ def test_token_endpoint_stops_reading_a_long_body(served, content_type: str) -> 
 def test_token_endpoint_refuses_a_long_declared_length_unread(served) -> None:
     _, counting, base = served
     body = b"grant_type=client_credentials&x=" + b"a" * 20_000
-    response = httpx.post(base + "/oauth/token", content=body, headers={"content-type": "application/json"})
+    response = httpx2.post(base + "/oauth/token", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["error_description"] == "request body too large"
     assert counting.pulled == 0
 
 
 def test_management_api_stops_reading_a_long_body(served) -> None:
     _, counting, base = served
-    response = httpx.post(
+    response = httpx2.post(
         base + INVITATIONS,
         content=_endless(),
         headers={"content-type": "application/json", "authorization": f"Bearer {_token(base)}"},
@@ -114,7 +115,7 @@ def test_hosted_page_stops_reading_a_long_form(served) -> None:
 )
 def test_token_endpoint_refuses_deep_json_with_a_400(served, body: bytes) -> None:
     _, _, base = served
-    response = httpx.post(base + "/oauth/token", content=body, headers={"content-type": "application/json"})
+    response = httpx2.post(base + "/oauth/token", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"
 
@@ -125,7 +126,7 @@ def test_management_api_refuses_deep_json_with_a_400(served) -> None:
     invitation = b'{"inviter": {"name": "Ann"}, "invitee": {"email": "deep@new.test"}, "client_id": "webapp"'
     deep = invitation + b', "user_metadata": ' + b'{"a": ' * 40 + b"1" + b"}" * 41
     for body in (b"[" * 5000, deep):
-        response = httpx.post(base + INVITATIONS, content=body, headers=headers)
+        response = httpx2.post(base + INVITATIONS, content=body, headers=headers)
         assert response.status_code == 400 and response.json()["errorCode"] == "invalid_body", response.text
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from test_cli import Running
 
@@ -36,11 +36,11 @@ def tenant(tmp_path: Path) -> Iterator[tuple[Running, str]]:
         assert running.stop() == 0
 
 
-def get(port: str, path: str, host: str) -> httpx.Response:
-    return httpx.get(f"http://127.0.0.1:{port}{path}", headers={"host": host}, timeout=10)
+def get(port: str, path: str, host: str) -> httpx2.Response:
+    return httpx2.get(f"http://127.0.0.1:{port}{path}", headers={"host": host}, timeout=10)
 
 
-def assert_refused(response: httpx.Response) -> None:
+def assert_refused(response: httpx2.Response) -> None:
     assert response.status_code == 400
     assert response.text == "host not allowed\n"
     assert "location" not in response.headers
@@ -52,7 +52,7 @@ def test_a_foreign_host_is_refused_without_echo_or_redirect(tenant: tuple[Runnin
         for host in (f"attacker.test:{port}", "attacker.test", f"127.0.0.1.attacker.test:{port}",
                      f"localhost.attacker.test:{port}", "www.localhost.attacker.test", "", "a b"):
             assert_refused(get(port, path, host))
-    token = httpx.post(f"http://127.0.0.1:{port}/oauth/token", headers={"host": "attacker.test"}, timeout=10,
+    token = httpx2.post(f"http://127.0.0.1:{port}/oauth/token", headers={"host": "attacker.test"}, timeout=10,
                        data={"grant_type": "client_credentials", "client_id": DEMO_M2M_CLIENT_ID,
                              "client_secret": DEMO_M2M_CLIENT_SECRET})
     assert_refused(token)
@@ -94,7 +94,7 @@ def test_a_bad_allowed_host_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
 def test_in_process_dev_tenant_is_not_guarded() -> None:
     with DevTenant() as tenant, tenant.serve() as server:
-        response = httpx.get(server.url + "/.well-known/openid-configuration", headers={"host": "acme.myapp.test"})
+        response = httpx2.get(server.url + "/.well-known/openid-configuration", headers={"host": "acme.myapp.test"})
     assert response.status_code == 200
     assert response.json()["issuer"] == "http://acme.myapp.test/"
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -228,7 +228,7 @@ def browser(live: tuple[DevTenant, str]) -> Iterator[Browser]:
     b.close()
 
 
-def _left_tenant(response: httpx.Response, prefix: str) -> dict[str, str]:
+def _left_tenant(response: httpx2.Response, prefix: str) -> dict[str, str]:
     """The query of the redirect to the app (which must start with ``prefix``)."""
     assert response.status_code == 302, response.text[:300]
     location = response.headers["location"]
@@ -236,14 +236,14 @@ def _left_tenant(response: httpx.Response, prefix: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def _refused_on_a_page(response: httpx.Response) -> None:
+def _refused_on_a_page(response: httpx2.Response) -> None:
     assert response.status_code == 400 and "location" not in response.headers
     assert 'data-error="invalid_redirect_uri"' in response.text
 
 
-def _exchange(base: str, code: str, verifier: str, redirect_uri: str) -> httpx.Response:
+def _exchange(base: str, code: str, verifier: str, redirect_uri: str) -> httpx2.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
-    return httpx.post(base + "/oauth/token", data=data, auth=("orgweb", "orgweb-secret"), timeout=10)
+    return httpx2.post(base + "/oauth/token", data=data, auth=("orgweb", "orgweb-secret"), timeout=10)
 
 
 @pytest.mark.parametrize("organization", [ACME, "acme", "ACME"])
@@ -307,8 +307,8 @@ def test_organization_names_off_means_a_name_cannot_fill_the_placeholder(live, b
     assert page.status_code == 200 and page.url.path == "/u/login"
 
 
-def _m2m(base: str) -> httpx.Client:
-    token = httpx.post(
+def _m2m(base: str) -> httpx2.Client:
+    token = httpx2.post(
         base + "/oauth/token",
         data={
             "grant_type": "client_credentials",
@@ -318,10 +318,10 @@ def _m2m(base: str) -> httpx.Client:
         },
         timeout=10,
     ).json()["access_token"]
-    return httpx.Client(base_url=base + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return httpx2.Client(base_url=base + "/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def _invite(api: httpx.Client, org_id: str, email: str) -> httpx.Response:
+def _invite(api: httpx2.Client, org_id: str, email: str) -> httpx2.Response:
     return api.post(
         f"/organizations/{org_id}/invitations",
         json={

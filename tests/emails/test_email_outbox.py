@@ -7,7 +7,7 @@ import email
 from email import policy
 
 import aiosmtplib
-import httpx
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
@@ -50,7 +50,7 @@ async def test_the_outbox_app_lists_and_serves_messages(renderer):
     await mailer.deliver(sample_invitation(user_metadata={"lang": "ja"}))
     app = Starlette(routes=[Mount("/outbox", app=outbox.app)])
     with LiveServer(app) as live:
-        async with httpx.AsyncClient(base_url=f"{live.url}/outbox") as client:
+        async with httpx2.AsyncClient(base_url=f"{live.url}/outbox") as client:
             index = await client.get("/")
             listing = (await client.get("/messages")).json()["messages"]
             detail = await client.get("/messages/1")
@@ -103,7 +103,7 @@ async def test_a_message_whose_headers_do_not_parse_still_renders_with_the_raw_v
     assert len(outbox) == 2
     app = Starlette(routes=[Mount("/outbox", app=outbox.app)])
     with LiveServer(app) as live:
-        async with httpx.AsyncClient(base_url=f"{live.url}/outbox") as client:
+        async with httpx2.AsyncClient(base_url=f"{live.url}/outbox") as client:
             pages = {path: await client.get(path) for path in ("/", "/messages", "/messages/2", "/messages/2/text",
                                                                "/messages/2/raw", "/messages/1")}
             detail_json = (await client.get("/messages/2", headers={"Accept": "application/json"})).json()

@@ -11,7 +11,7 @@ import sys
 from email import policy
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -37,19 +37,19 @@ def server():
         yield live
 
 
-def get(server, path: str, **kwargs) -> httpx.Response:
-    return httpx.get(f"{server.url}/_previews{path}", timeout=30, **kwargs)
+def get(server, path: str, **kwargs) -> httpx2.Response:
+    return httpx2.get(f"{server.url}/_previews{path}", timeout=30, **kwargs)
 
 
 def test_off_unless_turned_on(monkeypatch):
     monkeypatch.delenv("ORGINVITE_PREVIEWS", raising=False)
     with LiveServer(EmailPreviews()) as live:
-        response = httpx.get(f"{live.url}/")
+        response = httpx2.get(f"{live.url}/")
     assert response.status_code == 404
     assert "previews are off" in response.text
     monkeypatch.setenv("ORGINVITE_PREVIEWS", "1")
     with LiveServer(EmailPreviews()) as live:
-        assert httpx.get(f"{live.url}/").status_code == 200
+        assert httpx2.get(f"{live.url}/").status_code == 200
 
 
 def test_proxied_requests_are_refused(server):
@@ -80,20 +80,20 @@ def test_allowed_hosts_are_answered_too():
     app = EmailPreviews(enabled=True, allowed_hosts=["*.myapp.test", "Box.Example."])
     with LiveServer(app) as live:
         for host in ("acme.myapp.test", "a.b.myapp.test:8000", "box.example"):
-            assert httpx.get(f"{live.url}/", headers={"host": host}).status_code == 200, host
+            assert httpx2.get(f"{live.url}/", headers={"host": host}).status_code == 200, host
         for host in ("myapp.test", "evilmyapp.test", "attacker.test"):
-            assert httpx.get(f"{live.url}/", headers={"host": host}).status_code == 400, host
+            assert httpx2.get(f"{live.url}/", headers={"host": host}).status_code == 400, host
 
 
 @pytest.mark.anyio
 async def test_non_local_clients_are_refused_unless_allowed():
     refusing = EmailPreviews(enabled=True)
-    transport = httpx.ASGITransport(app=refusing, client=("203.0.113.9", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://previews.test") as client:
+    transport = httpx2.ASGITransport(app=refusing, client=("203.0.113.9", 50000))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://previews.test") as client:
         assert (await client.get("/")).status_code == 403
     allowing = EmailPreviews(enabled=True, allow_remote=True)
-    transport = httpx.ASGITransport(app=allowing, client=("203.0.113.9", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://previews.test") as client:
+    transport = httpx2.ASGITransport(app=allowing, client=("203.0.113.9", 50000))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://previews.test") as client:
         assert (await client.get("/")).status_code == 200
 
 
@@ -231,7 +231,7 @@ def test_fallback_panel_lists_messages_from_another_locale(tmp_path: Path):
         write_mo(fp, catalog)
     previews = EmailPreviews(EmailRenderer(catalogs=Catalogs([tmp_path])), enabled=True, include_pages=False)
     with LiveServer(previews) as live:
-        page = httpx.get(f"{live.url}/emails/invitation?locale=it").text
+        page = httpx2.get(f"{live.url}/emails/invitation?locale=it").text
     assert "Messages that fell back to another locale" in page
     assert "<tr><td><code>Hello,</code></td><td>en</td></tr>" in page
     assert "Join %(organization)s" not in page.split('data-testid="fallbacks"')[1].split("</section>")[0]
@@ -305,9 +305,9 @@ def test_cli_serves_the_preview_app(tmp_path: Path, sig: int):
     try:
         page = wait_until_answering(f"http://127.0.0.1:{port}/emails/invitation?locale=ar", process=process)
         assert page.status_code == 200 and 'data-testid="rtl"' in page.text
-        proxied = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
+        proxied = httpx2.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
         assert proxied.status_code == 403
-        rebound = httpx.get(f"http://127.0.0.1:{port}/emails/invitation", headers={"host": f"attacker.test:{port}"})
+        rebound = httpx2.get(f"http://127.0.0.1:{port}/emails/invitation", headers={"host": f"attacker.test:{port}"})
         assert rebound.status_code == 400
     finally:
         process.send_signal(sig)

@@ -7,7 +7,7 @@ import re
 import socket
 from pathlib import Path
 
-import httpx
+import httpx2
 from aiosmtpd.controller import Controller
 
 from orginvite.testing import LiveServer
@@ -50,5 +50,5 @@ def test_the_preview_mounting_example_serves_previews() -> None:
     namespace: dict = {}
     exec(compile(mount_example, "README.md (previews)", "exec"), namespace)
     with LiveServer(namespace["app"]) as server:
-        page = httpx.get(server.url + "/_previews/emails/invitation?locale=ar")
+        page = httpx2.get(server.url + "/_previews/emails/invitation?locale=ar")
     assert page.status_code == 200 and 'data-testid="rtl"' in page.text

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from devtenant_support import m2m_token
@@ -95,12 +95,12 @@ def test_demo_prints_urls_and_credentials_serves_them_and_stops_cleanly(demo: De
     app, outbox, tenant, smtp = (url(out, label) for label in (
         "workspace (example_app)", "outbox (caught emails)", "dev tenant", "SMTP catcher"))
     assert "email:    admin@acme.test" in out and "password: acme-admin-demo-password" in out
-    home = httpx.get(app + "/")
+    home = httpx2.get(app + "/")
     assert home.status_code == 200 and 'href="/login?organization=acme"' in home.text
-    assert httpx.get(app + "/me").status_code == 401
-    sign_in = httpx.get(app + "/login?organization=acme")
+    assert httpx2.get(app + "/me").status_code == 401
+    sign_in = httpx2.get(app + "/login?organization=acme")
     assert sign_in.status_code == 302 and sign_in.headers["location"].startswith(tenant + "/authorize?")
-    discovery = httpx.get(tenant + "/.well-known/openid-configuration").json()
+    discovery = httpx2.get(tenant + "/.well-known/openid-configuration").json()
     assert discovery["issuer"] == tenant + "/"
     # the catcher speaks SMTP and its messages show on the outbox page
     message = EmailMessage()
@@ -109,7 +109,7 @@ def test_demo_prints_urls_and_credentials_serves_them_and_stops_cleanly(demo: De
     host, port = smtp.removeprefix("smtp://").rsplit(":", 1)
     with smtplib.SMTP(host, int(port), timeout=10) as client:
         client.send_message(message)
-    assert "Hello from SMTP" in httpx.get(outbox + "/").text
+    assert "Hello from SMTP" in httpx2.get(outbox + "/").text
     code, rest = demo.stop(sig)
     assert code == 0 and "stopped" in rest
     for address in (app, outbox, tenant, smtp):
@@ -120,20 +120,20 @@ def test_invitations_the_tenant_emails_itself_land_in_the_same_outbox(demo: Demo
     out = demo.wait_started()
     outbox, tenant = url(out, "outbox (caught emails)"), url(out, "dev tenant")
     token = m2m_token(tenant, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET)
-    created = httpx.post(
+    created = httpx2.post(
         tenant + f"/api/v2/organizations/{DEMO_ACME_ORG_ID}/invitations",
         json={"inviter": {"name": "Ann"}, "invitee": {"email": "tenant-mailed@example.test"},
               "client_id": DEMO_WEB_CLIENT_ID, "send_invitation_email": True},
         headers={"authorization": f"Bearer {token}"},
     )
     assert created.status_code == 200, created.text
-    assert "tenant-mailed@example.test" in httpx.get(outbox + "/").text
+    assert "tenant-mailed@example.test" in httpx2.get(outbox + "/").text
 
 
 def test_the_tenant_home_page_links_the_outbox_the_mail_goes_to(demo: Demo) -> None:
     out = demo.wait_started()
     outbox, tenant, smtp = url(out, "outbox (caught emails)"), url(out, "dev tenant"), url(out, "SMTP catcher")
-    home = httpx.get(tenant + "/").text
+    home = httpx2.get(tenant + "/").text
     assert f"<th>Invitation emails (outbox)</th><td><code>{outbox}/</code>" in home  # the catcher's page
     assert f"over SMTP to {smtp.removeprefix('smtp://')}" in home
     # the tenant's own outbox only keeps what SMTP refused, and says so
@@ -164,7 +164,7 @@ def test_demo_access_logs_never_show_an_invitation_ticket() -> None:
     try:
         app = url(demo.wait_started(), "workspace (example_app)")
         ticket = "SecretTicket" + "x" * 20
-        response = httpx.get(app + f"/login?invitation={ticket}&organization=org_AcmeDemoOrg00001")
+        response = httpx2.get(app + f"/login?invitation={ticket}&organization=org_AcmeDemoOrg00001")
         assert response.status_code == 302
         code, out = demo.stop(signal.SIGINT)
         logs = out + demo.process.stderr.read()  # uvicorn's access log goes to stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import signal
 
-import httpx
+import httpx2
 from test_demo_command import FREE_PORTS, Demo, url
 
 
@@ -19,13 +19,13 @@ def test_the_demo_refuses_foreign_host_headers() -> None:
         for label, path in targets.items():
             base = url(out, label)
             port = base.rsplit(":", 1)[1]
-            assert httpx.get(base + path, timeout=10).status_code == 200, label
-            assert httpx.get(base + path, headers={"host": f"localhost:{port}"}, timeout=10).status_code == 200
+            assert httpx2.get(base + path, timeout=10).status_code == 200, label
+            assert httpx2.get(base + path, headers={"host": f"localhost:{port}"}, timeout=10).status_code == 200
             for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.attacker.example:{port}"):
-                refused = httpx.get(base + path, headers={"host": host}, timeout=10)
+                refused = httpx2.get(base + path, headers={"host": host}, timeout=10)
                 assert refused.status_code == 400, (label, host, refused.status_code)
                 assert "invitation" not in refused.text
-        token = httpx.post(url(out, "dev tenant") + "/oauth/token", headers={"host": "attacker.example"}, timeout=10,
+        token = httpx2.post(url(out, "dev tenant") + "/oauth/token", headers={"host": "attacker.example"}, timeout=10,
                            data={"grant_type": "client_credentials", "client_id": "demo-m2m",
                                  "client_secret": "demo-m2m-secret-for-local-development-only"})
         assert token.status_code == 400 and "access_token" not in token.text

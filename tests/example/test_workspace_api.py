@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from workspace_support import ACME, Stack
 
@@ -62,7 +62,7 @@ def test_the_same_against_the_dev_tenant_with_a_server_side_store(kind, tmp_path
                 assert s.tenant.token_calls["refresh_token"] == calls
             logout = client.get(s.url + "/logout")  # followed: the tenant's /v2/logout and back home
             assert logout.status_code == 200 and str(logout.url).startswith(s.url)
-            with httpx.Client(cookies={"orginvite_session": cookie}) as replay:  # the record is gone: nobody's session
+            with httpx2.Client(cookies={"orginvite_session": cookie}) as replay:  # the record is gone: nobody's session
                 assert replay.get(s.url + "/invoices").status_code == 401
             client.close()
         finally:
@@ -94,8 +94,8 @@ def test_a_hundred_concurrent_requests_of_one_session_cost_the_dev_tenant_one_re
         s._holder.inner = OrgInviteMiddleware(Starlette(routes=[Route("/token", token)]), s.config.login)
         cookies = {c.name: c.value for c in client.cookies.jar if c.name.startswith("orginvite_session")}
 
-        async def requests() -> list[httpx.Response]:
-            async with httpx.AsyncClient(timeout=60, cookies=cookies) as concurrent:
+        async def requests() -> list[httpx2.Response]:
+            async with httpx2.AsyncClient(timeout=60, cookies=cookies) as concurrent:
                 return await asyncio.gather(*(concurrent.get(s.url + "/token") for _ in range(100)))
 
         answers = asyncio.run(requests())

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from workspace_support import ACME, Stack, forms_of
 
@@ -29,7 +29,7 @@ def stack(receiver: Receiver) -> Iterator[Stack]:
     s.close()
 
 
-def invite(stack: Stack, client: httpx.Client, email: str) -> httpx.Response:
+def invite(stack: Stack, client: httpx2.Client, email: str) -> httpx2.Response:
     page = client.get(stack.url + "/")
     token = next(f for f in forms_of(page.text) if f["action"] == "/invitations")["fields"]["csrf_token"]
     member = next(r["id"] for r in stack.tenant.store.list_roles(0, 100)[0] if r["name"] == "member")
@@ -89,9 +89,9 @@ def test_the_demo_lists_the_events_it_saw_beside_the_outbox() -> None:
     asyncio.run(events(InvitationEvent("invitation.created", ACME, "uinv_0000000000000001",
                                        email="<b>zoe@example.test</b>", actor="Ann")))
     with LiveServer(_with_events_page(outbox.app, events)) as server:
-        page = httpx.get(server.url + "/events")
-        listed = httpx.get(server.url + "/events.json").json()
-        assert httpx.get(server.url + "/").status_code == 200  # the outbox is still there
+        page = httpx2.get(server.url + "/events")
+        listed = httpx2.get(server.url + "/events.json").json()
+        assert httpx2.get(server.url + "/").status_code == 200  # the outbox is still there
     assert page.status_code == 200 and "invitation.created" in page.text and "uinv_0000000000000001" in page.text
     assert "&lt;b&gt;zoe@example.test" in page.text and "<b>zoe" not in page.text
     assert [e["type"] for e in listed] == ["invitation.created"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
@@ -131,7 +131,7 @@ def test_each_request_is_in_the_language_its_browser_asks_for(stack: Stack) -> N
         (None, "en", "Sign in"),
     ]:
         headers = {"accept-language": header} if header else {}
-        page = httpx.get(stack.url + "/", headers=headers)
+        page = httpx2.get(stack.url + "/", headers=headers)
         assert page.status_code == 200
         assert page.headers["content-language"] == locale
         assert f'<html lang="{locale}" dir="{"rtl" if locale == "ar" else "ltr"}">' in page.text

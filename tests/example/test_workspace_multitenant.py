@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
+import httpx2
 import pytest
 import workspace_support
 from workspace_support import ACME, ADMIN_EMAIL, ADMIN_PASSWORD, Stack, forms_of
@@ -54,7 +54,7 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     s.close()
 
 
-def _sign_in(stack: Stack, client: httpx.Client) -> httpx.Response:
+def _sign_in(stack: Stack, client: httpx2.Client) -> httpx2.Response:
     page = client.get(stack.url + "/login")
     assert page.url.path == "/u/login", page.text[:300]
     form = forms_of(page.text)[0]
@@ -65,7 +65,7 @@ def _sign_in(stack: Stack, client: httpx.Client) -> httpx.Response:
 
 
 def test_an_admin_invites_from_the_organizations_own_host(stack: Stack) -> None:
-    with httpx.Client(transport=ToLoopback(), follow_redirects=True, timeout=15) as client:
+    with httpx2.Client(transport=ToLoopback(), follow_redirects=True, timeout=15) as client:
         dashboard = _sign_in(stack, client)
         token = next(f for f in forms_of(dashboard.text) if f["action"] == "/invitations")["fields"]["csrf_token"]
         member = next(r["id"] for r in stack.tenant.store.list_roles(0, 100)[0] if r["name"] == "member")

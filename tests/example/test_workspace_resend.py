@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from workspace_support import ACME, Stack, forms_of
 
@@ -17,7 +17,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     s.close()
 
 
-def form(page: httpx.Response, suffix: str) -> dict:
+def form(page: httpx2.Response, suffix: str) -> dict:
     return next(f for f in forms_of(page.text) if f["action"].endswith(suffix))
 
 

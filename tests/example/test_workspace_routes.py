@@ -5,22 +5,37 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from example_app.core import csrf_token
-from workspace_support import ACME, ADMIN_EMAIL, Stack, forms_of
+from workspace_support import ACME, ADMIN_EMAIL, Stack, WorkspaceServers, forms_of
 
 MEMBER_PASSWORD = "member-password-123"
 
 
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkspaceServers]:
+    with WorkspaceServers(tmp_path_factory.mktemp("workspace")) as servers:
+        yield servers
+
+
 @pytest.fixture(params=["starlette", "fastapi"])
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, servers: WorkspaceServers) -> Iterator[Stack]:
+    # a fresh tenant, outbox and app per test, served on the module's servers
+    s = Stack(fastapi=request.param == "fastapi", servers=servers)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["starlette", "fastapi"])
+def own_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    # servers of its own, for a test that stops one (a shared server would stay down for the tests after it)
     s = Stack(fastapi=request.param == "fastapi")
     yield s
     s.close()
 
 
-def invite_form(page: httpx.Response) -> dict[str, Any]:
+def invite_form(page: httpx2.Response) -> dict[str, Any]:
     return next(form for form in forms_of(page.text) if form["action"] == "/invitations")
 
 
@@ -32,7 +47,7 @@ def pending(stack: Stack) -> list[str]:
     return [inv["invitee"]["email"] for inv in stack.tenant.store.list_invitations(ACME)[0]]
 
 
-def post_invite(stack: Stack, client: httpx.Client, token: str, **fields: Any) -> httpx.Response:
+def post_invite(stack: Stack, client: httpx2.Client, token: str, **fields: Any) -> httpx2.Response:
     data = {"csrf_token": token, "email": "camille@example.test", "name": "Camille", "language": "fr",
             "roles": [role_ids(stack)["member"]], **fields}
     return client.post(stack.url + "/invitations", data=data, follow_redirects=False)
@@ -208,7 +223,8 @@ def test_smtp_down_says_the_invitation_exists_but_its_email_failed(stack: Stack)
     assert pending(stack) == ["camille@example.test"]  # listed under pending, where it can be revoked
 
 
-def test_management_api_down_gives_a_page_not_a_500(stack: Stack) -> None:
+def test_management_api_down_gives_a_page_not_a_500(own_stack: Stack) -> None:
+    stack = own_stack
     with stack.client() as admin:
         token = invite_form(stack.sign_in(admin))["fields"]["csrf_token"]
         stack.tenant_server.stop()

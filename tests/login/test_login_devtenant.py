@@ -6,11 +6,11 @@ import re
 import time
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-from login_support import KEY_A, Browser, import_example_app, query_of
 
 from devtenant_support import create_invitation, follow_on_tenant, submit_form
+from login_support import KEY_A, Browser, import_example_app, query_of
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
@@ -62,22 +62,22 @@ class World:
         values.update(kw)
         self.holder.inner = import_example_app().create_app(Settings(**values))
 
-    def get(self, url: str, **kw: Any) -> httpx.Response:
+    def get(self, url: str, **kw: Any) -> httpx2.Response:
         return self.browser.get(url, **kw)
 
-    def to_tenant(self, response: httpx.Response) -> httpx.Response:
+    def to_tenant(self, response: httpx2.Response) -> httpx2.Response:
         """Follow redirects while they stay on the tenant; stop at a tenant page or at the app's callback."""
         return follow_on_tenant(self.browser.client, response, self.tenant_url)
 
-    def submit(self, page: httpx.Response, values: dict[str, str]) -> httpx.Response:
+    def submit(self, page: httpx2.Response, values: dict[str, str]) -> httpx2.Response:
         return submit_form(self.browser.client, page, values, self.tenant_url)
 
-    def callback(self, at_app: httpx.Response) -> httpx.Response:
+    def callback(self, at_app: httpx2.Response) -> httpx2.Response:
         location = at_app.headers["location"]
         assert location.startswith(self.url + "/callback?"), location
         return self.browser.get(location)
 
-    def login(self, query: str = "", *, email: str = "ann@acme.test") -> httpx.Response:
+    def login(self, query: str = "", *, email: str = "ann@acme.test") -> httpx2.Response:
         start = self.get(self.url + "/login" + query)
         assert start.status_code == 302, start.text[:300]
         page = self.to_tenant(start)
@@ -85,7 +85,7 @@ class World:
             page = self.submit(page, {"email": email, "password": PASSWORD})
         return self.callback(page)
 
-    def me(self) -> httpx.Response:
+    def me(self) -> httpx2.Response:
         return self.get(self.url + "/me")
 
     def invite(self, email: str, roles: list[str] | None = None) -> dict[str, Any]:

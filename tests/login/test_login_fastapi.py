@@ -7,8 +7,8 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 
 from fastapi import Depends, FastAPI, HTTPException, Request  # noqa: E402
-from login_support import Browser, MiniOP, settings_kwargs  # noqa: E402
 
+from login_support import Browser, MiniOP, settings_kwargs  # noqa: E402
 from loopback_support import Holder  # noqa: E402
 from orginvite.config import Settings  # noqa: E402
 from orginvite.login.middleware import OrgInviteMiddleware  # noqa: E402

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from login_support import KEY_A, KEY_B, Browser, MiniOP, import_example_app, query_of, settings_kwargs
-from loopback_support import Holder
+from loopback_support import Holder, SharedServer
 from orginvite.config import Settings
 from orginvite.testing import LiveServer
 
@@ -44,11 +44,19 @@ class Env:
         return self.browser.cookie("orginvite_tx_")
 
 
+@pytest.fixture(scope="module")
+def servers():
+    with SharedServer() as op_server, SharedServer() as app_server:
+        yield op_server, app_server
+
+
 @pytest.fixture
-def env():
+def env(servers):
+    # a fresh provider and app per test, served on the module's two servers
+    op_server, app_server = servers
     op = MiniOP()
     holder = Holder()
-    with LiveServer(op.app) as op_server, LiveServer(holder) as app_server:
+    with op_server.serving(op.app), app_server.serving(holder):
         e = Env(op, op_server.url + "/", holder, app_server.url)
         e.configure()
         yield e

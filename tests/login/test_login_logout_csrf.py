@@ -33,6 +33,7 @@ OWN = [{}, {"sec-fetch-site": "same-origin"}, {"sec-fetch-site": "none"}, {"orig
 
 
 env = flow.env  # the flow suite's world: MiniOP and the example app over loopback, a hand-driven browser
+servers = flow.servers  # and the two servers it shares per module
 
 
 def _sign_in(env) -> None:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
@@ -149,10 +149,10 @@ class World:
         self.tenant_server.stop()
         self.tenant.close()
 
-    def get(self, path: str, **kw: Any) -> httpx.Response:
+    def get(self, path: str, **kw: Any) -> httpx2.Response:
         return self.browser.get(path if path.startswith("http") else self.url + path, **kw)
 
-    def login(self, query: str, email: str = "ann@acme.test") -> httpx.Response:
+    def login(self, query: str, email: str = "ann@acme.test") -> httpx2.Response:
         page = follow_on_tenant(self.browser.client, self.get("/login" + query), self.tenant_url)
         if page.status_code == 200:
             page = submit_form(self.browser.client, page, {"email": email, "password": PASSWORD}, self.tenant_url)
@@ -160,8 +160,8 @@ class World:
         assert location.startswith(self.url + "/callback?"), location
         return self.get(location)
 
-    def management(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        return httpx.request(method, self.tenant_url + "/api/v2/" + path, json=body,
+    def management(self, method: str, path: str, body: Any = None) -> httpx2.Response:
+        return httpx2.request(method, self.tenant_url + "/api/v2/" + path, json=body,
                              headers={"authorization": f"Bearer {m2m_token(self.tenant_url)}"})
 
     def user_id(self, email: str) -> str:
@@ -253,8 +253,8 @@ def test_a_burst_of_one_session_costs_one_confirmation(world):
     before = memberships.calls
 
     async def burst() -> list[int]:
-        limits = httpx.Limits(max_connections=20)
-        async with httpx.AsyncClient(cookies=cookies, limits=limits, timeout=httpx.Timeout(60, pool=None)) as client:
+        limits = httpx2.Limits(max_connections=20)
+        async with httpx2.AsyncClient(cookies=cookies, limits=limits, timeout=httpx2.Timeout(60, pool=None)) as client:
             # the same (old) cookie every time: the browser never stored what the first answer set
             answers = await asyncio.gather(*(client.get(world.url + "/me") for _ in range(1000)))
         return [a.status_code for a in answers]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from login_support import Browser, MiniOP, settings_kwargs
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.requests import Request
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from login_support import Browser, MiniOP, settings_kwargs
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.login.middleware import OrgInviteMiddleware

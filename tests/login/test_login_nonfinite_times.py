@@ -7,8 +7,8 @@ import math
 import time
 
 import pytest
-from login_support import CLIENT_ID, Browser, MiniOP, import_example_app, settings_kwargs
 
+from login_support import CLIENT_ID, Browser, MiniOP, import_example_app, settings_kwargs
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.errors import TokenError

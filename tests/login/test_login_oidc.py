@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import time
 
-import httpx
+import httpx2
 import pytest
 from joserfc.jwk import OctKey, RSAKey
-from login_support import CLIENT_ID, CLIENT_SECRET, MiniOP, query_of, settings_kwargs
 
+from login_support import CLIENT_ID, CLIENT_SECRET, MiniOP, query_of, settings_kwargs
 from orginvite.config import Settings
 from orginvite.errors import ProviderError, TokenError
 from orginvite.login.oidc import OIDCClient, TokenExchangeRejected
@@ -91,7 +91,7 @@ async def test_authorize_url_holds_only_the_allow_list(op):
 async def test_exchange_and_verify_round_trip(op):
     client = client_for(op)
     req = await client.authorization_request(organization="org_" + "b" * 16)
-    async with httpx.AsyncClient() as browser:
+    async with httpx2.AsyncClient() as browser:
         hop = await browser.get(req.url)
     code = query_of(hop.headers["location"])["code"]
     tokens = await client.exchange_code(code, req.code_verifier, req.redirect_uri)
@@ -229,7 +229,7 @@ async def test_provider_outages_are_provider_errors(op, mode):
 async def test_missing_id_token_and_stopped_server(op):
     client = client_for(op)
     req = await client.authorization_request()
-    async with httpx.AsyncClient() as browser:
+    async with httpx2.AsyncClient() as browser:
         code = query_of((await browser.get(req.url)).headers["location"])["code"]
     op.token_mode = "no_id_token"
     with pytest.raises(ProviderError, match="no ID token"):

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from test_login_devtenant import ACME, PASSWORD, tenant_config
 
@@ -92,7 +92,7 @@ class World:
 
     def invite(self, email: str, **body: Any) -> dict[str, Any]:
         token = m2m_token(self.tenant_url, "m2m-users", "m2m-users-secret")
-        response = httpx.post(self.tenant_url + f"/api/v2/organizations/{ACME}/invitations", headers={
+        response = httpx2.post(self.tenant_url + f"/api/v2/organizations/{ACME}/invitations", headers={
             "authorization": f"Bearer {token}"}, json={"inviter": {"name": "Ann"}, "invitee": {"email": email},
                                                        "client_id": "web", **body})
         assert response.status_code == 200, response.text
@@ -100,14 +100,14 @@ class World:
 
     def revoke(self, invitation: dict[str, Any]) -> None:
         token = m2m_token(self.tenant_url, "m2m-users", "m2m-users-secret")
-        response = httpx.delete(self.tenant_url + f"/api/v2/organizations/{ACME}/invitations/{invitation['id']}",
+        response = httpx2.delete(self.tenant_url + f"/api/v2/organizations/{ACME}/invitations/{invitation['id']}",
                                 headers={"authorization": f"Bearer {token}"})
         assert response.status_code == 204, response.text
 
-    def login(self, ticket: str) -> httpx.Response:
+    def login(self, ticket: str) -> httpx2.Response:
         return self.browser.get(self.url + f"/login?invitation={ticket}&organization={ACME}")
 
-    def sign_up(self, start: httpx.Response, name: str = "Zoé") -> httpx.Response:
+    def sign_up(self, start: httpx2.Response, name: str = "Zoé") -> httpx2.Response:
         page = follow_on_tenant(self.browser.client, start, self.tenant_url)
         assert page.url.path == "/u/signup", page.text[:300]
         at_app = submit_form(self.browser.client, page, {"name": name, "password": "s3cret-pass-123"},
@@ -122,7 +122,7 @@ def world() -> Iterator[World]:
     w.close()
 
 
-def assert_dead_page(response: httpx.Response, *, names_acme: bool = True) -> None:
+def assert_dead_page(response: httpx2.Response, *, names_acme: bool = True) -> None:
     assert response.status_code == 400 and 'data-page="callback_invitation_invalid"' in response.text
     assert ("<bdi>Acme Inc.</bdi>" in response.text) is names_acme
 

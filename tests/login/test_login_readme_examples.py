@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from login_support import CLIENT_ID, CLIENT_SECRET, KEY_A, Browser, MiniOP
 
+from login_support import CLIENT_ID, CLIENT_SECRET, KEY_A, Browser, MiniOP
 from loopback_support import Holder
 from orginvite.testing import LiveServer
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
+import httpx2
 import pytest
 import test_login_flow_miniop as flow
 from hypothesis import given, settings
@@ -34,7 +34,7 @@ class CookieLimitBrowser(Browser):
         super().__init__()
         self.dropped: list[str] = []
 
-    def get(self, url: str, **kw) -> httpx.Response:
+    def get(self, url: str, **kw) -> httpx2.Response:
         response = super().get(url, **kw)
         jar = self.client.cookies.jar
         for cookie in list(jar):
@@ -44,7 +44,7 @@ class CookieLimitBrowser(Browser):
         return response
 
 
-def _session_headers(response: httpx.Response) -> list[str]:
+def _session_headers(response: httpx2.Response) -> list[str]:
     return [h for h in response.headers.get_list("set-cookie") if h.startswith(SESSION + "=")]
 
 
@@ -117,6 +117,7 @@ def test_whatever_the_claims_the_issued_cookie_is_one_the_reader_accepts(sub, na
 
 
 env = flow.env  # the flow suite's world: MiniOP and the example app over loopback
+servers = flow.servers  # and the two servers it shares per module
 
 
 @pytest.fixture

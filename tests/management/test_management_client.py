@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from mgmt_fake import APP_CLIENT_ID, M2M_ID, M2M_SECRET, FakeAuth0, FakeClock, make_client
 
@@ -405,7 +405,7 @@ async def test_raw_request_reaches_other_endpoints_with_the_same_token(fake_auth
 
 async def test_a_shared_http_client_is_not_closed(fake_auth0: Fake, fake_clock: FakeClock) -> None:
     _, url = fake_auth0
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         async with ManagementClient(url, M2M_ID, M2M_SECRET, http=http, clock=fake_clock.time) as client:
             await client.list_roles()
         assert not http.is_closed

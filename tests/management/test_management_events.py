@@ -163,12 +163,12 @@ def test_the_command_resends_and_exits_1_for_an_invitation_that_is_gone(
            "ORGINVITE_MANAGEMENT_CLIENT_SECRET": demo.DEMO_M2M_CLIENT_SECRET, "ORGINVITE_SMTP_URL": smtp_url,
            "ORGINVITE_EMAIL_FROM": "Acme <no-reply@acme.test>"}
     created = dev.store  # an invitation made as a backend would, then renewed from the command line
-    import httpx
+    import httpx2
 
     from devtenant_support import m2m_token
     token = m2m_token(url, demo.DEMO_M2M_CLIENT_ID, demo.DEMO_M2M_CLIENT_SECRET)
     body = {"inviter": {"name": "Ann"}, "invitee": {"email": "cli@example.com"}, "client_id": demo.DEMO_WEB_CLIENT_ID}
-    old_id = httpx.post(url + f"/api/v2/organizations/{demo.DEMO_ACME_ORG_ID}/invitations", json=body,
+    old_id = httpx2.post(url + f"/api/v2/organizations/{demo.DEMO_ACME_ORG_ID}/invitations", json=body,
                         headers={"authorization": f"Bearer {token}"}).json()["id"]
     out, err = io.StringIO(), io.StringIO()
     assert main(["--org", "acme", "--resend", old_id], environ=env, stdout=out, stderr=err) == 0, err.getvalue()

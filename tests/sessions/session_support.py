@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
@@ -84,7 +84,7 @@ class TokenWorld:
         values = settings_kwargs(self.op_url, self.url, **{"audience": API, "scope": SCOPE, **settings})
         return OrgInviteMiddleware(api_app(), Settings(**values))
 
-    def sign_in(self, organization: str = ORG) -> httpx.Response:
+    def sign_in(self, organization: str = ORG) -> httpx2.Response:
         login = self.browser.get(self.url + "/login", params={"organization": organization, "returnTo": "/me"})
         assert login.status_code == 302, login.text[:300]
         at_op = self.browser.get(login.headers["location"])
@@ -92,10 +92,10 @@ class TokenWorld:
         assert callback.status_code == 303, callback.text[:500]
         return callback
 
-    def token(self, url: str | None = None, **params: Any) -> httpx.Response:
+    def token(self, url: str | None = None, **params: Any) -> httpx2.Response:
         return self.browser.get((url or self.url) + "/token", params=params)
 
-    def me(self) -> httpx.Response:
+    def me(self) -> httpx2.Response:
         return self.browser.get(self.url + "/me")
 
     def session_cookies(self) -> dict[str, str]:

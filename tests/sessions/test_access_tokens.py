@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 
-import httpx
+import httpx2
 import pytest
 from session_support import API, ORG, token_world
 
@@ -98,8 +98,8 @@ def test_no_refresh_token_and_an_expired_access_token_is_session_expired():
         assert answer.status_code == 401 and answer.json()["reason"] == "no_refresh_token"
 
 
-async def _concurrently(urls: list[str], cookies: dict[str, str], count: int) -> list[httpx.Response]:
-    async with httpx.AsyncClient(timeout=30, cookies=cookies) as client:
+async def _concurrently(urls: list[str], cookies: dict[str, str], count: int) -> list[httpx2.Response]:
+    async with httpx2.AsyncClient(timeout=30, cookies=cookies) as client:
         return await asyncio.gather(*(client.get(urls[i % len(urls)] + "/token") for i in range(count)))
 
 
@@ -145,7 +145,7 @@ def test_a_pre_rotation_cookie_gets_the_new_tokens_without_a_second_refresh():
         assert world.op.refresh_requests == 1
         assert any(h.startswith("orginvite_session=") for h in refreshed.headers.get_list("set-cookie"))
         # A request that left the browser before the new cookie arrived still carries the old refresh token.
-        with httpx.Client(cookies=old) as late:
+        with httpx2.Client(cookies=old) as late:
             answer = late.get(world.url + "/token")
         assert answer.status_code == 200
         assert answer.json()["access_token"] == refreshed.json()["access_token"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-import httpx
+import httpx2
 import pytest
 from session_support import ORG, token_world
 
@@ -49,8 +49,8 @@ def test_a_large_token_set_round_trips_in_chunks_and_stale_chunks_are_deleted() 
         assert world.me().json()["user"] == "auth0|alice"
 
 
-def _me_with(url: str, cookies: dict[str, str]) -> httpx.Response:
-    with httpx.Client(cookies=cookies) as client:
+def _me_with(url: str, cookies: dict[str, str]) -> httpx2.Response:
+    with httpx2.Client(cookies=cookies) as client:
         return client.get(url + "/me")
 
 

@@ -1,6 +1,6 @@
 """Multi-tenant worlds over real loopback HTTP: the app on 127.0.0.1 reached as ``*.myapp.test``, the dev tenant.
 
-Browsers reach ``acme.myapp.test:PORT`` through Chromium's ``--host-resolver-rules``; httpx through
+Browsers reach ``acme.myapp.test:PORT`` through Chromium's ``--host-resolver-rules``; httpx2 through
 :class:`ToLoopback`, a transport that connects to 127.0.0.1 while the request keeps its ``Host`` header and the
 cookie jar keeps per-host cookies, exactly as a browser with a resolver rule would.
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import socket
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "login"))
 
 from test_login_devtenant import PASSWORD
 
-from devtenant_support import create_invitation, follow_on_tenant, submit_form
+from devtenant_support import TenantCopies, create_invitation, follow_on_tenant, submit_form
 from login_support import KEY_A, MiniOP, query_of
-from loopback_support import Holder, free_port
+from loopback_support import Holder, SharedServer, free_port
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
 from orginvite.login.middleware import OrgInviteMiddleware
@@ -33,28 +34,28 @@ from orginvite.sessions.user import current_organization
 from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
-__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "ManagementAPI", "MiniOP", "TenantWorld", "ToLoopback", "app_routes",
-           "query_of"]
+__all__ = ["ACME", "GLOBEX", "KEY_A", "PASSWORD", "ManagementAPI", "MiniOP", "TenancyServers", "TenantWorld",
+           "ToLoopback", "app_routes", "query_of"]
 
 ACME = "org_acme000000000001"
 GLOBEX = "org_glob000000000001"
 DOMAIN = "myapp.test"
 
 
-class ToLoopback(httpx.HTTPTransport):
+class ToLoopback(httpx2.HTTPTransport):
     """Connect every ``*.myapp.test`` request to 127.0.0.1; the Host header and the cookies stay per host."""
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         host = request.url.host
         if host == DOMAIN or host.endswith("." + DOMAIN):
-            request = httpx.Request(
+            request = httpx2.Request(
                 request.method, request.url.copy_with(host="127.0.0.1"), headers=request.headers,
                 stream=request.stream, extensions=request.extensions,
             )
         return super().handle_request(request)
 
 
-class ManagementAPI(httpx.AsyncHTTPTransport):
+class ManagementAPI(httpx2.AsyncHTTPTransport):
     """The dev tenant's Management API as the organization directory reaches it over loopback, with a switch.
 
     ``names`` lists the names looked up (one entry per call that reached the network). :meth:`down` sends every
@@ -79,18 +80,18 @@ class ManagementAPI(httpx.AsyncHTTPTransport):
 
     def client(self, tenant_url: str) -> ManagementClient:
         """A Management API client for the directory, configured as :meth:`OrganizationDirectory.from_settings`."""
-        return ManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx.AsyncClient(transport=self),
+        return ManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx2.AsyncClient(transport=self),
                                 max_retries=1, max_retry_wait=5.0, timeout=10)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         prefix = "/api/v2/organizations/name/"
         if request.url.path.startswith(prefix):
             self.names.append(request.url.path[len(prefix):])
         if self._mode == "429":
-            return httpx.Response(429, headers={"retry-after": "60"}, request=request,
+            return httpx2.Response(429, headers={"retry-after": "60"}, request=request,
                                   json={"statusCode": 429, "error": "Too Many Requests", "message": "Global limit"})
         if self._mode == "down":
-            request = httpx.Request(request.method, request.url.copy_with(port=self._closed_port),
+            request = httpx2.Request(request.method, request.url.copy_with(port=self._closed_port),
                                     headers=request.headers, stream=request.stream, extensions=request.extensions)
         return await super().handle_async_request(request)
 
@@ -157,13 +158,22 @@ class TenantWorld:
     alone decide whom to believe.
     """
 
-    def __init__(self, *, names: bool = True) -> None:
+    def __init__(self, *, names: bool = True, servers: TenancyServers | None = None) -> None:
         self.holder = Holder()
-        self.app_server = LiveServer(self.holder, proxy_headers=False).start()
+        self._served = ExitStack()
+        self.shared = servers is not None
+        if servers is None:
+            self.app_server = LiveServer(self.holder, proxy_headers=False).start()
+        else:
+            self.app_server = self._served.enter_context(servers.app.serving(self.holder))
         self.port = self.app_server.port
         self.apex = f"http://{DOMAIN}:{self.port}"
-        self.tenant = DevTenant(config=tenant_config(self.port, names=names))
-        self.tenant_server = self.tenant.serve().start()
+        if servers is None:
+            self.tenant = DevTenant(config=tenant_config(self.port, names=names))
+            self.tenant_server = self.tenant.serve().start()
+        else:
+            self.tenant = self._served.enter_context(servers.copies(names).tenant())
+            self.tenant_server = self._served.enter_context(servers.tenant.serving(self.tenant.app))
         self.tenant_url = self.tenant_server.url
         self.http = self.client()
         self.middleware: OrgInviteMiddleware | None = None
@@ -171,13 +181,13 @@ class TenantWorld:
     def org_url(self, name: str) -> str:
         return f"http://{name}.{DOMAIN}:{self.port}"
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
 
-    def raw(self, path: str, host: str, **kw: Any) -> httpx.Response:
+    def raw(self, path: str, host: str, **kw: Any) -> httpx2.Response:
         """A request to the app's socket with an arbitrary Host header (attacks, unknown hosts)."""
         headers = {"host": host, **kw.pop("headers", {})}
-        return httpx.get(self.app_server.url + path, headers=headers, follow_redirects=False, timeout=10, **kw)
+        return httpx2.get(self.app_server.url + path, headers=headers, follow_redirects=False, timeout=10, **kw)
 
     def configure(self, *, tenancy: TenancyRules | None = None, issuer: str | None = None, **kw: Any) -> None:
         rules = tenancy or TenancyRules(host_template=f"{{organization}}.{DOMAIN}:{self.port}")
@@ -190,14 +200,15 @@ class TenantWorld:
 
     # -- walking through the hosted pages -----------------------------------------------------------------------
 
-    def to_tenant(self, response: httpx.Response, http: httpx.Client | None = None) -> httpx.Response:
+    def to_tenant(self, response: httpx2.Response, http: httpx2.Client | None = None) -> httpx2.Response:
         return follow_on_tenant(http or self.http, response, self.tenant_url)
 
-    def submit(self, page: httpx.Response, values: dict[str, str], http: httpx.Client | None = None) -> httpx.Response:
+    def submit(self, page: httpx2.Response, values: dict[str, str],
+               http: httpx2.Client | None = None) -> httpx2.Response:
         return submit_form(http or self.http, page, values, self.tenant_url)
 
-    def sign_in(self, start: httpx.Response, email: str, http: httpx.Client | None = None,
-                **fields: str) -> httpx.Response:
+    def sign_in(self, start: httpx2.Response, email: str, http: httpx2.Client | None = None,
+                **fields: str) -> httpx2.Response:
         """From a 302 to /authorize to the app's callback answer (the page or the redirect after it)."""
         http = http or self.http
         page = self.to_tenant(start, http)
@@ -211,9 +222,40 @@ class TenantWorld:
 
     def close(self) -> None:
         self.http.close()
+        if self.shared:
+            self._served.close()  # the shared servers stop serving this world; its tenant closes
+            return
         self.app_server.stop()
         self.tenant_server.stop()
         self.tenant.close()
+
+
+class TenancyServers:
+    """The two loopback servers of :class:`TenantWorld` and its seeded tenants, started once for a test module:
+    each world built on them serves its own fresh tenant and app (nothing carries over but ports)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.app = SharedServer(proxy_headers=False)
+        self.tenant = SharedServer()
+        self._copies: dict[bool, TenantCopies] = {}
+        self._running = ExitStack()
+
+    def __enter__(self) -> TenancyServers:
+        self._running.enter_context(self.app)
+        self._running.enter_context(self.tenant)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._running.close()
+
+    def copies(self, names: bool) -> TenantCopies:
+        """Tenants for the app's port, with organization names on or off (each seeded once)."""
+        if names not in self._copies:
+            folder = self.folder / f"names-{names}"
+            folder.mkdir()
+            self._copies[names] = TenantCopies(folder, tenant_config(self.app.port, names=names))
+        return self._copies[names]
 
 
 def free_socket() -> socket.socket:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from tenancy_support import ACME, ToLoopback, free_socket, query_of, tenant_config
 
@@ -120,7 +120,7 @@ def test_example_app_runs_multi_tenant_from_environment_variables_only():
          "--no-proxy-headers", "--log-level", "warning"],
         cwd=ROOT, env=env, pass_fds=(sock.fileno(),), stderr=subprocess.PIPE,
     )
-    client = httpx.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
+    client = httpx2.Client(transport=ToLoopback(), follow_redirects=False, timeout=10)
     try:
         wait_until_answering(f"http://myapp.test:{port}/", process=process, client=client)
         assert client.get(f"http://127.0.0.1:{port}/").status_code == 400  # not a host we serve

@@ -9,10 +9,11 @@ host, per-host callback URLs and sessions that do not travel between organizatio
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from tenancy_support import ACME, GLOBEX, MiniOP, TenantWorld, query_of
+from tenancy_support import ACME, GLOBEX, MiniOP, TenancyServers, TenantWorld, query_of
 
 from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
@@ -23,6 +24,21 @@ def assert_refused(response, page: str, status: int = 400) -> None:
     assert "location" not in response.headers
     assert "set-cookie" not in response.headers
     assert f'data-page="{page}"' in response.text
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyServers]:
+    with TenancyServers(tmp_path_factory.mktemp("tenancy")) as servers:
+        yield servers
+
+
+@pytest.fixture
+def world(servers: TenancyServers) -> Iterator[TenantWorld]:
+    # conftest's world, with a fresh tenant and app per test served on the module's two servers
+    w = TenantWorld(servers=servers)
+    w.configure()
+    yield w
+    w.close()
 
 
 # -- the host check -------------------------------------------------------------------------------------------
@@ -318,8 +334,8 @@ def test_a_callback_replayed_on_another_host_is_refused(mini):
 
 
 @pytest.fixture
-def managed():
-    w = TenantWorld(names=False)
+def managed(servers):
+    w = TenantWorld(names=False, servers=servers)
     w.configure(management_client_id="m2m", management_client_secret="m2m-secret", organization_cache_ttl=300)
     yield w
     w.close()

@@ -2,7 +2,7 @@
 
     tenant = DevTenant()                      # the seeded demo tenant, in memory
     with tenant.serve() as server:            # a real loopback server (orginvite.testing.LiveServer)
-        discovery = httpx.get(server.url + "/.well-known/openid-configuration").json()
+        discovery = httpx2.get(server.url + "/.well-known/openid-configuration").json()
 
 The issuer is derived from the request (``http://127.0.0.1:<port>/``) unless one is configured, so the same
 tenant object works on whatever free port a test picks.

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,7 +64,7 @@ class OrgInviteMiddleware:
         app: ASGIApp,
         settings: Settings | None = None,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         templates_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -4,7 +4,7 @@ Talks to any provider through standard discovery; nothing here knows of Auth0 be
 ``invitation`` parameters (which other providers ignore) and Auth0's ``/v2/logout``.
 
 Why not Authlib's Starlette client: it builds a new HTTP client for every login and forwards whatever keyword
-arguments it is given to ``/authorize``. Here one :class:`httpx.AsyncClient` lives as long as the app, the
+arguments it is given to ``/authorize``. Here one :class:`httpx2.AsyncClient` lives as long as the app, the
 ``/authorize`` parameters are an explicit allow-list, and the ID token is verified with :mod:`joserfc` against a
 cached JWKS that is refetched once (rate-limited) when a token names an unknown key, which is what a key rotation
 looks like from the outside.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
 
-import httpx
+import httpx2
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
@@ -108,14 +108,14 @@ class OIDCClient:
     def __init__(
         self,
         settings: Settings,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.http_timeout), follow_redirects=False, trust_env=False
+        self._http = http or httpx2.AsyncClient(
+            timeout=httpx2.Timeout(settings.http_timeout), follow_redirects=False, trust_env=False
         )
         self._clock = clock
         self._discovery: dict[str, Any] | None = None
@@ -145,16 +145,16 @@ class OIDCClient:
 
     # -- HTTP --------------------------------------------------------------------------------------------------
 
-    async def _request(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, what: str, method: str, url: str, **kwargs: Any) -> httpx2.Response:
         try:
             return await self._http.request(method, url, **kwargs)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise ProviderError(f"{what}: the identity provider did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise ProviderError(f"{what}: cannot reach the identity provider ({type(exc).__name__})") from None
 
     @staticmethod
-    def _json_object(what: str, response: httpx.Response) -> dict[str, Any]:
+    def _json_object(what: str, response: httpx2.Response) -> dict[str, Any]:
         try:
             data = response.json()
         except (ValueError, RecursionError):  # nested past the recursion limit: RecursionError, not ValueError
@@ -306,7 +306,7 @@ class OIDCClient:
         auth = None
         methods = document.get("token_endpoint_auth_methods_supported")
         if isinstance(methods, list) and "client_secret_post" not in methods and "client_secret_basic" in methods:
-            auth = httpx.BasicAuth(s.client_id, s.client_secret)
+            auth = httpx2.BasicAuth(s.client_id, s.client_secret)
         else:
             data["client_secret"] = s.client_secret
         response = await self._request(

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from orginvite.config import Settings
 from orginvite.errors import OrganizationClaimError, ProviderError, TokenError
@@ -27,18 +27,6 @@ from orginvite.sessions.user import OrgUser
 __all__ = ["ProviderTokens", "check_access_token"]
 
 logger = logging.getLogger("orginvite.login")
-
-# Authlib's client speaks httpx2 when it is installed and httpx otherwise; its errors are either library's.
-_HTTP_MODULES: list[Any] = [httpx]
-try:
-    import httpx2
-
-    _HTTP_MODULES.append(httpx2)
-except ImportError:  # pragma: no cover - depends on the environment
-    pass
-_TIMEOUTS = tuple(m.TimeoutException for m in _HTTP_MODULES)
-_STATUS_ERRORS = tuple(m.HTTPStatusError for m in _HTTP_MODULES)
-_HTTP_ERRORS = tuple(m.HTTPError for m in _HTTP_MODULES)
 
 
 def _organization_of(user: OrgUser) -> str | None:
@@ -100,11 +88,11 @@ class ProviderTokens:
         except OAuthError as exc:
             error = exc.error if isinstance(exc.error, str) and exc.error.isascii() else "unknown"
             raise RefreshRefused(error[:64]) from None
-        except _TIMEOUTS:
+        except httpx2.TimeoutException:
             raise ProviderError("refresh: the identity provider did not answer in time") from None
-        except _STATUS_ERRORS as exc:
+        except httpx2.HTTPStatusError as exc:
             raise ProviderError(f"refresh: the identity provider answered HTTP {exc.response.status_code}") from None
-        except _HTTP_ERRORS as exc:
+        except httpx2.HTTPError as exc:
             raise ProviderError(f"refresh: cannot reach the identity provider ({type(exc).__name__})") from None
         except (ValueError, RecursionError):
             raise ProviderError("refresh: the identity provider answered with something that is not JSON") from None
@@ -137,5 +125,5 @@ class ProviderTokens:
             endpoint = document.get("revocation_endpoint")
             if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
                 await client.revoke_token(endpoint, token=refresh_token, token_type_hint="refresh_token")
-        except (ProviderError, *_HTTP_ERRORS, ValueError, RecursionError) as exc:
+        except (ProviderError, httpx2.HTTPError, ValueError, RecursionError) as exc:
             logger.warning("logout: the refresh token could not be revoked (%s)", type(exc).__name__)

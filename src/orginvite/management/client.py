@@ -1,6 +1,6 @@
 """An async client for the parts of Auth0's Management API that inviting teammates needs.
 
-Organizations, members, member roles, invitations, roles and users; nothing else. One ``httpx.AsyncClient`` is
+Organizations, members, member roles, invitations, roles and users; nothing else. One ``httpx2.AsyncClient`` is
 reused for every call. The access token comes from the client-credentials grant at ``{issuer}oauth/token`` for the
 audience ``{issuer}api/v2/`` (Auth0's convention), is cached until shortly before it expires and is fetched again
 once when the API answers 401 (a rotated signing key, a revoked grant). Reads are retried on 502/503/504 (writes
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-import httpx
+import httpx2
 
 from orginvite.errors import ConfigurationError
 from orginvite.events import EventEmitter, EventSink
@@ -89,7 +89,7 @@ class _RateState:
 class ManagementClient:
     """Async Management API client. Use as ``async with ManagementClient(...) as client:`` or call ``aclose()``.
 
-    ``http`` lets the host app share its own ``httpx.AsyncClient`` (then it is not closed here). ``clock`` and
+    ``http`` lets the host app share its own ``httpx2.AsyncClient`` (then it is not closed here). ``clock`` and
     ``sleep`` exist so tests can drive token expiry and rate-limit waits without waiting.
     ``on_invitation_event`` receives the lifecycle events (:mod:`orginvite.events`) of the invite functions run
     with this client, in the background (``self.events``); ``aclose()`` delivers what is still queued first.
@@ -102,7 +102,7 @@ class ManagementClient:
         client_secret: str,
         *,
         audience: str | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
         max_retries: int = 3,
         max_retry_wait: float = 60.0,
         timeout: float = 15.0,
@@ -135,7 +135,7 @@ class ManagementClient:
         self._clock = clock
         self._sleep = sleep
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._http = http if http is not None else httpx2.AsyncClient(timeout=timeout, follow_redirects=False)
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         self._rate = _RateState()
@@ -177,14 +177,14 @@ class ManagementClient:
             if self._interval:
                 self._rate.next_slot = max(self._clock(), self._rate.next_slot) + self._interval
 
-    def _note_rate_headers(self, response: httpx.Response) -> None:
+    def _note_rate_headers(self, response: httpx2.Response) -> None:
         remaining = response.headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.strip() == "0":
             wait = parse_reset(response.headers.get("x-ratelimit-reset"), self._clock())
             if wait:
                 self._rate.not_before = max(self._rate.not_before, self._clock() + wait)
 
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
+    def _retry_delay(self, response: httpx2.Response, attempt: int) -> float:
         now = self._clock()
         delay = parse_retry_after(response.headers.get("retry-after"), now)
         if delay is None:
@@ -204,7 +204,7 @@ class ManagementClient:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         idempotent: bool = False,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """One logical request: paced, retried within bounds on 429 and, when ``idempotent``, on 502/503/504.
 
         A POST that failed with a 5xx is not repeated: Auth0 may have acted on it (a second invitation).
@@ -222,11 +222,11 @@ class ManagementClient:
                     data=form,
                     timeout=self.timeout,
                 )
-            except httpx.TimeoutException as exc:
+            except httpx2.TimeoutException as exc:
                 raise ManagementConnectionError(
                     f"no answer within {self.timeout:g}s ({type(exc).__name__})", method=method, path=display_path
                 ) from exc
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise ManagementConnectionError(
                     f"cannot reach {self.issuer} ({type(exc).__name__}: {exc})", method=method, path=display_path
                 ) from exc

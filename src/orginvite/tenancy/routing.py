@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 from orginvite.config import Settings
 from orginvite.errors import OrgInviteError, ProviderError
@@ -121,7 +121,7 @@ class OrganizationDirectory:
         self.stale = 0  # answers served from an expired entry because its refresh was refused or failed
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> OrganizationDirectory:
+    def from_settings(cls, settings: Settings, http: httpx2.AsyncClient | None = None) -> OrganizationDirectory:
         issuer_host = urlsplit(settings.issuer).hostname or ""
         client = ManagementClient(
             settings.issuer,
