@@ -100,6 +100,12 @@ class Settings:
     ``"auto"`` picks ``management`` when credentials are given. Names not known as organizations are looked up at
     most ``organization_lookups_per_second`` (bursts of ten times that), so random subdomains cannot spend the
     tenant's Management API rate limit; known organizations refresh on a budget of their own.
+
+    Back-channel logout (README, "Ending sessions"): the provider POSTs logout tokens to
+    ``backchannel_logout_path``; the sessions they name are revoked in the session store (SQLite, Redis) or, with the
+    cookie store, in ``revocation_store`` (``sqlite:///path``; by default a file under ``$XDG_STATE_HOME/orginvite``
+    named after the issuer and client; ``"off"`` turns revocation off). ``logout_on_get=True`` lets a plain
+    ``GET /logout`` sign out (otherwise it shows a sign-out button that POSTs).
     """
 
     issuer: str
@@ -110,6 +116,7 @@ class Settings:
     login_path: str = "/login"
     callback_path: str = "/callback"
     logout_path: str = "/logout"
+    backchannel_logout_path: str = "/backchannel-logout"
     scope: str = "openid profile email"
     audience: str | None = None
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
@@ -141,6 +148,8 @@ class Settings:
     organization_cache_ttl: int = 300
     organization_lookups_per_second: float = 2.0
     session_store: str = "cookie"
+    revocation_store: str | None = None
+    logout_on_get: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -167,13 +176,13 @@ class Settings:
         set_(self, "secret_keys", keys)
 
         paths = {}
-        for name in ("login_path", "callback_path", "logout_path"):
+        for name in ("login_path", "callback_path", "logout_path", "backchannel_logout_path"):
             value = getattr(self, name)
             if not isinstance(value, str) or not _PATH.match(value) or "//" in value:
                 raise ConfigurationError(name, f"must be an absolute path such as '/login', got {value!r}")
             paths.setdefault(value, name)
-        if len(paths) != 3:
-            raise ConfigurationError("login_path", "login, callback and logout paths must differ")
+        if len(paths) != 4:
+            raise ConfigurationError("login_path", "login, callback, logout and back-channel logout paths must differ")
 
         if not isinstance(self.scope, str) or "openid" not in self.scope.split():
             raise ConfigurationError("scope", "must contain 'openid'")
@@ -262,6 +271,16 @@ class Settings:
             raise ConfigurationError(
                 "session_store", "must be cookie, sqlite:///path/to/sessions.db or redis://host:6379/0"
             )
+        revocations = self.revocation_store
+        if revocations is not None and not (
+            revocations == "off" or (revocations.startswith("sqlite:///") and len(revocations) > len("sqlite:///"))
+            if isinstance(revocations, str) else False
+        ):
+            raise ConfigurationError("revocation_store", "must be off or sqlite:///path/to/revocations.db")
+        if revocations is not None and revocations != "off" and store != "cookie":
+            raise ConfigurationError("revocation_store", "a server-side session store keeps the revocations itself")
+        if not isinstance(self.logout_on_get, bool):
+            raise ConfigurationError("logout_on_get", "must be True or False")
 
     def _check_tenancy(self) -> None:
         """Multi-tenant routing (README, "Multi-tenant routing"): the rules must serve ``base_url``'s host, and an
@@ -359,6 +378,7 @@ class Settings:
             ("login_path", "ORGINVITE_LOGIN_PATH"),
             ("callback_path", "ORGINVITE_CALLBACK_PATH"),
             ("logout_path", "ORGINVITE_LOGOUT_PATH"),
+            ("backchannel_logout_path", "ORGINVITE_BACKCHANNEL_LOGOUT_PATH"),
             ("scope", "ORGINVITE_SCOPE"),
             ("audience", "ORGINVITE_AUDIENCE"),
             ("roles_claim", "ORGINVITE_ROLES_CLAIM"),
@@ -368,6 +388,7 @@ class Settings:
             ("management_client_id", "ORGINVITE_MANAGEMENT_CLIENT_ID"),
             ("management_client_secret", "ORGINVITE_MANAGEMENT_CLIENT_SECRET"),
             ("session_store", "ORGINVITE_SESSION_STORE"),
+            ("revocation_store", "ORGINVITE_REVOCATION_STORE"),
         ):
             value = get(env_name)
             if value is not None:
@@ -400,6 +421,11 @@ class Settings:
             if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
                 raise ConfigurationError("ORGINVITE_REQUIRE_ORGANIZATION", "must be true or false")
             values["require_organization"] = value.lower() in ("1", "true", "yes")
+        value = get("ORGINVITE_LOGOUT_ON_GET")
+        if value is not None:
+            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ConfigurationError("ORGINVITE_LOGOUT_ON_GET", "must be true or false")
+            values["logout_on_get"] = value.lower() in ("1", "true", "yes")
         for setting in ("organization_lookup", "management_client_id", "management_client_secret"):
             names.setdefault(setting, "ORGINVITE_" + setting.upper())  # named even when the missing one is unset
         tenancy = TenancyRules.from_env(env)  # errors already name the ORGINVITE_* variable

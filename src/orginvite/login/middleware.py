@@ -28,13 +28,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orginvite.config import Settings
 from orginvite.errors import SessionStoreError
+from orginvite.login.backchannel import backchannel_logout
 from orginvite.login.callback import callback
-from orginvite.login.context import ROUTE_KEY, LoginContext
+from orginvite.login.context import CONTEXT_KEY, ROUTE_KEY, LoginContext
 from orginvite.login.login import login
 from orginvite.login.logout import logout
 from orginvite.login.oidc import OIDCClient
 from orginvite.login.pages import Pages
-from orginvite.sessions.store import SESSION_KEY
+from orginvite.sessions.store import SESSION_KEY, Session
 from orginvite.sessions.user import ANONYMOUS, ORGANIZATION_SCOPE_KEY, Binding, credentials_for
 from orginvite.tenancy.routing import OrganizationDirectory, TenantRouter
 from orginvite.tenancy.rules import TenancyError
@@ -85,6 +86,8 @@ class OrgInviteMiddleware:
             settings.callback_path: callback,
             settings.logout_path: logout,
         }
+        if self.store.revocations.enabled:
+            self._routes[settings.backchannel_logout_path] = backchannel_logout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -113,6 +116,7 @@ class OrgInviteMiddleware:
             await self.app(scope, receive, send)
             return
 
+        scope[CONTEXT_KEY] = self.context  # logout_form_token(request) finds the keys here
         marker = self._session_marker
         for name, value in scope["headers"]:  # inlined: this loop is all an anonymous request costs
             if name == b"cookie" and marker in value:
@@ -124,9 +128,12 @@ class OrgInviteMiddleware:
                 break
         else:
             session = None
-        if session is None:
+        if session is None or session.revoked:
             scope["user"] = ANONYMOUS
             scope["auth"] = _ANONYMOUS_AUTH
+            if session is not None and kind == "http":  # ended by back-channel logout: its cookies go too
+                await self.app(scope, receive, self._dropping(session, send))
+                return
             await self.app(scope, receive, send)
             return
         user = session.record.user
@@ -149,6 +156,16 @@ class OrgInviteMiddleware:
 
         await self.app(scope, receive, send_with_session)
 
+    def _dropping(self, session: Session, send: Send) -> Send:
+        store = self.store
+
+        async def send_dropping(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *store.response_headers(session)]
+            await send(message)
+
+        return send_dropping
+
     async def _store_unavailable(self, scope: Scope, receive: Receive, send: Send, exc: SessionStoreError) -> None:
         if scope["type"] == "websocket":
             logger.error("session store unavailable: %s", exc)
@@ -163,7 +180,7 @@ class OrgInviteMiddleware:
             if message["type"] == "lifespan.shutdown":
                 await self.oidc.aclose()
                 await self.context.provider_tokens.aclose()
-                await self.store.aclose()
+                await self.store.aclose()  # its revocation store with it
                 if self.tenants is not None and self.tenants.directory is not None:
                     await self.tenants.directory.aclose()
             return message

@@ -18,6 +18,7 @@ from typing import Any
 
 from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError, SessionTooLarge
+from orginvite.sessions.record import provider_sid
 from orginvite.sessions.signing import MAX_COOKIE_LENGTH, CookieSigner, set_cookie_header
 from orginvite.sessions.user import Binding, OrgUser
 
@@ -37,33 +38,35 @@ class SessionCookie:
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
         # the longest value we issue: browsers keep name=value up to ~4096 bytes, and the reader refuses longer
         self.max_length = min(_MAX_SESSION_COOKIE, MAX_COOKIE_LENGTH - len(self.name) - 1, self._signer.max_length)
-        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any, str | None]] = OrderedDict()
 
-    def _sign(self, user: OrgUser, bound: Binding | None) -> str:
+    def _sign(self, user: OrgUser, bound: Binding | None, sid: str | None = None) -> str:
         payload = user.to_payload()
         if bound is not None:
             payload["b"] = list(bound)
+        if sid is not None:
+            payload["s"] = sid  # the provider session: back-channel logout names sessions by it
         return self._signer.sign(payload)
 
-    def issue(self, user: OrgUser, bound: Binding | None = None) -> str:
+    def issue(self, user: OrgUser, bound: Binding | None = None, *, sid: str | None = None) -> str:
         """The cookie value for ``user``; past :attr:`max_length` the picture is shed, then all roles but ten.
 
         Raises :class:`~orginvite.errors.SessionTooLarge` when that is still too long, or when the reader would
         refuse the value: a cookie the browser drops would sign nobody in, silently.
         """
-        value = self._sign(user, bound)
+        value = self._sign(user, bound, sid)
         if len(value) > self.max_length and user.picture:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization, roles=user.roles,
                 expires_at=user.expires_at,
             )
-            value = self._sign(user, bound)
+            value = self._sign(user, bound, sid)
         if len(value) > self.max_length:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization,
                 roles=user.roles[:10], expires_at=user.expires_at,
             )
-            value = self._sign(user, bound)
+            value = self._sign(user, bound, sid)
         if len(value) > self.max_length:
             raise SessionTooLarge(len(value), self.max_length)
         try:
@@ -73,6 +76,10 @@ class SessionCookie:
         return value
 
     def read(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool]:
+        user, resign, _ = self.read_session(value, bound)
+        return user, resign
+
+    def read_session(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool, str | None]:
         """``(user, needs_resign)``; raises :class:`InvalidCookieError` for anything we would not accept.
 
         With ``bound`` (multi-tenant routing) the session must have been issued for exactly that host and
@@ -86,13 +93,13 @@ class SessionCookie:
         ttl = self.settings.session_ttl
         memo = self._verified.get(value)
         if memo is not None:
-            known, resign, signed_at, binding = memo
+            known, resign, signed_at, binding, sid = memo
             now = self._clock()
             age = int(now) - signed_at
             if 0 <= age <= ttl and known.expires_at > now:
                 if bound is not None and binding != list(bound):
                     raise InvalidCookieError("foreign")
-                return known.copy(), resign
+                return known.copy(), resign, sid
             self._verified.pop(value, None)
         payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
         resign = key_index > 0  # an older key: accept, then re-sign with the newest
@@ -104,8 +111,9 @@ class SessionCookie:
         verified = self._verified
         if len(verified) >= _VERIFIED_MEMO:
             verified.popitem(last=False)  # the oldest entry: the memo is bounded, FIFO
-        verified[value] = (user.copy(), resign, signed_at, payload.get("b"))
-        return user, resign
+        sid = provider_sid(payload.get("s"))
+        verified[value] = (user.copy(), resign, signed_at, payload.get("b"), sid)
+        return user, resign, sid
 
     def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
         age = self.settings.session_ttl if max_age is None else max_age

@@ -13,7 +13,7 @@ from orginvite.errors import InvalidCookieError
 from orginvite.sessions.tokens import TokenSet
 from orginvite.sessions.user import Binding, OrgUser
 
-__all__ = ["SessionRecord"]
+__all__ = ["SessionRecord", "provider_sid"]
 
 
 @dataclass(frozen=True)
@@ -21,17 +21,28 @@ class SessionRecord:
     user: OrgUser
     tokens: TokenSet | None = None
     bound: Binding | None = None
+    sid: str | None = None  # the provider's session (the ID token's ``sid``), kept with or without tokens
+
+    @property
+    def provider_sid(self) -> str | None:
+        """The provider session this session was made from: back-channel logout names sessions by it."""
+        if self.sid is not None:
+            return self.sid
+        return None if self.tokens is None else self.tokens.sid
 
     def with_tokens(self, tokens: TokenSet | None) -> SessionRecord:
         return replace(self, tokens=tokens)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "v": 1,
             "u": self.user.to_payload(),
             "t": None if self.tokens is None else self.tokens.to_payload(),
             "b": None if self.bound is None else list(self.bound),
         }
+        if self.sid is not None:
+            payload["s"] = self.sid
+        return payload
 
     @classmethod
     def from_payload(cls, payload: Any) -> SessionRecord:
@@ -46,4 +57,11 @@ class SessionRecord:
                     or not (bound[1] is None or isinstance(bound[1], str))):
                 raise InvalidCookieError("malformed")
             bound = (bound[0], bound[1])
-        return cls(user, tokens, bound)
+        return cls(user, tokens, bound, provider_sid(payload.get("s")))
+
+
+def provider_sid(value: Any) -> str | None:
+    """A ``sid`` as kept in a session: a short printable string, else nothing (an odd claim is dropped)."""
+    if isinstance(value, str) and 0 < len(value) <= 255 and value.isascii() and value.isprintable():
+        return value
+    return None
