@@ -11,9 +11,9 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from login_support import KEY_A, Browser, import_example_app
 
 from devtenant_support import follow_on_tenant, m2m_token, submit_form
+from login_support import KEY_A, Browser, import_example_app
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
