@@ -3,9 +3,11 @@ store both see the app session end; bad logout tokens are refused with 400 and e
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -30,7 +32,7 @@ def tenant_config(app_url: str) -> dict[str, Any]:
         "clients": [
             {"client_id": "web", "client_secret": "web-secret", "name": "Web", "app_type": "regular_web",
              "callbacks": [app_url + "/callback"], "allowed_logout_urls": [app_url + "/"],
-             "organization_usage": "allow", "grant_types": ["authorization_code"],
+             "organization_usage": "allow", "grant_types": ["authorization_code", "refresh_token"],
              "oidc_logout": {"backchannel_logout_urls": [app_url + "/backchannel-logout"]}},
             {"client_id": "m2m", "client_secret": "m2m-secret", "name": "Backend", "app_type": "non_interactive",
              "grant_types": ["client_credentials"], "scopes": ["delete:sessions", "read:users"]},
@@ -47,7 +49,7 @@ def tenant_config(app_url: str) -> dict[str, Any]:
 class World:
     """The dev tenant and two app processes (two middlewares, two servers) over one store."""
 
-    def __init__(self, tmp_path: Any, store: str) -> None:
+    def __init__(self, tmp_path: Any, store: str, **settings: Any) -> None:
         self.holders = [Holder(), Holder()]
         self.apps = [LiveServer(holder).start() for holder in self.holders]
         self.url = self.apps[0].url
@@ -59,7 +61,7 @@ class World:
         for holder, server in zip(self.holders, self.apps, strict=True):
             holder.inner = import_example_app().create_app(Settings(
                 issuer=self.tenant_url + "/", client_id="web", client_secret="web-secret", secret_keys=(KEY_A,),
-                base_url=server.url, logout_style="oidc", **shared))
+                base_url=server.url, logout_style="oidc", **shared, **settings))
         self.browser = Browser()
 
     def close(self) -> None:
@@ -75,6 +77,7 @@ class World:
         done = self.browser.get(page.headers["location"])
         assert done.status_code == 303, done.text[:300]
         assert self.signed_in() == [True, True]
+        self.cookie = self.browser.client.cookies["orginvite_session"]
 
     def signed_in(self) -> list[bool]:
         return [self.browser.get(server.url + "/me").status_code == 200 for server in self.apps]
@@ -123,6 +126,31 @@ def test_the_tenant_ends_the_session_in_both_app_processes(world, route):
     assert world.wait_until_signed_out() == [False, False]
     home = world.browser.get(world.apps[1].url + "/")
     assert "You are signed out" in home.text
+
+
+def test_signing_out_in_the_app_hints_the_provider_and_ends_the_other_process_too(tmp_path):
+    world = World(tmp_path, "cookie", scope="openid profile email offline_access")
+    try:
+        world.login()
+        page = world.browser.get(world.url + "/logout")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        out = world.browser.post(world.url + "/logout", data={"csrf_token": token})
+        assert out.status_code == 303
+        location = out.headers["location"]
+        hints = parse_qs(urlsplit(location).query)
+        assert hints["id_token_hint"][0].count(".") == 2 and hints["logout_hint"][0]
+        assert world.browser.get(world.url + "/me").status_code == 401
+        jar = httpx.Cookies(world.browser.client.cookies)
+        jar.set("orginvite_session", world.cookie, domain="127.0.0.1")  # a copy of the cookie the app dropped
+        assert httpx.get(world.apps[1].url + "/me", cookies=jar).status_code == 200  # a cookie session lives on
+        back = httpx.get(location, cookies=jar)  # the tenant checks the hint and ends its session
+        assert back.status_code == 302, back.text[:300]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and httpx.get(world.apps[1].url + "/me", cookies=jar).status_code == 200:
+            time.sleep(0.1)
+        assert httpx.get(world.apps[1].url + "/me", cookies=jar).status_code == 401
+    finally:
+        world.close()
 
 
 def test_discovery_advertises_backchannel_logout(world):
@@ -195,3 +223,20 @@ def test_a_malformed_request_is_a_400(world, body):
 
 def test_only_post_is_accepted(world):
     assert httpx.get(world.url + "/backchannel-logout").status_code == 405
+
+
+def test_the_path_is_configurable_and_revocation_off_mounts_nothing(tmp_path):
+    world = World(tmp_path, "cookie", backchannel_logout_path="/auth/bcl")
+    try:
+        assert httpx.post(world.url + "/auth/bcl", data={"logout_token": "x"}).status_code == 400
+        assert httpx.post(world.url + "/backchannel-logout", data={"logout_token": "x"}).status_code in (404, 405)
+    finally:
+        world.close()
+    world = World(tmp_path, "sqlite")
+    try:
+        world.holders[0].inner = import_example_app().create_app(Settings(
+            issuer=world.tenant_url + "/", client_id="web", client_secret="web-secret", secret_keys=(KEY_A,),
+            base_url=world.url, revocation_store="off"))
+        assert httpx.post(world.url + "/backchannel-logout", data={"logout_token": "x"}).status_code in (404, 405)
+    finally:
+        world.close()
