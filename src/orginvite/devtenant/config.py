@@ -954,6 +954,7 @@ def demo_config() -> dict[str, Any]:
                 "app_type": "regular_web",
                 "callbacks": list(DEMO_WEB_CALLBACKS),
                 "allowed_logout_urls": list(DEMO_WEB_LOGOUT_URLS),
+                "oidc_logout": {"backchannel_logout_urls": ["http://127.0.0.1:8000/backchannel-logout"]},
                 "initiate_login_uri": DEMO_WEB_LOGIN_URI,
                 "organization_usage": "allow",
                 "organization_require_behavior": "no_prompt",
