@@ -19,6 +19,7 @@ from login_support import KEY_A, Browser, import_example_app
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
+from orginvite.errors import SessionStoreError
 from orginvite.testing import LiveServer
 
 ACME = "org_acme000000000001"
@@ -238,5 +239,24 @@ def test_the_path_is_configurable_and_revocation_off_mounts_nothing(tmp_path):
             issuer=world.tenant_url + "/", client_id="web", client_secret="web-secret", secret_keys=(KEY_A,),
             base_url=world.url, revocation_store="off"))
         assert httpx.post(world.url + "/backchannel-logout", data={"logout_token": "x"}).status_code in (404, 405)
+    finally:
+        world.close()
+
+
+def test_a_server_store_whose_revocations_cannot_be_read_answers_503_not_a_signed_in_user(tmp_path):
+    world = World(tmp_path, "sqlite")
+    try:
+        world.login()
+        middleware = world.holders[1].inner
+        revocations = middleware.store.revocations
+
+        async def down(cursor: str) -> Any:
+            raise SessionStoreError("SQLite session store: disk I/O error")
+
+        revocations.backend.revocations = down
+        revocations._fresh_until = float("-inf")  # the next request reads the store
+        response = world.browser.get(world.apps[1].url + "/me", headers={"accept": "application/json"})
+        assert response.status_code == 503
+        assert response.json()["error"] == "session_store_unavailable"
     finally:
         world.close()
