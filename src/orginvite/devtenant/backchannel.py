@@ -23,7 +23,7 @@ logger = logging.getLogger("orginvite.devtenant")
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 CLIENTS_KIND = "session_clients"  # transients: the clients a hosted session (by sid) issued tokens to
-_LIFETIME = 120  # seconds a logout token is valid (Auth0: two minutes)
+_LIFETIME = 120  # seconds a logout token is valid: it is sent at once, retries make a fresh one
 _RETRIES = (0.5, 2.0, 5.0)  # waits before the second, third and fourth attempt
 _TIMEOUT = 5.0
 _pending: set[asyncio.Task[None]] = set()  # strong references: a task nobody holds may be collected mid-flight
