@@ -132,9 +132,16 @@ class LocalizedPages:
             await self.app(scope, receive, send)
 
 
-def page_headers() -> dict[str, str]:
-    """The security headers, and the language the page is in."""
-    return {**SECURITY_HEADERS, "content-language": to_bcp47(current_locale())}
+def page_headers(settings: Settings | None = None) -> dict[str, str]:
+    """The security headers, and the language the page is in. With ``settings``, ``form-action`` also allows the
+    provider's origin: the sign-out form's POST is redirected there (RP-initiated logout), and browsers apply
+    ``form-action`` to a form's redirects too."""
+    headers = {**SECURITY_HEADERS, "content-language": to_bcp47(current_locale())}
+    if settings is not None:
+        parts = urlsplit(settings.issuer)
+        headers["content-security-policy"] = headers["content-security-policy"].replace(
+            "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+    return headers
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "

@@ -39,7 +39,7 @@ from example_app.core import (
     read_form,
 )
 from example_app.minimal import me
-from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets
+from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets, logout_form_token
 from orginvite.management import ManagementAPIError
 
 __all__ = ["create_app"]
@@ -68,8 +68,9 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     user = request.user if isinstance(request.user, OrgUser) else None
     return templates.TemplateResponse(
         request, name, {"app_name": config.app_name, "user": user, "logout_url": config.login.logout_path,
+                        "logout_token": logout_form_token(request),
                         "sign_in_url": config.sign_in_path, **context},
-        status_code=status, headers=page_headers(),
+        status_code=status, headers=page_headers(config.login),
     )
 
 

@@ -19,7 +19,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from orginvite import OrgInviteMiddleware, RedactInvitationTickets, Settings, current_organization, current_roles
+from orginvite import (
+    OrgInviteMiddleware,
+    RedactInvitationTickets,
+    Settings,
+    current_organization,
+    current_roles,
+    logout_form_token,
+)
 
 
 async def home(request: Request) -> Response:
@@ -31,7 +38,9 @@ async def home(request: Request) -> Response:
         where = f" in <bdi>{escape(org.name or org.id or '')}</bdi>" if org else ""
         body = (
             f"<p>Signed in as <bdi>{escape(user.display_name)}</bdi>{where}.</p>"
-            '<p><a href="/me">/me</a> · <a href="/logout">Sign out</a></p>'
+            '<p><a href="/me">/me</a></p><form method="post" action="/logout">'
+            f'<input type="hidden" name="csrf_token" value="{logout_form_token(request)}">'
+            '<button type="submit">Sign out</button></form>'
         )
     return HTMLResponse(f'<!doctype html><html lang="en"><title>orginvite demo</title><body>{body}</body></html>')
 

@@ -43,7 +43,7 @@ from example_app.core import (
     render,
 )
 from example_app.minimal import me
-from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets
+from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets, logout_form_token
 from orginvite.management import ManagementAPIError
 
 __all__ = ["create_app"]
@@ -59,8 +59,9 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     config = _workspace(request).config
     user = request.user if isinstance(request.user, OrgUser) else None
     html = render(template, app_name=config.app_name, user=user, logout_url=config.login.logout_path,
+                  logout_token=logout_form_token(request),
                   sign_in_url=config.sign_in_path, **context)
-    return HTMLResponse(html, status_code=status, headers=page_headers())
+    return HTMLResponse(html, status_code=status, headers=page_headers(config.login))
 
 
 def _error(request: Request, status: int, code: str, title: str, message: str) -> HTMLResponse:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,19 @@ from browser_support import REQUIRE_ENV, browser_required, launched, missing_bro
 # each property's max_examples bounds its run.
 settings.register_profile("orginvite", deadline=None)
 settings.load_profile("orginvite")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _revocation_files_in_a_temporary_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The cookie store keeps back-channel revocations in a file per issuer and client under $XDG_STATE_HOME:
+    tests (a new loopback port, a new issuer) put theirs in a temporary directory, not in the user's home."""
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
 
 
 @pytest.fixture

@@ -360,3 +360,16 @@ def sign_in_at_op(browser: Browser, url: str) -> httpx2.Response:
     assert login.status_code == 302, login.text[:300]
     at_op = browser.get(login.headers["location"])
     return browser.get(at_op.headers["location"])
+
+
+def sign_out(client: httpx2.Client, logout_url: str, **kw: Any) -> httpx2.Response:
+    """Sign out as a user does: ``GET /logout`` (the page with the button), then POST its form and CSRF token."""
+    import re
+    from html import unescape
+    from urllib.parse import urljoin
+
+    page = client.get(logout_url, **kw)
+    assert page.status_code == 200, page.text[:300]
+    action = unescape(re.search(r'<form method="post" action="([^"]*)"', page.text).group(1))
+    token = unescape(re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1))
+    return client.post(urljoin(str(page.url), action), data={"csrf_token": token})

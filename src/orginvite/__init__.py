@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "safe_return_path": "orginvite.links",
     "ticket_fingerprint": "orginvite.links",
     "check_organization": "orginvite.login.claims",
+    "logout_form_token": "orginvite.login.logout",
     # multi-tenant routing
     "TenancyRules": "orginvite.tenancy.rules",
     "TenancyError": "orginvite.tenancy.rules",
@@ -118,6 +119,7 @@ __all__ = [  # noqa: RUF022 (grouped as above, not sorted)
     "safe_return_path",
     "ticket_fingerprint",
     "check_organization",
+    "logout_form_token",
     "TenancyRules",
     "TenancyError",
     "negotiate",
@@ -181,6 +183,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from orginvite.links import LinkRules, LoginRequest, parse_login_query, safe_return_path, ticket_fingerprint
     from orginvite.login.callback import AcceptanceVetoed
     from orginvite.login.claims import check_organization
+    from orginvite.login.logout import logout_form_token
     from orginvite.login.middleware import OrgInviteMiddleware
     from orginvite.login.redaction import RedactInvitationTickets
     from orginvite.login.switching import switch_organization_url

@@ -107,6 +107,12 @@ class Settings:
     ``revalidate_every`` (seconds, 0 off): a session confirmed longer ago re-confirms, at most once per interval,
     that its user is still a member of its organization and what their roles are (the Management API with the
     ``management_client_*`` credentials, else a refresh when the session has a refresh token).
+
+    Back-channel logout (README, "Ending sessions"): the provider POSTs logout tokens to
+    ``backchannel_logout_path``; the sessions they name are revoked in the session store (SQLite, Redis) or, with the
+    cookie store, in ``revocation_store`` (``sqlite:///path``; by default a file under ``$XDG_STATE_HOME/orginvite``
+    named after the issuer and client; ``"off"`` turns revocation off). ``logout_on_get=True`` lets a plain
+    ``GET /logout`` sign out (otherwise it shows a sign-out button that POSTs).
     """
 
     issuer: str
@@ -117,6 +123,7 @@ class Settings:
     login_path: str = "/login"
     callback_path: str = "/callback"
     logout_path: str = "/logout"
+    backchannel_logout_path: str = "/backchannel-logout"
     scope: str = "openid profile email"
     audience: str | None = None
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
@@ -153,6 +160,8 @@ class Settings:
     #: Look the invitation up among the organization's pending invitations (Management API) at /login: a dead link
     #: is answered at once, a live one gets login_hint and the invitation's language (README, "Preflight").
     invitation_preflight: bool = False
+    revocation_store: str | None = None
+    logout_on_get: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -179,13 +188,13 @@ class Settings:
         set_(self, "secret_keys", keys)
 
         paths = {}
-        for name in ("login_path", "callback_path", "logout_path"):
+        for name in ("login_path", "callback_path", "logout_path", "backchannel_logout_path"):
             value = getattr(self, name)
             if not isinstance(value, str) or not _PATH.match(value) or "//" in value:
                 raise ConfigurationError(name, f"must be an absolute path such as '/login', got {value!r}")
             paths.setdefault(value, name)
-        if len(paths) != 3:
-            raise ConfigurationError("login_path", "login, callback and logout paths must differ")
+        if len(paths) != 4:
+            raise ConfigurationError("login_path", "login, callback, logout and back-channel logout paths must differ")
 
         if not isinstance(self.scope, str) or "openid" not in self.scope.split():
             raise ConfigurationError("scope", "must contain 'openid'")
@@ -277,6 +286,16 @@ class Settings:
             raise ConfigurationError(
                 "session_store", "must be cookie, sqlite:///path/to/sessions.db or redis://host:6379/0"
             )
+        revocations = self.revocation_store
+        if revocations is not None and not (
+            revocations == "off" or (revocations.startswith("sqlite:///") and len(revocations) > len("sqlite:///"))
+            if isinstance(revocations, str) else False
+        ):
+            raise ConfigurationError("revocation_store", "must be off or sqlite:///path/to/revocations.db")
+        if revocations is not None and revocations != "off" and store != "cookie":
+            raise ConfigurationError("revocation_store", "a server-side session store keeps the revocations itself")
+        if not isinstance(self.logout_on_get, bool):
+            raise ConfigurationError("logout_on_get", "must be True or False")
 
     def _check_tenancy(self) -> None:
         """Multi-tenant routing (README, "Multi-tenant routing"): the rules must serve ``base_url``'s host, and an
@@ -381,6 +400,7 @@ class Settings:
             ("login_path", "ORGINVITE_LOGIN_PATH"),
             ("callback_path", "ORGINVITE_CALLBACK_PATH"),
             ("logout_path", "ORGINVITE_LOGOUT_PATH"),
+            ("backchannel_logout_path", "ORGINVITE_BACKCHANNEL_LOGOUT_PATH"),
             ("scope", "ORGINVITE_SCOPE"),
             ("audience", "ORGINVITE_AUDIENCE"),
             ("roles_claim", "ORGINVITE_ROLES_CLAIM"),
@@ -390,6 +410,7 @@ class Settings:
             ("management_client_id", "ORGINVITE_MANAGEMENT_CLIENT_ID"),
             ("management_client_secret", "ORGINVITE_MANAGEMENT_CLIENT_SECRET"),
             ("session_store", "ORGINVITE_SESSION_STORE"),
+            ("revocation_store", "ORGINVITE_REVOCATION_STORE"),
         ):
             value = get(env_name)
             if value is not None:
@@ -426,6 +447,11 @@ class Settings:
                     raise ConfigurationError(env_name, "must be true or false")
                 values[setting] = value.lower() in ("1", "true", "yes")
                 names[setting] = env_name
+        value = get("ORGINVITE_LOGOUT_ON_GET")
+        if value is not None:
+            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ConfigurationError("ORGINVITE_LOGOUT_ON_GET", "must be true or false")
+            values["logout_on_get"] = value.lower() in ("1", "true", "yes")
         for setting in ("organization_lookup", "management_client_id", "management_client_secret"):
             names.setdefault(setting, "ORGINVITE_" + setting.upper())  # named even when the missing one is unset
         tenancy = TenancyRules.from_env(env)  # errors already name the ORGINVITE_* variable

@@ -74,13 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def demo_tenant_config(app_url: str) -> dict[str, Any]:
-    """The seeded demo tenant with its web application pointed at ``app_url`` (callback, logout, login URI)."""
+    """The seeded demo tenant with its web application pointed at ``app_url`` (callback, logout, login URI, and
+    back-channel logout: signing out at the tenant ends the workspace session too)."""
     config = demo_config()
     for client in config["clients"]:
         if client["client_id"] == DEMO_WEB_CLIENT_ID:
             client["callbacks"] = [app_url + "/callback"]
             client["allowed_logout_urls"] = [app_url + "/"]
             client["initiate_login_uri"] = app_url + "/login"
+            client["oidc_logout"] = {"backchannel_logout_urls": [app_url + "/backchannel-logout"]}
     return config
 
 

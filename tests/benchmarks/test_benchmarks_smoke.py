@@ -23,6 +23,7 @@ EXPECTED = {
         "orginvite, no cookie",
         "do-nothing ASGI middleware (context)",
         "orginvite, valid session cookie",
+        "orginvite, valid session cookie, revocation off",
         "orginvite, session cookie not yet memoized",
         "Starlette SessionMiddleware, same-size cookie",
         "Starlette SessionMiddleware, 2048 cookies in turn",

@@ -119,6 +119,10 @@ def test_admin_invites_a_teammate_in_french_who_joins_with_the_invited_roles(chr
     assert me["user"]["email"] == "camille@example.test" and sorted(me["roles"]) == ["billing", "member"]
     assert me["user"]["name"] == "Camille Martin"  # the name typed on the invite form, not the email
     assert me["organization"]["name"] == "acme"
+    invitee.go_back()
+    invitee.click("[data-testid=sign-out]")  # a POST with the session's token: signs out, through the tenant
+    invitee.wait_for_url(lambda url: not url.startswith(stack.url + "/logout"))
+    assert invitee.goto(stack.url + "/me").status == 401
 
     assert page.locator("h3", has_text="Members").count() == 1  # the admin's browser asks for English
     page.reload()  # the admin sees the new member and no pending invitation

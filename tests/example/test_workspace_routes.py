@@ -66,6 +66,19 @@ def test_me_is_401_json_when_signed_out_and_the_session_when_signed_in(stack: St
     assert me["roles"] == ["admin"]
 
 
+def test_the_header_signs_out_with_a_post_form_and_a_bare_get_does_not(stack: Stack) -> None:
+    with stack.client() as client:
+        stack.sign_in(client)
+        home = client.get(stack.url + "/")
+        form = next(form for form in forms_of(home.text) if form["action"] == "/logout")
+        assert form["fields"]["csrf_token"] and "<a href=\"/logout\"" not in home.text
+        client.get(stack.url + "/logout", follow_redirects=False)  # a link or a prefetch: no side effect
+        assert client.get(stack.url + "/me").status_code == 200
+        out = client.post(stack.url + "/logout", data=form["fields"], follow_redirects=False)
+        assert out.status_code == 303
+        assert client.get(stack.url + "/me").status_code == 401
+
+
 def test_admin_invites_in_french_and_the_teammate_joins_with_the_roles(stack: Stack) -> None:
     ids = role_ids(stack)
     with stack.client() as admin:
@@ -135,7 +148,7 @@ def test_a_member_who_is_not_admin_cannot_invite_or_revoke(stack: Stack) -> None
         page = stack.sign_in(member, "max@acme.test", MEMBER_PASSWORD)
         assert 'data-page="dashboard"' in page.text and 'data-email="max@acme.test"' in page.text
         assert 'data-testid="invite-form"' not in page.text and 'data-testid="pending"' not in page.text
-        assert forms_of(page.text) == []  # members get no forms at all
+        assert [f["action"] for f in forms_of(page.text)] == ["/logout"]  # members get no forms but sign-out
         valid = csrf_token(stack.config.login, stack.session_user(member))  # what a forged-by-hand form would send
         refused = post_invite(stack, member, valid, email="friend@example.test")
         assert refused.status_code == 403 and 'data-error="not_admin"' in refused.text

@@ -87,6 +87,11 @@ def test_missing_env_names_the_variable(drop, named):
         ({"session_cookie": "bad name"}, "session_cookie"),
         ({"logout_style": "magic"}, "logout_style"),
         ({"client_secret": ""}, "client_secret"),
+        ({"backchannel_logout_path": "/logout"}, "login_path"),
+        ({"backchannel_logout_path": "back"}, "backchannel_logout_path"),
+        ({"revocation_store": "redis://127.0.0.1:6379/0"}, "revocation_store"),
+        ({"revocation_store": "sqlite:///r.db", "session_store": "sqlite:///s.db"}, "revocation_store"),
+        ({"logout_on_get": "yes"}, "logout_on_get"),
     ],
 )
 def test_bad_settings_name_the_setting(kw, setting):
@@ -113,6 +118,22 @@ def test_settings_are_frozen_and_extras_immutable():
         s.issuer = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         s.extra_authorize_params["state"] = "x"  # type: ignore[index]
+
+
+def test_backchannel_and_logout_settings_from_the_environment():
+    s = Settings.from_env({**ENV, "ORGINVITE_BACKCHANNEL_LOGOUT_PATH": "/auth/bcl", "ORGINVITE_LOGOUT_ON_GET": "true",
+                           "ORGINVITE_REVOCATION_STORE": "sqlite:////var/lib/app/revocations.db"})
+    assert s.backchannel_logout_path == "/auth/bcl" and s.logout_on_get is True
+    assert s.revocation_store == "sqlite:////var/lib/app/revocations.db"
+    defaults = Settings.from_env(ENV)
+    assert defaults.backchannel_logout_path == "/backchannel-logout" and defaults.logout_on_get is False
+    assert defaults.revocation_store is None
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({**ENV, "ORGINVITE_LOGOUT_ON_GET": "maybe"})
+    assert info.value.setting == "ORGINVITE_LOGOUT_ON_GET"
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({**ENV, "ORGINVITE_REVOCATION_STORE": "memory"})
+    assert info.value.setting == "ORGINVITE_REVOCATION_STORE"
 
 
 def test_default_logout_return_url():

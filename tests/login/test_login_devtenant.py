@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from devtenant_support import create_invitation, follow_on_tenant, submit_form
-from login_support import KEY_A, Browser, import_example_app, query_of
+from login_support import KEY_A, Browser, import_example_app, query_of, sign_out
 from loopback_support import Holder
 from orginvite.config import Settings
 from orginvite.devtenant.app import DevTenant
@@ -225,7 +225,7 @@ def test_jwks_rotation_and_logout(world):
     world.browser.client.cookies.clear()
     assert world.login().status_code == 303
     assert world.me().status_code == 200
-    out = world.get(world.url + "/logout")
+    out = sign_out(world.browser.client, world.url + "/logout")
     assert out.status_code == 303
     location = out.headers["location"]
     assert location.startswith(world.tenant_url + "/oidc/logout?")
@@ -235,7 +235,7 @@ def test_jwks_rotation_and_logout(world):
     assert back.status_code in (302, 303) and back.headers["location"] == world.url + "/"
     world.configure(logout_style="auth0")
     world.login()
-    out = world.get(world.url + "/logout?returnTo=https://evil.example/")
+    out = sign_out(world.browser.client, world.url + "/logout?returnTo=https://evil.example/")
     location = out.headers["location"]
     assert location.startswith(world.tenant_url + "/v2/logout?")
     assert query_of(location) == {"client_id": "web", "returnTo": world.url + "/"}

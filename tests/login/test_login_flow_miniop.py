@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from login_support import KEY_A, KEY_B, Browser, MiniOP, import_example_app, query_of, settings_kwargs
+from login_support import KEY_A, KEY_B, Browser, MiniOP, import_example_app, query_of, settings_kwargs, sign_out
 from loopback_support import Holder, SharedServer
 from orginvite.config import Settings
 from orginvite.testing import LiveServer
@@ -390,7 +390,7 @@ def test_interstitial_refuses_foreign_origin(env):
 def test_logout(env, return_to, expected_suffix):
     env.finish(env.start())
     query = {} if return_to is None else {"returnTo": return_to}
-    response = env.browser.get(env.url + "/logout", params=query)
+    response = sign_out(env.browser.client, env.url + "/logout", params=query)
     assert response.status_code == 303
     assert_no_store(response)
     location = response.headers["location"]
@@ -401,9 +401,9 @@ def test_logout(env, return_to, expected_suffix):
 
 def test_logout_allow_list_and_local_fallback(env):
     env.configure(allowed_logout_urls=("https://www.example.com/bye",), logout_style="local")
-    response = env.browser.get(env.url + "/logout", params={"returnTo": "https://www.example.com/bye"})
+    response = sign_out(env.browser.client, env.url + "/logout", params={"returnTo": "https://www.example.com/bye"})
     assert response.headers["location"] == "https://www.example.com/bye"
-    response = env.browser.get(env.url + "/logout", params={"returnTo": "https://www.example.com/other"})
+    response = sign_out(env.browser.client, env.url + "/logout", params={"returnTo": "https://www.example.com/other"})
     assert response.headers["location"] == env.url + "/"
     assert "None" not in response.headers["location"]
 

@@ -1,16 +1,17 @@
-"""``/logout`` asked for by another site signs nobody out (issue 13, item 12: logout CSRF).
+"""``/logout`` cannot be forced on a user (issue 13, item 12; issue 12: logout by POST).
 
-Browsers say who made them send a request (``Sec-Fetch-Site``, ``Origin``). A top-level navigation from another
-site (``cross-site``) or from another subdomain (``same-site``: under multi-tenant routing another organization)
-gets a small page whose "Sign out" link, followed from that page, is same-origin and signs out; the session cookie
-is left alone. Typed URLs and bookmarks (``none``), our own links (``same-origin``) and older browsers (no header)
-sign out as before.
+Browsers say who made them send a request (``Sec-Fetch-Site``, ``Origin``). A request from another site
+(``cross-site``) or another subdomain (``same-site``: under multi-tenant routing another organization) signs nobody
+out. Only a POST with the session's CSRF token (for older browsers that send neither header) signs out; a GET shows
+a small page whose "Sign out" button makes that POST (``logout_on_get=True`` restores sign-out by GET for our own
+requests).
 """
 
 from __future__ import annotations
 
 import re
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import test_login_flow_miniop as flow
@@ -19,6 +20,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from browser_support import launched
+from devtenant_support import forms_of
 from loopback_support import Holder
 from orginvite.testing import LiveServer
 
@@ -64,27 +66,77 @@ def test_a_logout_another_site_asks_for_leaves_the_user_signed_in(env, method, h
     assert env.op.authorize_requests and len(env.op.authorize_requests) == 1  # no new login was started either
 
 
-def test_the_page_links_to_a_same_origin_sign_out_that_works(env):
+def _form(page) -> tuple[str, dict[str, str]]:
+    form = forms_of(page.text)[0]
+    return unescape(form["action"]), form["fields"]
+
+
+def test_the_page_posts_a_same_origin_sign_out_that_works(env):
     env.configure(logout_style="local")
     _sign_in(env)
     page = env.browser.get(env.url + "/logout", params={"returnTo": "/me"}, headers={"sec-fetch-site": "cross-site"})
-    links = [unescape(href) for href in re.findall(r'href="([^"]+)"', page.text)]
-    assert links == ["/logout?returnTo=%2Fme", "/"]  # sign out (the same request, from our page), stay
+    action, fields = _form(page)
+    assert action == "/logout?returnTo=%2Fme" and fields["csrf_token"]  # the same request, from our page
+    assert [unescape(href) for href in re.findall(r'href="([^"]+)"', page.text)] == ["/"]  # stay signed in
     assert _signed_in(env)
-    out = env.browser.get(env.url + links[0], headers={"sec-fetch-site": "same-origin"})
+    out = env.browser.post(env.url + action, data=fields, headers={"sec-fetch-site": "same-origin"})
     assert out.status_code == 303 and out.headers["location"] == env.url + "/me"
     assert not _signed_in(env)
 
 
 @pytest.mark.parametrize("headers", OWN)
-def test_our_own_links_typed_urls_and_older_browsers_still_sign_out(env, headers):
+def test_our_own_get_shows_the_button_and_signs_nobody_out(env, headers):
     _sign_in(env)
-    response = env.browser.get(env.url + "/logout", headers=headers)
+    page = env.browser.get(env.url + "/logout", headers=headers)
+    assert page.status_code == 200 and 'data-page="logout_confirm"' in page.text
+    assert "Another website" not in page.text and "set-cookie" not in page.headers
+    assert _signed_in(env)
+
+
+@pytest.mark.parametrize("headers", OWN)
+def test_our_own_post_with_the_token_signs_out(env, headers):
+    _sign_in(env)
+    action, fields = _form(env.browser.get(env.url + "/logout"))
+    response = env.browser.post(env.url + action, data=fields, headers=headers)
     assert response.status_code == 303 and response.headers["location"].startswith(env.op_url + "oidc/logout?")
     assert [h for h in _session_set_cookies(response) if "Max-Age=0" in h]
     assert not _signed_in(env)
-    own_origin = env.browser.post(env.url + "/logout", headers={"origin": env.url, "sec-fetch-site": "same-origin"})
-    assert own_origin.status_code == 303
+
+
+@pytest.mark.parametrize("data", [{}, {"csrf_token": "forged"}, {"csrf_token": ["a", "b"]}])
+def test_a_post_without_the_sessions_token_signs_nobody_out(env, data):
+    _sign_in(env)
+    response = env.browser.post(env.url + "/logout", data=data,
+                                headers={"origin": env.url, "sec-fetch-site": "same-origin"})
+    assert response.status_code == 403 and 'data-page="logout_confirm"' in response.text
+    assert "set-cookie" not in response.headers
+    assert _signed_in(env)
+
+
+def test_a_token_seen_by_another_site_does_not_help_it(env):
+    _sign_in(env)
+    _, fields = _form(env.browser.get(env.url + "/logout"))
+    response = env.browser.post(env.url + "/logout", data=fields, headers={"sec-fetch-site": "cross-site"})
+    assert response.status_code == 403
+    assert _signed_in(env)
+
+
+def test_logout_on_get_keeps_the_old_behaviour_for_our_own_requests(env):
+    env.configure(logout_on_get=True)
+    _sign_in(env)
+    refused = env.browser.get(env.url + "/logout", headers={"sec-fetch-site": "cross-site"})
+    assert refused.status_code == 403 and _signed_in(env)
+    response = env.browser.get(env.url + "/logout", headers={"sec-fetch-site": "same-origin"})
+    assert response.status_code == 303 and response.headers["location"].startswith(env.op_url + "oidc/logout?")
+    assert not _signed_in(env)
+
+
+def test_the_provider_logout_gets_the_sessions_sid_as_logout_hint(env):
+    _sign_in(env)
+    action, fields = _form(env.browser.get(env.url + "/logout"))
+    location = env.browser.post(env.url + action, data=fields).headers["location"]
+    hint = parse_qs(urlsplit(location).query).get("logout_hint")
+    assert hint and hint[0].startswith("sid-")
 
 
 def test_a_foreign_logout_of_nobody_goes_back_without_the_provider(env):
@@ -148,11 +200,11 @@ def test_in_chromium_another_site_cannot_sign_the_user_out_and_our_link_can(env)
             page.wait_for_load_state("load")
             assert signed_in(), origin
 
-        # the page's own "Sign out" link is same-origin: it signs out, then returns where it was asked to
+        # the page's own "Sign out" button posts same-origin with the token: it signs out, then returns where asked
         page.goto(f"http://evil.test:{other.port}/link")
         page.click("#go")
         page.wait_for_url(env.url + "/logout**")
-        page.click("main a.button:not(.secondary)")
+        page.click("main form button[type=submit]")
         page.wait_for_url(env.url + "/me")
         assert SESSION not in {c["name"] for c in context.cookies(env.url)}
         assert not signed_in()

@@ -16,6 +16,7 @@ from orginvite.login.pages import (
 CONTEXT = {
     "home_url": "/", "login_url": "/login", "retry_url": "", "code": "missing_organization",
     "field": "organization", "message": "msg", "user_label": "Ann", "csrf_token": "tok", "action_url": "/login",
+    "foreign": True,
     "reason": "token", "kind": "other",
 }
 TEMPLATES = sorted(p.name for p in PAGES_DIR.glob("*.html") if p.name != "base.html")

@@ -31,7 +31,8 @@ class Harness:
 
     def __init__(self, op_url: str) -> None:
         self.loop = asyncio.new_event_loop()
-        self.settings = Settings(**settings_kwargs(op_url, BASE, secret_keys=(KEY_A,)))
+        # logout_on_get: GET /logout goes to the provider, so the return URL rules below are seen in one request
+        self.settings = Settings(**settings_kwargs(op_url, BASE, secret_keys=(KEY_A,)), logout_on_get=True)
         self.app = OrgInviteMiddleware(inner_app, self.settings)
         self.op_url = op_url
 
@@ -192,7 +193,7 @@ def test_safe_return_paths_are_kept(harness, good):
 
 def test_behind_a_proxy_prefix(harness):
     """uvicorn --root-path /app: scope["path"] holds the prefix; routes match without it, links get it back."""
-    settings = Settings(**settings_kwargs(harness.op_url, BASE + "/app"))
+    settings = Settings(**settings_kwargs(harness.op_url, BASE + "/app"), logout_on_get=True)
     app = OrgInviteMiddleware(inner_app, settings)
     status, headers = harness.call("/app/login", b"returnTo=/x", root_path="/app", app=app)
     assert status == 302
@@ -202,6 +203,9 @@ def test_behind_a_proxy_prefix(harness):
     assert status == 400
     status, headers = harness.call("/app/logout", b"", root_path="/app", app=app)
     assert query_of(location(headers))["post_logout_redirect_uri"] == BASE + "/app/"
+    button = OrgInviteMiddleware(inner_app, Settings(**settings_kwargs(harness.op_url, BASE + "/app")))
+    status, _ = harness.call("/app/logout", b"returnTo=/x", root_path="/app", app=button)
+    assert status == 200  # without logout_on_get: the sign-out page, no redirect and no side effect
     status, _ = harness.call("/app/elsewhere", b"", root_path="/app", app=app)
     assert status == 200
     loop_app = app

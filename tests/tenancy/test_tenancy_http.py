@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from tenancy_support import ACME, GLOBEX, MiniOP, TenancyServers, TenantWorld, query_of
 
+from login_support import sign_out
 from orginvite.tenancy.rules import TenancyRules
 from orginvite.testing import LiveServer
 
@@ -243,7 +244,7 @@ def test_anonymous_requests_see_the_hosts_organization(world):
 
 def test_logout_returns_to_the_organizations_own_host(world):
     world.sign_in(world.http.get(world.org_url("acme") + "/login"), "ann@acme.test")
-    out = world.http.get(world.org_url("acme") + "/logout")
+    out = sign_out(world.http, world.org_url("acme") + "/logout")
     assert out.status_code == 303
     back = query_of(out.headers["location"])
     assert world.org_url("acme") + "/" in back.values()
@@ -261,8 +262,8 @@ def test_another_organizations_host_cannot_sign_a_member_out(world):
             assert refused.status_code == 403 and 'data-page="logout_confirm"' in refused.text
             assert "set-cookie" not in refused.headers
     assert world.http.get(world.org_url("acme") + "/me").status_code == 200
-    own = world.http.post(world.org_url("acme") + "/logout", headers={"origin": world.org_url("acme"),
-                                                                     "sec-fetch-site": "same-origin"})
+    own = sign_out(world.http, world.org_url("acme") + "/logout", headers={"origin": world.org_url("acme"),
+                                                                          "sec-fetch-site": "same-origin"})
     assert own.status_code == 303 and world.http.get(world.org_url("acme") + "/me").status_code == 401
 
 

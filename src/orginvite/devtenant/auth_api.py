@@ -97,6 +97,8 @@ def _discovery(tenant: Tenant, request: Request) -> dict[str, Any]:
         "userinfo_endpoint": issuer + "userinfo",
         "jwks_uri": issuer + ".well-known/jwks.json",
         "end_session_endpoint": issuer + "oidc/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "response_types_supported": ["code", "id_token", "code id_token"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
@@ -394,7 +396,7 @@ def _logout(tenant: Tenant, *, oidc: bool) -> Endpoint:
             response: Response = RedirectResponse(target, status_code=302)
         else:
             response = render_page(tenant, request, "logged_out.html")
-        end_session(tenant, request.cookies.get(SESSION_COOKIE))
+        end_session(tenant, request.cookies.get(SESSION_COOKIE), tenant.issuer_for(request))
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.headers["Cache-Control"] = "no-store"
         return response

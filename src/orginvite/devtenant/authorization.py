@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from orginvite.devtenant.authorize_rules import INVITATION_INVALID
+from orginvite.devtenant.backchannel import note_session_client, send_logout_tokens
 from orginvite.devtenant.token_claims import id_token_claims
 
 __all__ = [
@@ -111,9 +112,20 @@ def read_session(tenant: Tenant, cookie: str | None) -> dict[str, Any] | None:
     return record
 
 
-def end_session(tenant: Tenant, cookie: str | None) -> None:
+def end_session(tenant: Tenant, cookie: str | None, issuer: str | None = None) -> None:
+    """End a hosted session; with ``issuer``, the apps it signed in to get a back-channel logout token."""
     if cookie and len(cookie) <= 100:
-        tenant.store.delete_transient(SESSION_KIND, cookie)
+        record = tenant.store.take_transient(SESSION_KIND, cookie)
+        if record is not None and issuer is not None:
+            send_logout_tokens(tenant, issuer, record)
+
+
+def end_user_sessions(tenant: Tenant, user_id: str, issuer: str) -> int:
+    """End every hosted session of ``user_id`` (the Management API's session deletion); how many there were."""
+    records = tenant.store.take_transients(SESSION_KIND, "user_id", user_id)
+    for record in records:
+        send_logout_tokens(tenant, issuer, record)
+    return len(records)
 
 
 @dataclass(frozen=True)
@@ -257,6 +269,7 @@ def finish_sign_in(
         "sid": session["sid"],
         "expires_at": tenant.now() + CODE_TTL,
     }
+    note_session_client(tenant, str(session["sid"]), str(pending["client_id"]), SESSION_TTL)
     id_token = None
     if "id_token" in response_type.split():
         extra = {"c_hash": _left_half_hash(code)} if code else None

@@ -97,6 +97,7 @@ _MANAGEMENT_RESOURCES = (
     "roles",
     "connections",
     "clients",
+    "sessions",
 )
 MANAGEMENT_API_SCOPES: tuple[str, ...] = tuple(
     f"{action}:{resource}" for resource in _MANAGEMENT_RESOURCES for action in ("read", "create", "update", "delete")
@@ -438,6 +439,9 @@ _CLIENT = _table(
         "client_metadata": _string_map(max_keys=10),
         "logo_uri": _url(),
         "refresh_token": _REFRESH_TOKEN,
+        # Auth0's client field for OIDC Back-Channel Logout: one URL. Auth0 refuses loopback and private addresses
+        # there; the dev tenant accepts them, since the app it calls runs on this machine.
+        "oidc_logout": _table({"backchannel_logout_urls": _list_of(_url(), max_items=1)}),
     },
     required=("client_id",),
 )
@@ -810,6 +814,9 @@ def _normalize_client(path: str, client: dict[str, Any]) -> Record:
         "app_type": app_type,
         "callbacks": client.get("callbacks", []),
         "allowed_logout_urls": client.get("allowed_logout_urls", []),
+        "oidc_logout": {
+            "backchannel_logout_urls": (client.get("oidc_logout") or {}).get("backchannel_logout_urls", []),
+        },
         "initiate_login_uri": client.get("initiate_login_uri"),
         "organization_usage": usage,
         "organization_require_behavior": client.get("organization_require_behavior", "no_prompt"),
@@ -947,6 +954,7 @@ def demo_config() -> dict[str, Any]:
                 "app_type": "regular_web",
                 "callbacks": list(DEMO_WEB_CALLBACKS),
                 "allowed_logout_urls": list(DEMO_WEB_LOGOUT_URLS),
+                "oidc_logout": {"backchannel_logout_urls": ["http://127.0.0.1:8000/backchannel-logout"]},
                 "initiate_login_uri": DEMO_WEB_LOGIN_URI,
                 "organization_usage": "allow",
                 "organization_require_behavior": "no_prompt",

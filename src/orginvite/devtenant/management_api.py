@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from orginvite.devtenant.authorization import end_user_sessions
 from orginvite.devtenant.keys import KeyRing
 from orginvite.devtenant.management_auth import Principal, authenticate, require_scope
 from orginvite.devtenant.management_bodies import (
@@ -209,6 +210,7 @@ GET /users/{id}/organizations
 GET POST DELETE /users/{id}/permissions
 POST /users/{id}/recovery-code-regeneration
 GET POST DELETE /users/{id}/roles
+GET DELETE /users/{id}/sessions
 GET /users-by-email
 """
 
@@ -619,6 +621,7 @@ class ManagementApi:
             "GET",
             Endpoint(("read:organizations",), self.list_user_organizations, offset),
         )
+        self._add("/users/{user_id}/sessions", "DELETE", Endpoint(("delete:sessions",), self.delete_user_sessions))
         self._add("/roles", "POST", Endpoint(("create:roles",), self.create_role))
         self._add(
             "/roles",
@@ -1000,6 +1003,13 @@ class ManagementApi:
         _, total = self.store.list_users(0, 1)
         users, _ = self.store.list_users(0, max(total, 1))
         return users
+
+    async def delete_user_sessions(self, call: Call) -> Response:
+        """Auth0's "Delete sessions for user": every hosted session ends, and the apps they signed in to get a
+        back-channel logout token."""
+        user = self._user(call.path["user_id"])
+        end_user_sessions(self.tenant, str(user["user_id"]), self.tenant.issuer_for(call.request))
+        return Response(status_code=202)
 
     async def list_users(self, call: Call) -> Response:
         page = offset_from_query(call.query)  # Auth0's 1000-record window applies here too

@@ -883,6 +883,16 @@ class Store:
             )
         return True
 
+    def take_transients(self, kind: str, field: str, value: str) -> list[Record]:
+        """Atomic get-and-delete of every live ``kind`` record whose ``field`` is ``value`` (a user's sessions)."""
+        now = self._clock()
+        with self._tx() as db:
+            rows = db.execute(
+                "DELETE FROM transients WHERE kind = ? AND json_extract(value, ?) = ? RETURNING value, expires_at",
+                (kind, "$." + field, value),
+            ).fetchall()
+        return [json.loads(row["value"]) for row in rows if row["expires_at"] > now]
+
     def delete_transient(self, kind: str, key: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM transients WHERE kind = ? AND key = ?", (kind, key))

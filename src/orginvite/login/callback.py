@@ -34,7 +34,7 @@ from orginvite.login.claims import check_host_organization, check_organization, 
 from orginvite.login.context import PREFIX_KEY, ROUTE_KEY, Cookies, LoginContext, local, path_prefix
 from orginvite.login.pages import classify_callback_error
 from orginvite.login.tokens import check_access_token
-from orginvite.sessions.record import SessionRecord
+from orginvite.sessions.record import SessionRecord, provider_sid
 from orginvite.sessions.tokens import TokenSet
 from orginvite.sessions.user import Organization, OrgUser, user_from_claims
 
@@ -164,7 +164,8 @@ async def callback(ctx: LoginContext, request: Request) -> Response:
     if route_ is not None:
         bound = (transaction.host or route_.host, transaction.host_organization)
     try:
-        record = SessionRecord(user, kept, bound, confirmed_at=ctx.clock())  # membership just confirmed
+        record = SessionRecord(user, kept, bound, confirmed_at=ctx.clock(),  # membership just confirmed
+                               sid=provider_sid(claims.get("sid")))
         done.extend(await ctx.store.create(record, request.cookies))
     except SessionStoreError as exc:
         return ctx.store_unavailable(request, exc, done)

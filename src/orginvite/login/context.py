@@ -10,6 +10,9 @@ invitation ticket), JSON instead of HTML when the client asks for it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -33,11 +36,12 @@ from orginvite.sessions.store import Session, SessionStore
 from orginvite.sessions.user import Binding, OrgUser
 from orginvite.tenancy.routing import TenantRouter
 
-__all__ = ["PREFIX_KEY", "ROUTE_KEY", "Cookies", "LoginContext", "binding", "local", "path_prefix"]
+__all__ = ["CONTEXT_KEY", "PREFIX_KEY", "ROUTE_KEY", "Cookies", "LoginContext", "binding", "local", "path_prefix"]
 
 logger = logging.getLogger("orginvite.login")
 
 ROUTE_KEY = "orginvite.route"  # the request's tenancy Route (multi-tenant routing only)
+CONTEXT_KEY = "orginvite.login"  # the LoginContext, for helpers the app calls (logout_form_token)
 PREFIX_KEY = "orginvite.path_prefix"  # the callback: the path prefix of the login it finishes (path routing)
 
 #: ``Set-Cookie`` headers a response carries, as raw ``(name, value)`` pairs.
@@ -96,14 +100,23 @@ class LoginContext:
         if raw is None:
             return None
         try:
-            return await self.store.load(raw, binding(request.scope))
+            session = await self.store.load(raw, binding(request.scope))
         except SessionStoreError as exc:
             logger.warning("session store unavailable on a login route (%s): treated as signed out", exc)
             return None
+        return None if session is None or session.revoked else session
 
     async def current_user(self, request: Request) -> OrgUser | None:
         session = await self.current_session(request)
         return None if session is None else session.user
+
+    def logout_token(self, request: Request) -> str:
+        """The sign-out form's CSRF token: an HMAC of the request's session cookie under the newest secret key."""
+        value = request.cookies.get(self.sessions.name, "")
+        key = self.settings.secret_keys[0]
+        digest = hmac.new(key.encode() if isinstance(key, str) else key,
+                          b"orginvite.logout\0" + value.encode("latin-1", "replace"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def pending_header(self, value: str, max_age: int) -> tuple[bytes, bytes]:
         return set_cookie_header(self.pending_name, value, max_age=max_age, secure=self.settings.secure,

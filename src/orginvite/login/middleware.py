@@ -28,8 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orginvite.config import Settings
 from orginvite.errors import SessionStoreError
+from orginvite.login.backchannel import backchannel_logout
 from orginvite.login.callback import callback
-from orginvite.login.context import ROUTE_KEY, LoginContext
+from orginvite.login.context import CONTEXT_KEY, ROUTE_KEY, LoginContext
 from orginvite.login.login import login
 from orginvite.login.logout import logout
 from orginvite.login.oidc import OIDCClient
@@ -87,6 +88,8 @@ class OrgInviteMiddleware:
             settings.callback_path: callback,
             settings.logout_path: logout,
         }
+        if self.store.revocations.enabled:
+            self._routes[settings.backchannel_logout_path] = backchannel_logout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -115,6 +118,7 @@ class OrgInviteMiddleware:
             await self.app(scope, receive, send)
             return
 
+        scope[CONTEXT_KEY] = self.context  # logout_form_token(request) finds the keys here
         marker = self._session_marker
         for name, value in scope["headers"]:  # inlined: this loop is all an anonymous request costs
             if name == b"cookie" and marker in value:
@@ -126,10 +130,13 @@ class OrgInviteMiddleware:
                 break
         else:
             session = None
-        if session is None:
+        if session is None or session.revoked:
             scope["user"] = ANONYMOUS
             scope["auth"] = _ANONYMOUS_AUTH
             scope[GUARD_PAGES_KEY] = self.context
+            if session is not None and kind == "http":  # ended by back-channel logout: its cookies go too
+                await self.app(scope, receive, self._dropping(session, send))
+                return
             await self.app(scope, receive, send)
             return
         revalidator = self.context.revalidator
@@ -171,6 +178,16 @@ class OrgInviteMiddleware:
         response = self.context.membership_ended(Request(scope, receive), name, self.store.response_headers(session))
         await response(scope, receive, send)
 
+    def _dropping(self, session: Session, send: Send) -> Send:
+        store = self.store
+
+        async def send_dropping(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *store.response_headers(session)]
+            await send(message)
+
+        return send_dropping
+
     async def _store_unavailable(self, scope: Scope, receive: Receive, send: Send, exc: SessionStoreError) -> None:
         if scope["type"] == "websocket":
             logger.error("session store unavailable: %s", exc)
@@ -185,7 +202,7 @@ class OrgInviteMiddleware:
             if message["type"] == "lifespan.shutdown":
                 await self.oidc.aclose()
                 await self.context.provider_tokens.aclose()
-                await self.store.aclose()
+                await self.store.aclose()  # its revocation store with it
                 if self.context.memberships is not None:
                     await self.context.memberships.aclose()
                 if self.tenants is not None and self.tenants.directory is not None:

@@ -45,6 +45,11 @@ _KEY_CLASSES: dict[str, Any] = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}
 _MAX_TOKEN_LENGTH = 16384
 
 
+#: The ``events`` member a back-channel logout token carries (OpenID Connect Back-Channel Logout 1.0, 2.4).
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+_LOGOUT_TOKEN_MAX_AGE = 300  # seconds: a logout token is sent at once (and retried for a short while)
+
+
 class TokenExchangeRejected(TokenError):
     """The token endpoint refused the code (4xx, e.g. ``invalid_grant`` for a code used twice): start again."""
 
@@ -431,6 +436,52 @@ class OIDCClient:
         if not isinstance(sub, str) or not sub:
             raise TokenError("the ID token has no subject (sub)")
 
+    # -- back-channel logout ------------------------------------------------------------------------------------
+
+    async def verify_logout_token(self, token: str) -> dict[str, Any]:
+        """A back-channel logout token checked as OpenID Connect Back-Channel Logout 1.0 section 2.6 says: the
+        signature (the ID token's algorithms and keys), ``typ`` where present, iss, aud, a recent iat, the logout
+        event, ``sid`` and/or ``sub``, a ``jti`` and no ``nonce``. Its claims, or :class:`TokenError` (why)."""
+        document = await self.discovery()
+        claims = await self._verify_jws(token, document, "logout token")
+        header = json.loads(base64.urlsafe_b64decode(token.split(".", 1)[0] + "=="))  # parsed once already
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str)
+                                or typ.lower() not in ("logout+jwt", "application/logout+jwt")):
+            raise TokenError("the logout token type (typ) is not logout+jwt")
+        s = self.settings
+        if claims.get("iss") != document["issuer"]:
+            raise TokenError("the logout token was issued by another issuer (iss)")
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud
+        if not isinstance(audiences, list) or s.client_id not in audiences:
+            raise TokenError("the logout token is not meant for this application (aud)")
+        now = self._clock()
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not _is_number(iat):
+            raise TokenError("the logout token has no issue time (iat)")
+        if iat > now + s.leeway:
+            raise TokenError("the logout token was issued in the future (iat; check the clocks)")
+        if iat < now - _LOGOUT_TOKEN_MAX_AGE - s.leeway:
+            raise TokenError("the logout token is too old (iat)")
+        if exp is not None and (not _is_number(exp) or now > exp + s.leeway):
+            raise TokenError("the logout token has expired (exp)")
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+            raise TokenError("the logout token has no back-channel logout event (events)")
+        sid, sub = claims.get("sid"), claims.get("sub")
+        if sid is None and sub is None:
+            raise TokenError("the logout token names no session and no user (sid, sub)")
+        for name, value in (("sid", sid), ("sub", sub)):
+            if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+                raise TokenError(f"the logout token {name} is not a usable string")
+        if "nonce" in claims:
+            raise TokenError("the logout token carries a nonce (it must not)")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > 255:
+            raise TokenError("the logout token has no token id (jti)")
+        return claims
+
     # -- JWKS --------------------------------------------------------------------------------------------------
 
     async def _signing_key(self, kid: str | None, alg: str) -> Any:
@@ -491,8 +542,11 @@ class OIDCClient:
 
     # -- logout ------------------------------------------------------------------------------------------------
 
-    async def end_session_url(self, return_to: str) -> str | None:
-        """Where to send the browser to end the provider's session, or None to log out locally only."""
+    async def end_session_url(self, return_to: str, *, id_token_hint: str | None = None,
+                              sid: str | None = None) -> str | None:
+        """Where to send the browser to end the provider's session, or None to log out locally only. An OIDC
+        ``end_session_endpoint`` gets the session's ID token (``id_token_hint``) and its ``sid`` as
+        ``logout_hint`` (Auth0's /oidc/logout takes both); Auth0's /v2/logout takes neither."""
         s = self.settings
         auth0 = s.issuer + "v2/logout?" + urlencode([("client_id", s.client_id), ("returnTo", return_to)])
         if s.logout_style == "local":
@@ -507,11 +561,12 @@ class OIDCClient:
         endpoint = document.get("end_session_endpoint")
         if endpoint:
             separator = "&" if urlsplit(endpoint).query else "?"
-            return (
-                endpoint
-                + separator
-                + urlencode([("client_id", s.client_id), ("post_logout_redirect_uri", return_to)])
-            )
+            params = [("client_id", s.client_id), ("post_logout_redirect_uri", return_to)]
+            if id_token_hint and len(id_token_hint) <= 8192:
+                params.append(("id_token_hint", id_token_hint))
+            if sid:
+                params.append(("logout_hint", sid))
+            return endpoint + separator + urlencode(params)
         host = urlsplit(s.issuer).hostname or ""
         if s.logout_style == "auto" and host.endswith(".auth0.com"):
             return auth0

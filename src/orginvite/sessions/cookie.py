@@ -18,7 +18,7 @@ from typing import Any
 
 from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError, SessionTooLarge
-from orginvite.sessions.record import confirmed_time
+from orginvite.sessions.record import confirmed_time, provider_sid
 from orginvite.sessions.signing import MAX_COOKIE_LENGTH, CookieSigner, set_cookie_header
 from orginvite.sessions.user import Binding, OrgUser
 
@@ -38,35 +38,39 @@ class SessionCookie:
         self._signer = CookieSigner(settings.secret_keys, "orginvite.session", clock=clock)
         # the longest value we issue: browsers keep name=value up to ~4096 bytes, and the reader refuses longer
         self.max_length = min(_MAX_SESSION_COOKIE, MAX_COOKIE_LENGTH - len(self.name) - 1, self._signer.max_length)
-        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any, float]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[OrgUser, bool, int, Any, float, str | None]] = OrderedDict()
 
-    def _sign(self, user: OrgUser, bound: Binding | None, confirmed_at: float | None = None) -> str:
+    def _sign(self, user: OrgUser, bound: Binding | None, confirmed_at: float | None = None,
+              sid: str | None = None) -> str:
         payload = user.to_payload()
         if bound is not None:
             payload["b"] = list(bound)
         if confirmed_at is not None:
             payload["c"] = confirmed_at
+        if sid is not None:
+            payload["s"] = sid  # the provider session: back-channel logout names sessions by it
         return self._signer.sign(payload)
 
-    def issue(self, user: OrgUser, bound: Binding | None = None, confirmed_at: float | None = None) -> str:
+    def issue(self, user: OrgUser, bound: Binding | None = None, confirmed_at: float | None = None, *,
+              sid: str | None = None) -> str:
         """The cookie value for ``user``; past :attr:`max_length` the picture is shed, then all roles but ten.
 
         Raises :class:`~orginvite.errors.SessionTooLarge` when that is still too long, or when the reader would
         refuse the value: a cookie the browser drops would sign nobody in, silently.
         """
-        value = self._sign(user, bound, confirmed_at)
+        value = self._sign(user, bound, confirmed_at, sid)
         if len(value) > self.max_length and user.picture:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization, roles=user.roles,
                 expires_at=user.expires_at,
             )
-            value = self._sign(user, bound, confirmed_at)
+            value = self._sign(user, bound, confirmed_at, sid)
         if len(value) > self.max_length:
             user = OrgUser(
                 user.sub, email=user.email, name=user.name, organization=user.organization,
                 roles=user.roles[:10], expires_at=user.expires_at,
             )
-            value = self._sign(user, bound, confirmed_at)
+            value = self._sign(user, bound, confirmed_at, sid)
         if len(value) > self.max_length:
             raise SessionTooLarge(len(value), self.max_length)
         try:
@@ -76,11 +80,12 @@ class SessionCookie:
         return value
 
     def read(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool]:
-        user, resign, _ = self.read_confirmed(value, bound)
+        user, resign, _, _ = self.read_session(value, bound)
         return user, resign
 
-    def read_confirmed(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool, float]:
-        """``(user, needs_resign, confirmed_at)``; raises :class:`InvalidCookieError` for anything we would not accept.
+    def read_session(self, value: str, bound: Binding | None = None) -> tuple[OrgUser, bool, float, str | None]:
+        """``(user, needs_resign, confirmed_at, sid)``; raises :class:`InvalidCookieError` for anything we would not
+        accept.
 
         With ``bound`` (multi-tenant routing) the session must have been issued for exactly that host and
         organization; a session from another host or organization is ``InvalidCookieError("foreign")``.
@@ -93,13 +98,13 @@ class SessionCookie:
         ttl = self.settings.session_ttl
         memo = self._verified.get(value)
         if memo is not None:
-            known, resign, signed_at, binding, confirmed = memo
+            known, resign, signed_at, binding, confirmed, sid = memo
             now = self._clock()
             age = int(now) - signed_at
             if 0 <= age <= ttl and known.expires_at > now:
                 if bound is not None and binding != list(bound):
                     raise InvalidCookieError("foreign")
-                return known.copy(), resign, confirmed
+                return known.copy(), resign, confirmed, sid
             self._verified.pop(value, None)
         payload, key_index, signed_at = self._signer.verify(value, max_age=ttl)
         resign = key_index > 0  # an older key: accept, then re-sign with the newest
@@ -112,8 +117,9 @@ class SessionCookie:
         if len(verified) >= _VERIFIED_MEMO:
             verified.popitem(last=False)  # the oldest entry: the memo is bounded, FIFO
         confirmed = confirmed_time(payload.get("c"))
-        verified[value] = (user.copy(), resign, signed_at, payload.get("b"), confirmed)
-        return user, resign, confirmed
+        sid = provider_sid(payload.get("s"))
+        verified[value] = (user.copy(), resign, signed_at, payload.get("b"), confirmed, sid)
+        return user, resign, confirmed, sid
 
     def header(self, value: str, *, max_age: int | None = None) -> tuple[bytes, bytes]:
         age = self.settings.session_ttl if max_age is None else max_age

@@ -30,6 +30,7 @@ from orginvite.sessions import chunks
 from orginvite.sessions.cookie import SessionCookie
 from orginvite.sessions.encryption import SessionCipher
 from orginvite.sessions.record import SessionRecord
+from orginvite.sessions.revocation import RevocationBackend, Revocations, default_revocation_path
 from orginvite.sessions.signing import CookieSigner, set_cookie_header
 from orginvite.sessions.user import Binding, OrgUser
 
@@ -43,8 +44,9 @@ _SEALED_MEMO = 1024  # sealed cookie values kept as opened: the signed-in users 
 _SID_BYTES = 32
 
 
-class Backend(Protocol):
-    """A server-side session store: sealed records by session ID, and a lock per session for the refresh."""
+class Backend(RevocationBackend, Protocol):
+    """A server-side session store: sealed records by session ID, a lock per session for the refresh, and the
+    revocations of back-channel logout (:class:`~orginvite.sessions.revocation.RevocationBackend`)."""
 
     async def get(self, sid: str) -> str | None: ...
 
@@ -60,7 +62,7 @@ class Backend(Protocol):
 class Session:
     """The session of one request, and what its response has to write back."""
 
-    __slots__ = ("changed", "cleared", "names", "record", "resign", "sid")
+    __slots__ = ("changed", "cleared", "names", "record", "resign", "revoked", "sid")
 
     def __init__(self, record: SessionRecord, *, sid: str | None = None, names: Iterable[str] = (),
                  resign: bool = False) -> None:
@@ -70,6 +72,7 @@ class Session:
         self.resign = resign
         self.changed = False
         self.cleared = False
+        self.revoked = False  # ended by back-channel logout: no session, and its cookies go
 
     @property
     def user(self) -> OrgUser:
@@ -94,6 +97,7 @@ class SessionStore:
         self.cipher = SessionCipher(settings.secret_keys)
         self.backend = backend if backend is not None else _backend_for(settings, clock)
         self._ids = CookieSigner(settings.secret_keys, "orginvite.session-id", clock=clock)
+        self.revocations = _revocations_for(settings, self.backend, clock)
         self._sealed: OrderedDict[str, tuple[SessionRecord, bool]] = OrderedDict()
         self._verified_ids: OrderedDict[str, tuple[str, int]] = OrderedDict()  # sid cookie -> (sid, signed at)
         self._names = chunks.chunk_names(self.name)
@@ -105,12 +109,24 @@ class SessionStore:
     async def aclose(self) -> None:
         if self.backend is not None:
             await self.backend.aclose()
+        elif self.revocations.backend is not None:
+            await self.revocations.aclose()
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     async def load(self, cookie_header: bytes, bound: Binding | None = None) -> Session | None:
         """The session a ``Cookie`` header carries, or None (absent, tampered, expired, foreign). A server-side
-        store that fails raises :class:`SessionStoreError`: never an anonymous user instead."""
+        store that fails raises :class:`SessionStoreError`: never an anonymous user instead.
+
+        A session ended by back-channel logout comes back with ``revoked`` and ``cleared`` set: it is no session,
+        and :meth:`response_headers` drops its cookies (its server-side record is deleted here)."""
+        session = await self._load(cookie_header, bound)
+        if session is not None and await self.revocations.revoked(session.record):
+            session.revoked = True
+            await self.clear(session)
+        return session
+
+    async def _load(self, cookie_header: bytes, bound: Binding | None) -> Session | None:
         jar = cookie_parser(cookie_header.decode("latin-1"))
         names = [name for name in self._names if name in jar]
         try:
@@ -122,10 +138,10 @@ class SessionStore:
             if value.count(".") == 4:
                 record, resign = self._open(value, bound)
                 return Session(record, names=names, resign=resign)
-            user, resign, confirmed = self.cookie.read_confirmed(value, bound)
+            user, resign, confirmed, sid = self.cookie.read_session(value, bound)
         except InvalidCookieError:
             return None
-        return Session(SessionRecord(user, None, bound, confirmed), names=names, resign=resign)
+        return Session(SessionRecord(user, None, bound, confirmed, sid), names=names, resign=resign)
 
     def _open(self, value: str, bound: Binding | None) -> tuple[SessionRecord, bool]:
         record, older_key = self._opened(value)
@@ -273,7 +289,7 @@ class SessionStore:
     def _cookie_headers(self, record: SessionRecord, present: Iterable[str]) -> list[tuple[bytes, bytes]]:
         max_age = self._remaining(record)
         if record.tokens is None:
-            pairs = [(self.name, self.cookie.issue(record.user, record.bound, record.confirmed_at))]
+            pairs = [(self.name, self.cookie.issue(record.user, record.bound, record.confirmed_at, sid=record.sid))]
         else:
             try:
                 pairs = chunks.split(self.name, self.cipher.seal(record.to_payload()))
@@ -292,6 +308,26 @@ class SessionStore:
 
     def _delete(self, name: str) -> tuple[bytes, bytes]:
         return set_cookie_header(name, "", max_age=0, secure=self.settings.secure)
+
+
+def _revocations_for(settings: Settings, backend: Backend | None, clock: Callable[[], float]) -> Revocations:
+    """Revocations in the session store; with the cookie store, in ``revocation_store`` (its default file)."""
+    if backend is not None:
+        return Revocations(backend, settings, strict=True, clock=clock)
+    if settings.revocation_store == "off":
+        return Revocations(None, settings, strict=False, clock=clock)
+    from orginvite.sessions.backends.sqlite import SQLiteBackend
+
+    if settings.revocation_store is None:
+        path = default_revocation_path(settings)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # read-only home: the reads fail and are logged, requests go on
+            logger.warning("revocation store directory %s cannot be created (%s)", path.parent, exc)
+        revocations: RevocationBackend = SQLiteBackend(path, clock=clock)
+    else:
+        revocations = SQLiteBackend.from_url(settings.revocation_store, clock=clock, setting="revocation_store")
+    return Revocations(revocations, settings, strict=False, clock=clock)
 
 
 def _backend_for(settings: Settings, clock: Callable[[], float]) -> Backend | None:

@@ -220,7 +220,8 @@ def user_from_claims(claims: Mapping[str, Any], settings: Settings, now: float) 
         picture=picture,
         organization=Organization(org_id, org_name) if (org_id or org_name) else None,
         roles=roles,
-        expires_at=float(int(now) + settings.session_ttl),
+        # to the millisecond: a back-channel revocation ends the sessions created before it, not a later sign-in
+        expires_at=round(now + settings.session_ttl, 3),
     )
 
 

@@ -64,6 +64,37 @@ class RedisBackend:
         except self._errors() as exc:
             raise SessionStoreError(f"Redis session store: {type(exc).__name__}") from exc
 
+    # -- back-channel logout: a stream of revocations (its IDs are the cursor), used token IDs as SET NX keys ----
+
+    async def revoke(self, kind: str, value: str, at: float, ttl: int) -> None:
+        oldest = int((at - ttl) * 1000)  # entries older than any session are trimmed (stream IDs are milliseconds)
+        try:
+            await self.client.xadd(self.prefix + "revocations", {"k": kind, "v": value, "a": repr(at)},
+                                   minid=max(0, oldest), approximate=True)
+        except self._errors() as exc:
+            raise SessionStoreError(f"Redis session store: {type(exc).__name__}") from exc
+
+    async def revocations(self, cursor: str) -> tuple[list[tuple[str, str, float]], str]:
+        try:
+            entries = await self.client.xrange(self.prefix + "revocations", min="(" + cursor if cursor else "-")
+        except self._errors() as exc:
+            raise SessionStoreError(f"Redis session store: {type(exc).__name__}") from exc
+        rows = []
+        for _, fields in entries:
+            try:
+                rows.append((fields[b"k"].decode(), fields[b"v"].decode(), float(fields[b"a"])))
+            except (KeyError, ValueError, UnicodeDecodeError):
+                continue  # not ours: skipped, never a failure of every request
+        if entries:
+            cursor = entries[-1][0].decode("ascii")
+        return rows, cursor
+
+    async def first_use(self, key: str, ttl: int) -> bool:
+        try:
+            return bool(await self.client.set(self.prefix + "used:" + key, b"1", nx=True, ex=max(1, ttl)))
+        except self._errors() as exc:
+            raise SessionStoreError(f"Redis session store: {type(exc).__name__}") from exc
+
     @contextlib.asynccontextmanager
     async def lock(self, sid: str) -> AsyncIterator[None]:
         import redis.exceptions

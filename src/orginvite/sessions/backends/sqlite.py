@@ -35,6 +35,17 @@ CREATE TABLE IF NOT EXISTS orginvite_session_leases (
     owner TEXT NOT NULL,
     until REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS orginvite_revocations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orginvite_used_ids (
+    id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
 """
 _SWEEP_EVERY = 60.0
 _LEASE = 30.0  # longer than any refresh (the HTTP timeout); a crashed holder blocks at most this long
@@ -50,10 +61,11 @@ class SQLiteBackend:
         self._swept_at = float("-inf")
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Callable[[], float] = time.time) -> SQLiteBackend:
+    def from_url(cls, url: str, *, clock: Callable[[], float] = time.time,
+                 setting: str = "session_store") -> SQLiteBackend:
         """``sqlite:///relative.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling)."""
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
-            raise ConfigurationError("session_store", "a SQLite store is sqlite:///path/to/sessions.db")
+            raise ConfigurationError(setting, "a SQLite store is sqlite:///path/to/sessions.db")
         return cls(url[len("sqlite:///"):], clock=clock)
 
     def _connection(self) -> sqlite3.Connection:
@@ -102,6 +114,43 @@ class SQLiteBackend:
 
     async def delete(self, sid: str) -> None:
         await self._run(lambda conn: conn.execute("DELETE FROM orginvite_sessions WHERE id = ?", (sid,)))
+
+    # -- back-channel logout -------------------------------------------------------------------------------------
+
+    async def revoke(self, kind: str, value: str, at: float, ttl: int) -> None:
+        now = self._clock()
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM orginvite_revocations WHERE expires_at <= ?", (now,))
+            conn.execute("INSERT INTO orginvite_revocations (kind, value, at, expires_at) VALUES (?, ?, ?, ?)",
+                         (kind, value, at, at + ttl))
+
+        await self._run(work)
+
+    async def revocations(self, cursor: str) -> tuple[list[tuple[str, str, float]], str]:
+        """Revocations written after ``cursor`` (a sequence number; ``""`` for all), and the new cursor."""
+        after = int(cursor) if cursor.isdigit() else 0
+        now = self._clock()
+
+        def work(conn: sqlite3.Connection) -> tuple[list[tuple[str, str, float]], str]:
+            rows = conn.execute("SELECT seq, kind, value, at FROM orginvite_revocations WHERE seq > ?"
+                                " AND expires_at > ? ORDER BY seq", (after, now)).fetchall()
+            if not rows:
+                return [], cursor
+            return [(str(k), str(v), float(a)) for _, k, v, a in rows], str(rows[-1][0])
+
+        return await self._run(work)
+
+    async def first_use(self, key: str, ttl: int) -> bool:
+        now = self._clock()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM orginvite_used_ids WHERE expires_at <= ?", (now,))
+            cursor = conn.execute("INSERT OR IGNORE INTO orginvite_used_ids (id, expires_at) VALUES (?, ?)",
+                                  (key, now + ttl))
+            return cursor.rowcount == 1
+
+        return await self._run(work)
 
     @contextlib.asynccontextmanager
     async def lock(self, sid: str) -> AsyncIterator[None]:
