@@ -1,4 +1,5 @@
-"""A minimal OpenID provider for the benchmarks: discovery, JWKS and token minting, nothing else.
+"""A minimal OpenID provider for the benchmarks: discovery, JWKS, token minting, and the few Management API answers
+the preflight and revalidation ask for (counted in ``management_calls``).
 
 Served on loopback (``orginvite.testing.LiveServer``) so that Authlib and orginvite both fetch discovery the way
 they do in production, over HTTP, and then cache it; no traffic leaves 127.0.0.1.
@@ -37,6 +38,9 @@ class Provider:
             Route("/oauth/token", self.m2m_token, methods=["POST"]),
             Route("/api/v2/organizations/{org_id}/invitations", self.invitations),
             Route("/api/v2/users-by-email", self.users_by_email),
+            # and the two that revalidation asks (the user's organizations, their roles in one)
+            Route("/api/v2/users/{user_id}/organizations", self.user_organizations),
+            Route("/api/v2/organizations/{org_id}/members/{user_id}/roles", self.member_roles),
         ])
         self.management_calls: dict[str, int] = {}
         self.server = LiveServer(self.app)
@@ -98,6 +102,17 @@ class Provider:
     async def users_by_email(self, request: Request) -> JSONResponse:
         self._count("users-by-email")
         return JSONResponse([])
+
+    async def user_organizations(self, request: Request) -> JSONResponse:
+        self._count("users/{id}/organizations")
+        return JSONResponse({"organizations": [{"id": ORG_ID, "name": "acme", "display_name": "Acme Inc."}],
+                             "start": 0, "limit": 100, "total": 1})
+
+    async def member_roles(self, request: Request) -> JSONResponse:
+        self._count("organizations/{org}/members/{id}/roles")
+        return JSONResponse({"roles": [{"id": "rol_" + "C" * 16, "name": "admin"},
+                                       {"id": "rol_" + "D" * 16, "name": "member"}],
+                             "start": 0, "limit": 100, "total": 2})
 
     def claims(self, nonce: str, **extra: Any) -> dict[str, Any]:
         now = int(time.time())

@@ -18,11 +18,11 @@ from typing import Any
 from benchmarks.harness import Options, run_section, table
 from benchmarks.provider import Provider
 
-SECTIONS = ("login", "passthrough", "callback", "emails", "memory", "devtenant", "tokens", "redis")
+SECTIONS = ("login", "passthrough", "callback", "emails", "memory", "devtenant", "tokens", "redis", "revalidation")
 
 
 async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
-    from benchmarks import callback, devtenant, emails, login, memory, passthrough, tokens
+    from benchmarks import callback, devtenant, emails, login, memory, passthrough, revalidation, tokens
 
     provider = Provider().start()
     try:
@@ -35,6 +35,7 @@ async def _run(options: Options, only: set[str]) -> list[dict[str, Any]]:
             "devtenant": devtenant.build,
             "tokens": lambda: tokens.section(provider),
             "redis": lambda: tokens.redis_section(provider),
+            "revalidation": lambda: revalidation.section(provider),
         }
         results = []
         for key in SECTIONS:

@@ -51,6 +51,7 @@ EXPECTED = {
         "Starlette SessionMiddleware, same-size cookie",
     },
     "redis": {"redis-py GET, bare", "session read, Redis store", "whole request, Redis store"},
+    "revalidation": {"session confirmed within the interval", "session due, confirmation cached"},
 }
 
 
@@ -81,6 +82,11 @@ def test_quick_json_reports_every_row_with_numbers_or_a_reason() -> None:
     assert "all locales + email templates rendered once" in memory and "MiB" in memory["orginvite's own resident cost"]
     assert sections["devtenant"]["extra"]["lost memberships"] == 0
     assert sections["tokens"]["extra"]["refreshes for 100 concurrent requests of one expiring session"] == 1
+    revalidation = sections["revalidation"]["extra"]
+    for how in ("at once", "one after another"):  # one confirmation: the user's organizations, then their roles
+        assert revalidation[f"Management API requests for 1,000 requests of one lapsed session, {how}"] == {
+            "users/{id}/organizations": 1, "organizations/{org}/members/{id}/roles": 1, "token": 1}
+        assert revalidation[f"refreshes (no credentials) for 1,000 requests of one lapsed session, {how}"] == 1
 
 
 def test_default_output_is_a_table_with_every_section() -> None:

@@ -173,6 +173,46 @@ def test_a_revoked_session_has_its_cookie_dropped(world):
                for h in response.headers.get_list("set-cookie")), response.headers.get_list("set-cookie")
 
 
+def _login_routes(world: World) -> dict[str, Any]:
+    """What the login routes answer this browser: each differs between a signed-in user and nobody."""
+    url = world.url
+    switch = world.browser.get(url + "/login?organization=acme&switch=1")
+    invitation = world.browser.get(url + f"/login?invitation=tkt-abc123&organization={ACME}&organization_name=acme")
+    callback = world.browser.get(url + "/callback?state=unknown-state&code=c")
+    refused = world.browser.post(url + "/logout", data={"csrf_token": "forged"})
+    page = world.browser.get(url + "/logout")
+    assert page.status_code == 200 and 'data-page="logout_confirm"' in page.text  # GET never signs out
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return {
+        "switch_is_silent": "prompt=none" in switch.headers["location"],
+        "invitation": "interstitial" if 'data-page="interstitial"' in invitation.text else invitation.status_code,
+        "callback": callback.status_code,
+        "unconfirmed_logout": refused.status_code,
+        "token": token,
+    }
+
+
+def test_a_revoked_session_is_signed_out_on_the_login_routes_too(world):
+    world.login()
+    live = _login_routes(world)
+    assert {k: v for k, v in live.items() if k != "token"} == {
+        "switch_is_silent": True, "invitation": "interstitial", "callback": 303, "unconfirmed_logout": 403}
+    assert world.post_token(world.logout_token()).status_code == 200
+    revoked = _login_routes(world)
+    assert {k: v for k, v in revoked.items() if k != "token"} == {
+        "switch_is_silent": False,  # no silent switch for a session that is over: an ordinary login
+        "invitation": 302,  # no "signed in as someone else" interstitial: straight to the provider
+        "callback": 400,  # an unknown transaction is the expired-sign-in page, not a trip home as a member
+        "unconfirmed_logout": 303,  # nobody to sign out: no refusal page, back to the return URL
+    }
+    # the sign-out button still works, and names no provider session to end (the provider ended it already)
+    out = world.browser.post(world.url + "/logout", data={"csrf_token": revoked["token"]})
+    assert out.status_code == 303
+    hints = parse_qs(urlsplit(out.headers["location"]).query)
+    assert "logout_hint" not in hints and "id_token_hint" not in hints
+    assert world.browser.get(world.url + "/me").status_code == 401
+
+
 def _forged(world: World) -> str:
     key = RSAKey.generate_key(2048, parameters={"kid": world.tenant.keys.current_kid})
     claims = {"iss": world.tenant_url + "/", "aud": "web", "iat": int(time.time()), "jti": "forged",

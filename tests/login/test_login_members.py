@@ -4,6 +4,7 @@ permissions (Starlette and FastAPI), revalidation of membership and roles, and s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -32,6 +33,8 @@ from orginvite import (
     switch_organization_url,
 )
 from orginvite.devtenant.app import DevTenant
+from orginvite.errors import SessionStoreError
+from orginvite.sessions.revalidation import OUTAGE_RETRY
 from orginvite.testing import LiveServer
 
 ACME, GLOBEX = "org_acme000000000001", "org_glob000000000001"
@@ -55,7 +58,8 @@ def tenant_config(app_url: str) -> dict[str, Any]:
             {"client_id": "m2m", "client_secret": "m2m-secret", "name": "Backend", "app_type": "non_interactive",
              "grant_types": ["client_credentials"],
              "scopes": ["read:organizations", "read:users", "read:organization_member_roles",
-                        "delete:organization_members", "delete:organization_member_roles"]},
+                        "delete:organization_members", "delete:organization_member_roles",
+                        "create:organization_member_roles"]},
         ],
         "connections": [{"id": "con_dbdbdbdbdbdbdbdb", "name": "Username-Password-Authentication",
                          "strategy": "auth0"}],
@@ -122,11 +126,13 @@ async def organizations(request: Request) -> JSONResponse:
 
 
 class World:
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, web_client: dict[str, Any] | None = None, **settings: Any) -> None:
         self.holder = Holder()
         self.app_server = LiveServer(self.holder).start()
         self.url = self.app_server.url
-        self.tenant = DevTenant(config=tenant_config(self.url))
+        config = tenant_config(self.url)
+        config["clients"][0].update(web_client or {})
+        self.tenant = DevTenant(config=config)
         self.tenant_server = self.tenant.serve().start()
         self.tenant_url = self.tenant_server.url
         self.clock = Clock()
@@ -323,3 +329,161 @@ def test_readme_example_switches_and_guards(world, monkeypatch):
     assert world.get("/admin").json() == {
         "Acme Inc.": f"/login?organization={ACME}&returnTo=%2Fadmin&switch=1",
         "Globex": f"/login?organization={GLOBEX}&returnTo=%2Fadmin&switch=1"}
+
+
+# -- without machine credentials: a refresh confirms (new ID token, roles claim) ----------------------------------
+
+#: No Management API credentials, a refresh token (offline_access) and no API audience (the tenant's API does not
+#: allow offline access): revalidation can only ask the provider through a refresh.
+BY_REFRESH = dict(audience=None, scope="openid profile email offline_access", management_client_id=None,
+                  management_client_secret=None)
+
+
+@pytest.fixture
+def refreshing():
+    w = World(**BY_REFRESH)
+    yield w
+    w.close()
+
+
+def test_without_credentials_a_refresh_confirms_the_roles(refreshing):
+    world = refreshing
+    assert world.middleware.context.memberships is None
+    world.login("?organization=acme")
+    assert world.get("/admin").status_code == 200
+    ann = world.user_id("ann@acme.test")
+    refreshes = world.tenant.token_calls["refresh_token"]
+    demoted = world.management("DELETE", f"organizations/{ACME}/members/{ann}/roles", {"roles": [ADMIN]})
+    assert demoted.status_code == 204
+    assert world.get("/admin").status_code == 200  # confirmed less than an interval ago: nothing asked
+    assert world.tenant.token_calls["refresh_token"] == refreshes
+    world.clock.offset = EVERY + 1
+    assert world.get("/me").json() == {"user": ann, "organization": ACME, "roles": []}
+    assert world.tenant.token_calls["refresh_token"] == refreshes + 1  # the new ID token's roles claim
+    assert world.get("/admin").status_code == 403
+    assert world.tenant.token_calls["refresh_token"] == refreshes + 1  # confirmed again: once per interval
+    promoted = world.management("POST", f"organizations/{ACME}/members/{ann}/roles", {"roles": [ADMIN, MEMBER]})
+    assert promoted.status_code == 204
+    world.clock.offset = 2 * EVERY + 2
+    assert sorted(world.get("/me").json()["roles"]) == ["admin", "member"]
+    assert world.get("/admin").status_code == 200
+    assert world.tenant.token_calls["refresh_token"] == refreshes + 2
+
+
+def test_without_credentials_a_removed_member_is_refused_the_refresh_and_signed_out(refreshing):
+    world = refreshing
+    world.login("?organization=acme", "carl@acme.test")
+    carl = world.user_id("carl@acme.test")
+    assert world.management("DELETE", f"organizations/{ACME}/members", {"members": [carl]}).status_code == 204
+    assert world.get("/me").json()["user"] == carl  # confirmed less than an interval ago
+    world.clock.offset = EVERY + 1
+    ended = world.get("/me", headers={"accept-language": "fr"})
+    assert ended.status_code == 403 and 'data-page="membership_ended"' in ended.text
+    assert "Vous n’êtes plus membre d’<bdi>acme</bdi>" in ended.text
+    assert world.get("/me").json() == {"user": None}  # the cookie is gone
+    assert world.get("/admin").status_code == 401
+
+
+def test_without_credentials_a_provider_outage_keeps_the_session_and_is_not_asked_on_every_request(refreshing):
+    world = refreshing
+    world.login("?organization=acme")
+    ann = world.user_id("ann@acme.test")
+    access_tokens = world.middleware.context.access_tokens
+    world.tenant_server.stop()
+    world.clock.offset = EVERY + 1
+    before = access_tokens.refreshes
+    for _ in range(5):
+        kept = world.get("/me").json()
+        assert kept == {"user": ann, "organization": ACME, "roles": ["admin"]}
+    assert access_tokens.refreshes - before == 1  # the outage is remembered a while, not retried per request
+    assert world.get("/admin").status_code == 200
+    world.clock.offset += OUTAGE_RETRY + 1
+    assert world.get("/me").json()["user"] == ann
+    assert access_tokens.refreshes - before == 2  # then asked again
+
+
+def _answered_cookies(sent: dict[str, str], response: httpx2.Response) -> dict[str, str]:
+    """The session cookies a browser keeps after ``response`` (to a request that carried ``sent``) came back."""
+    kept = dict(sent)
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        value = rest.split(";", 1)[0].strip('"')
+        if value and "max-age=0" not in header.lower():
+            kept[name] = value
+        else:
+            kept.pop(name, None)
+    return kept
+
+
+ROTATING = {"refresh_token": {"rotation_type": "rotating", "leeway": 0}}
+
+
+def test_without_credentials_a_rotated_refresh_token_is_not_written_back_by_a_concurrent_request():
+    # A request of a second tab left with the pre-rotation cookie while the first one refreshed; its answer comes
+    # back last, so its cookie is what the browser keeps. It must carry the new refresh token: the old one is
+    # rotated away, and using it at the next interval is reuse, which the provider answers by revoking everything.
+    world = World(web_client=ROTATING, **BY_REFRESH)
+    try:
+        world.login("?organization=acme")
+        ann = world.user_id("ann@acme.test")
+        before = world.browser.cookie("orginvite_session")
+        world.clock.offset = EVERY + 1
+        first = httpx2.get(world.url + "/me", cookies=before)
+        assert first.json()["roles"] == ["admin"]
+        second = httpx2.get(world.url + "/me", cookies=before)  # the same old cookie, answered after the first
+        assert second.json()["roles"] == ["admin"]
+        kept = _answered_cookies(before, second)
+        world.clock.offset = 2 * EVERY + 2  # long after the process forgot the rotation
+        later = httpx2.get(world.url + "/me", cookies=kept)
+        assert later.status_code == 200 and later.json() == {"user": ann, "organization": ACME, "roles": ["admin"]}
+    finally:
+        world.close()
+
+
+def test_without_credentials_a_short_interval_never_refreshes_with_a_rotated_away_token():
+    # revalidate_every shorter than the minute a rotation is remembered: the pre-rotation cookie comes back after
+    # the confirmation lapsed. The rotation's tokens are the confirmation; a refresh with the old token would be
+    # reuse (the whole family revoked, the member shown "no longer a member").
+    world = World(web_client=ROTATING, revalidate_every=30, **BY_REFRESH)
+    try:
+        world.login("?organization=acme")
+        ann = world.user_id("ann@acme.test")
+        before = world.browser.cookie("orginvite_session")
+        world.clock.offset = 31
+        assert httpx2.get(world.url + "/me", cookies=before).json()["roles"] == ["admin"]
+        refreshes = world.tenant.token_calls["refresh_token"]
+        world.clock.offset = 62
+        again = httpx2.get(world.url + "/me", cookies=before)
+        assert again.status_code == 200 and again.json() == {"user": ann, "organization": ACME, "roles": ["admin"]}
+        assert world.tenant.token_calls["refresh_token"] == refreshes
+        world.clock.offset = 200  # the rotation long forgotten: the cookie that answer set refreshes, and works
+        later = httpx2.get(world.url + "/me", cookies=_answered_cookies(before, again))
+        assert later.status_code == 200 and later.json()["user"] == ann
+        assert world.tenant.token_calls["refresh_token"] == refreshes + 1
+    finally:
+        world.close()
+
+
+def test_without_credentials_a_server_store_that_fails_during_the_refresh_keeps_the_session(tmp_path):
+    world = World(session_store=f"sqlite:///{tmp_path}/sessions.db", **BY_REFRESH)
+    try:
+        world.login("?organization=acme")
+        ann = world.user_id("ann@acme.test")
+        backend = world.middleware.store.backend
+
+        @contextlib.asynccontextmanager
+        async def stuck(sid: str) -> Any:
+            raise SessionStoreError("SQLite session store: the refresh lock was not released in time")
+            yield
+
+        backend.lock = stuck
+        refreshes = world.tenant.token_calls["refresh_token"]
+        world.clock.offset = EVERY + 1
+        answer = world.get("/me", headers={"accept": "application/json"})
+        assert answer.status_code == 200 and answer.json() == {"user": ann, "organization": ACME, "roles": ["admin"]}
+        del backend.lock  # the store is back: after the short pause, the session confirms
+        world.clock.offset += OUTAGE_RETRY + 1
+        assert world.get("/me").json()["roles"] == ["admin"]
+        assert world.tenant.token_calls["refresh_token"] == refreshes + 1
+    finally:
+        world.close()

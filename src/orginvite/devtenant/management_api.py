@@ -1006,7 +1006,8 @@ class ManagementApi:
 
     async def delete_user_sessions(self, call: Call) -> Response:
         """Auth0's "Delete sessions for user": every hosted session ends, and the apps they signed in to get a
-        back-channel logout token."""
+        back-channel logout token. 202 and no body: Auth0's reference gives the one answer "Session deletion
+        request accepted." (auth0.com/docs/api/management/v2/users/delete-sessions-for-user), without a schema."""
         user = self._user(call.path["user_id"])
         end_user_sessions(self.tenant, str(user["user_id"]), self.tenant.issuer_for(call.request))
         return Response(status_code=202)

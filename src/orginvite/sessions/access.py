@@ -82,6 +82,16 @@ class AccessTokens:
         assert token is not None
         return token.token
 
+    def latest(self, session: Session) -> TokenSet | None:
+        """The tokens a write of ``session``'s record must carry: its own, or (cookie store) the ones a refresh of
+        this process just gave for its refresh token, when this request left with the pre-rotation cookie. Its
+        answer may reach the browser last: it must not put a rotated-away refresh token back."""
+        tokens = session.record.tokens
+        if tokens is None or tokens.refresh_token is None:
+            return tokens
+        successor = self._successor(self._flight_key(session, tokens))
+        return tokens if successor is None else successor
+
     def _flight_key(self, session: Session, tokens: TokenSet) -> str:
         if session.sid is not None:
             return "sid:" + session.sid
@@ -92,7 +102,9 @@ class AccessTokens:
                        force: bool = False) -> TokenSet:
         key = self._flight_key(session, tokens)
         successor = self._successor(key)
-        if successor is not None and _fresh(successor, audience, self.clock(), min_ttl):
+        # force (revalidation): a refresh this process made moments ago is the provider's current answer, and
+        # refreshing again with the rotated-away token would be reuse, which the provider answers by revoking all
+        if successor is not None and (force or _fresh(successor, audience, self.clock(), min_ttl)):
             await self.store.update(session, session.record.with_tokens(successor))
             return successor
         flight = self._flights.get((key, audience))

@@ -5,10 +5,15 @@ With machine credentials the Management API answers (:class:`~orginvite.sessions
 per user and single flight, so a burst of one user's requests costs one call); Auth0 does not document refusing a
 refresh after a removal, so membership is confirmed there whenever credentials exist. Without them a session with
 a refresh token refreshes (the refresher verifies the new ID token and its organization; its roles claim is taken).
-The confirmation time rides in the session record, so every store (the cookie included) keeps it.
+The confirmation time rides in the session record, so every store (the cookie included) keeps it; the record
+written back carries the newest tokens this process knows for the session (a request that left with the
+pre-rotation cookie must not put a rotated-away refresh token back into the browser).
 
 Removed: the session ends. Demoted: the new roles are on ``request.user`` at once. An outage keeps the session
-(logged): a provider that cannot answer must never lock every member out.
+(logged): a provider that cannot answer must never lock every member out. So does a session store that fails
+during the refresh (its lock, its read): the request was already served from it. A failure is remembered for a
+short while (:data:`OUTAGE_RETRY`), as the Management API's is, so an outage costs one attempt per user then, not
+one per request (each one waiting for the connection to fail or time out).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ logger = logging.getLogger("orginvite.sessions")
 
 Outcome = Literal["kept", "removed"]
 _MAX_RECENT = 10_000
+#: Seconds a failed refresh is remembered before the next due request of that user tries again.
+OUTAGE_RETRY = 30.0
 
 
 class Revalidator:
@@ -48,8 +55,9 @@ class Revalidator:
         self.access_tokens = access_tokens
         self.memberships = memberships
         self.clock = clock
-        # refresh path: (sub, organization) -> (until, roles) confirmed by a refresh in this process
-        self._recent: OrderedDict[tuple[str, str], tuple[float, tuple[str, ...]]] = OrderedDict()
+        # refresh path: (sub, organization) -> (until, roles) confirmed by a refresh in this process, or (until,
+        # None) after a refresh that the provider could not answer
+        self._recent: OrderedDict[tuple[str, str], tuple[float, tuple[str, ...] | None]] = OrderedDict()
 
     def due(self, session: Session) -> bool:
         """Whether ``session`` must re-confirm now (one subtraction on the pass-through)."""
@@ -78,7 +86,7 @@ class Revalidator:
                 if found is None:
                     return await self._removed(session, organization, "the refresh was refused")
                 roles = found
-        except ProviderError as exc:
+        except (ProviderError, SessionStoreError) as exc:  # the store's refresh lock or read, during a refresh
             logger.warning("revalidation of sub=%r in %s failed (%s); the session is kept", user.sub[:100],
                            organization, exc)
             return "kept"
@@ -86,8 +94,12 @@ class Revalidator:
             logger.info("revalidation: roles of sub=%r in %s are now %r", user.sub[:100], organization, roles)
         new_user = user.copy()
         new_user.roles = roles
+        record = replace(session.record, user=new_user, confirmed_at=self.clock())
+        tokens = self.access_tokens.latest(session)
+        if tokens is not record.tokens:
+            record = record.with_tokens(tokens)
         try:
-            await self.store.update(session, replace(session.record, user=new_user, confirmed_at=self.clock()))
+            await self.store.update(session, record)
         except (SessionStoreError, SessionTooLarge) as exc:
             logger.warning("revalidation: the confirmed session could not be written (%s)", exc)
             session.record = replace(session.record, user=new_user)  # this request sees the roles anyway
@@ -99,6 +111,8 @@ class Revalidator:
         now = self.clock()
         recent = self._recent.get(key)
         if recent is not None and recent[0] > now:
+            if recent[1] is None:
+                raise ProviderError("the last refresh failed moments ago; not tried again yet")
             return recent[1]
         try:
             await self.access_tokens.get(session, None, math.inf, force=True)
@@ -106,16 +120,22 @@ class Revalidator:
             if exc.reason == "no_refresh_token":
                 return session.user.roles
             return None
+        except (ProviderError, SessionStoreError):
+            self._remember(key, now + min(OUTAGE_RETRY, self.every), None)
+            raise
         tokens = session.record.tokens
         claims = verified_claims(tokens.id_token if tokens is not None else None)
         roles = session.user.roles
         if claims is not None and self.settings.roles_claim is not None:
             roles = clean_roles(claims.get(self.settings.roles_claim))
-        self._recent[key] = (now + self.every, roles)
+        self._remember(key, now + self.every, roles)
+        return roles
+
+    def _remember(self, key: tuple[str, str], until: float, roles: tuple[str, ...] | None) -> None:
+        self._recent[key] = (until, roles)
         self._recent.move_to_end(key)
         while len(self._recent) > _MAX_RECENT:
             self._recent.popitem(last=False)
-        return roles
 
     async def _removed(self, session: Session, organization: str, why: str) -> Outcome:
         logger.info("revalidation: sub=%r is no longer a member of %s (%s); session ended", session.user.sub[:100],
