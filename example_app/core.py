@@ -31,7 +31,15 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orginvite import Catalogs, OrgUser, Settings, current_organization, use_locale
+from orginvite import (
+    Catalogs,
+    OrgUser,
+    Settings,
+    current_organization,
+    current_organizations,
+    switch_organization_url,
+    use_locale,
+)
 from orginvite.config import env_value
 from orginvite.emails import EmailRenderer
 from orginvite.errors import ConfigurationError
@@ -63,10 +71,12 @@ __all__ = [
     "Member",
     "NotAMember",
     "PendingInvitation",
+    "SwitcherEntry",
     "Workspace",
     "WorkspaceConfig",
     "csrf_ok",
     "csrf_token",
+    "organization_switcher",
     "own_origin",
     "parse_invite_form",
     "read_form",
@@ -199,6 +209,14 @@ class WorkspaceConfig:
             if not env_value(env, "ORGINVITE_SECRET_KEYS"):
                 logger.warning("ORGINVITE_SECRET_KEYS not set: using a random key (sessions end on restart)")
                 env["ORGINVITE_SECRET_KEYS"] = secrets.token_urlsafe(32)
+        if env_value(env, "ORGINVITE_MANAGEMENT_DOMAIN") is None:
+            # The login flow asks the Management API too (the header's organization switcher, revalidation), at
+            # the issuer: the same machine-to-machine app, also when it is given under its AUTH0_M2M_* names.
+            for name, alias in (("ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID"),
+                                ("ORGINVITE_MANAGEMENT_CLIENT_SECRET", "AUTH0_M2M_CLIENT_SECRET")):
+                value = env_value(env, name, alias)
+                if value is not None:
+                    env[name] = value
         login = Settings.from_env(env)
         domain = env_value(env, "ORGINVITE_MANAGEMENT_DOMAIN") or login.issuer
         client_id = env_value(env, "ORGINVITE_MANAGEMENT_CLIENT_ID", "AUTH0_M2M_CLIENT_ID")
@@ -553,6 +571,36 @@ def echo_form(form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
 def organization_id(request: Request) -> str | None:
     org = current_organization(request)
     return org.id if org is not None and org.id else None
+
+
+@dataclass(frozen=True)
+class SwitcherEntry:
+    """One organization in the header's switcher; the current one has no link (``url`` is None)."""
+
+    id: str
+    label: str
+    url: str | None
+
+
+async def organization_switcher(request: Request, return_to: str = "/") -> list[SwitcherEntry]:
+    """The header's organization switcher: the signed-in member's organizations, the current one marked and the
+    others linked to ``switch_organization_url`` (a silent ``prompt=none`` switch, landing on ``return_to``).
+    Empty unless there are at least two: a member of one organization has nothing to switch to, and neither has
+    anyone while the Management API is down (``current_organizations`` then lists only the session's). The
+    switcher never fails a page: anything unexpected hides it and is logged."""
+    current = organization_id(request)
+    if current is None:
+        return []
+    try:
+        organizations = await current_organizations(request)
+        if len(organizations) < 2:
+            return []
+        return [SwitcherEntry(org.id, org.label,
+                              None if org.id == current else switch_organization_url(request, org, return_to))
+                for org in organizations]
+    except Exception:  # the switcher is a convenience: the page renders without it
+        logger.exception("organization switcher unavailable")
+        return []
 
 
 def render(name: str, **context: Any) -> str:

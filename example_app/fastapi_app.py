@@ -34,6 +34,7 @@ from example_app.core import (
     describe_failure,
     echo_form,
     organization_id,
+    organization_switcher,
     page_headers,
     parse_invite_form,
     read_form,
@@ -63,12 +64,13 @@ def get_workspace(request: Request) -> Workspace:
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 
 
-def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+async def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     config = get_workspace(request).config
     user = request.user if isinstance(request.user, OrgUser) else None
     return templates.TemplateResponse(
         request, name, {"app_name": config.app_name, "user": user, "logout_url": config.login.logout_path,
                         "logout_token": logout_form_token(request),
+                        "switcher": await organization_switcher(request),
                         "sign_in_url": config.sign_in_path, **context},
         status_code=status, headers=page_headers(config.login),
     )
@@ -154,15 +156,15 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
-        return page(request, "error.html", exc.status, code=exc.code, title=exc.title, message=exc.message)
+        return await page(request, "error.html", exc.status, code=exc.code, title=exc.title, message=exc.message)
 
     @app.get("/", response_class=HTMLResponse)
     async def dashboard(request: Request, workspace: WorkspaceDep, notice: str | None = None) -> Response:
         if not isinstance(request.user, OrgUser):
-            return page(request, "signed_out.html")
+            return await page(request, "signed_out.html")
         org_id = organization_id(request)
         if org_id is None:
-            return page(request, "no_organization.html", 403)
+            return await page(request, "no_organization.html", 403)
         try:
             context = await dashboard_context(workspace, request.user, org_id, notice=notice)
         except NotAMember as exc:
@@ -172,7 +174,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
         except ManagementAPIError as exc:
             raise PageError(502, "management_api", _("The workspace is unavailable"),
                             describe_failure(exc)[1]) from exc
-        return page(request, "dashboard.html", **context)
+        return await page(request, "dashboard.html", **context)
 
     app.add_api_route("/me", me, methods=["GET"])  # example_app.minimal's, as is
 
@@ -189,7 +191,7 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
                                                   error=FormError(field, message))
             except (ManagementAPIError, NotAMember):
                 raise PageError(status, field, _("The invitation was not sent"), message) from exc
-            return page(request, "dashboard.html", status, **context)
+            return await page(request, "dashboard.html", status, **context)
         logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, member.user.sub)
         return RedirectResponse("/?notice=invited", status_code=303)
 

@@ -37,6 +37,7 @@ from example_app.core import (
     describe_failure,
     echo_form,
     organization_id,
+    organization_switcher,
     page_headers,
     parse_invite_form,
     read_form,
@@ -55,64 +56,67 @@ def _workspace(request: Request) -> Workspace:
     return request.app.state.workspace
 
 
-def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+async def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     config = _workspace(request).config
     user = request.user if isinstance(request.user, OrgUser) else None
     html = render(template, app_name=config.app_name, user=user, logout_url=config.login.logout_path,
-                  logout_token=logout_form_token(request),
+                  logout_token=logout_form_token(request), switcher=await organization_switcher(request),
                   sign_in_url=config.sign_in_path, **context)
     return HTMLResponse(html, status_code=status, headers=page_headers(config.login))
 
 
-def _error(request: Request, status: int, code: str, title: str, message: str) -> HTMLResponse:
-    return _page(request, "error.html", status, code=code, title=title, message=message)
+async def _error(request: Request, status: int, code: str, title: str, message: str) -> HTMLResponse:
+    return await _page(request, "error.html", status, code=code, title=title, message=message)
 
 
 async def dashboard(request: Request) -> Response:
     user = request.user
     if not isinstance(user, OrgUser):
-        return _page(request, "signed_out.html")
+        return await _page(request, "signed_out.html")
     org_id = organization_id(request)
     if org_id is None:
-        return _page(request, "no_organization.html", 403)
+        return await _page(request, "no_organization.html", 403)
     try:
         context = await dashboard_context(_workspace(request), user, org_id, notice=request.query_params.get("notice"))
     except NotAMember:
-        return _error(request, 403, "not_a_member", _("Not a member any more"),
-                      _("You are no longer a member of this organization. Sign out, or ask an admin to invite you "
-                        "again."))
+        return await _error(request, 403, "not_a_member", _("Not a member any more"),
+                            _("You are no longer a member of this organization. Sign out, or ask an admin to "
+                              "invite you again."))
     except ManagementAPIError as exc:
         logger.warning("dashboard: Management API failed: %s", exc)
-        return _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
-    return _page(request, "dashboard.html", **context)
+        return await _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
+    return await _page(request, "dashboard.html", **context)
 
 
 async def _admin_form(request: Request) -> tuple[OrgUser, str, dict[str, list[str]]] | Response:
     """Signed in to an organization, a well-formed form with this session's CSRF token, and an admin right now."""
     user = request.user
     if not isinstance(user, OrgUser):
-        return _error(request, 401, "signed_out", _("Sign in first"), _("Your session ended: sign in and try again."))
+        return await _error(request, 401, "signed_out", _("Sign in first"),
+                            _("Your session ended: sign in and try again."))
     org_id = organization_id(request)
     if org_id is None:
-        return _error(request, 403, "no_organization", _("No organization"), _("Sign in to an organization first."))
+        return await _error(request, 403, "no_organization", _("No organization"),
+                            _("Sign in to an organization first."))
     form = await read_form(request)
     if form is None:
-        return _error(request, 400, "bad_form", _("Unreadable form"), _("The form could not be read; reload the page."))
+        return await _error(request, 400, "bad_form", _("Unreadable form"),
+                            _("The form could not be read; reload the page."))
     workspace = _workspace(request)
     token = form.get("csrf_token") or [""]
     if len(token) != 1 or not csrf_ok(workspace.config.login, request, user, token[0]):
         logger.warning("form refused: bad CSRF token or foreign origin (sub=%r)", user.sub)
-        return _error(request, 403, "csrf", _("This form has expired"),
-                      _("The form was not sent from this page, or your session changed. Reload the page and try "
-                        "again."))
+        return await _error(request, 403, "csrf", _("This form has expired"),
+                            _("The form was not sent from this page, or your session changed. Reload the page and try "
+                              "again."))
     try:
         admin = await workspace.is_admin(org_id, user)
     except ManagementAPIError as exc:
-        return _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
+        return await _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
     if not admin:
-        return _error(request, 403, "not_admin", _("Admins only"),
-                      _("Only members with the %(role)s role can invite or revoke.",
-                        role=repr(workspace.config.admin_role)))
+        return await _error(request, 403, "not_admin", _("Admins only"),
+                            _("Only members with the %(role)s role can invite or revoke.",
+                              role=repr(workspace.config.admin_role)))
     return user, org_id, form
 
 
@@ -132,8 +136,8 @@ async def create_invitation(request: Request) -> Response:
             context = await dashboard_context(workspace, user, org_id, form=echo_form(form),
                                               error=FormError(field, message))
         except (ManagementAPIError, NotAMember):
-            return _error(request, status, field, _("The invitation was not sent"), message)
-        return _page(request, "dashboard.html", status, **context)
+            return await _error(request, status, field, _("The invitation was not sent"), message)
+        return await _page(request, "dashboard.html", status, **context)
     logger.info("invitation %s sent in %s by %r", result.invitation_id, result.locale, user.sub)
     return RedirectResponse("/?notice=invited", status_code=303)
 
@@ -147,7 +151,7 @@ async def revoke_invitation(request: Request) -> Response:
         await _workspace(request).revoke(org_id, request.path_params["invitation_id"], user)
     except EXPECTED_FAILURES as exc:
         status, message = describe_failure(exc)
-        return _error(request, status, "revoke", _("The invitation was not revoked"), message)
+        return await _error(request, status, "revoke", _("The invitation was not revoked"), message)
     logger.info("invitation revoked by %r", user.sub)
     return RedirectResponse("/?notice=revoked", status_code=303)
 
@@ -161,7 +165,7 @@ async def resend_invitation(request: Request) -> Response:
         result = await _workspace(request).resend(org_id, request.path_params["invitation_id"], user)
     except EXPECTED_FAILURES as exc:
         status, message = describe_failure(exc)
-        return _error(request, status, "resend", _("The invitation was not sent again"), message)
+        return await _error(request, status, "resend", _("The invitation was not sent again"), message)
     logger.info("invitation %s renewed as %s by %r", result.replaces, result.invitation_id, user.sub)
     return RedirectResponse("/?notice=resent", status_code=303)
 

@@ -37,6 +37,8 @@ from orginvite.devtenant.config import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
     DEMO_API_IDENTIFIER,
+    DEMO_CONSULTANT_EMAIL,
+    DEMO_CONSULTANT_PASSWORD,
     DEMO_M2M_CLIENT_ID,
     DEMO_M2M_CLIENT_SECRET,
     DEMO_WEB_CLIENT_ID,
@@ -119,6 +121,10 @@ def _summary(urls: dict[str, str]) -> str:
         "",
         "Then invite a teammate, open the email in the outbox and follow its link (a private window keeps",
         "the two sessions apart).",
+        "",
+        "A member of both Acme Inc. and Globex Corporation, to switch between them from the header:",
+        f"  email:    {DEMO_CONSULTANT_EMAIL}",
+        f"  password: {DEMO_CONSULTANT_PASSWORD}",
     ])
 
 
@@ -202,6 +208,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     base_url=urls["app"],
                     audience=DEMO_API_IDENTIFIER,  # /invoices calls the Acme API with the member's access token
                     scope="openid profile email offline_access",
+                    # the organization switcher and membership revalidation ask the Management API
+                    management_client_id=DEMO_M2M_CLIENT_ID,
+                    management_client_secret=DEMO_M2M_CLIENT_SECRET,
                     on_invitation_event=fan_out(events, log_event),
                 ),
                 management_domain=urls["tenant"],

@@ -107,6 +107,7 @@ def test_serve_answers_on_loopback_and_prints_what_an_app_needs(demo_server: tup
         demo.DEMO_M2M_CLIENT_SECRET,
         f"{demo.DEMO_ADMIN_EMAIL}  password: {demo.DEMO_ADMIN_PASSWORD}",
         f"{demo.DEMO_MEMBER_EMAIL}  password: {demo.DEMO_MEMBER_PASSWORD}",
+        f"{demo.DEMO_CONSULTANT_EMAIL}  password: {demo.DEMO_CONSULTANT_PASSWORD}",
     ):
         assert credential in banner
 

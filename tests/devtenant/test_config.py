@@ -260,6 +260,9 @@ def test_example_config_is_valid_and_seeds() -> None:
         owner = store.verify_password("owner@acme.test", "owner-password-change-me")
         assert owner is not None and store.is_member(acme["id"], owner["user_id"])
         assert store.get_client("acme-backend")["scopes"]
+        camille = store.verify_password("camille@globex.test", "camille-password-change-me")
+        assert camille is not None  # a member of both organizations (what the switcher is for)
+        assert [org["name"] for org in store.list_user_organizations(camille["user_id"])[0]] == ["acme", "globex"]
     assert [u.email for u in config.users_with_passwords()] == ["owner@acme.test", "camille@globex.test"]
 
 
@@ -306,6 +309,12 @@ def test_demo_tenant_is_what_the_docs_promise() -> None:
         assert member["user_id"] == cfg.DEMO_MEMBER_USER_ID
         assert store.is_member(cfg.DEMO_GLOBEX_ORG_ID, cfg.DEMO_MEMBER_USER_ID)
         assert not store.is_member(cfg.DEMO_ACME_ORG_ID, cfg.DEMO_MEMBER_USER_ID)
+        # one member of both organizations, for the workspace's organization switcher
+        consultant = store.verify_password(cfg.DEMO_CONSULTANT_EMAIL, cfg.DEMO_CONSULTANT_PASSWORD)
+        assert consultant["user_id"] == cfg.DEMO_CONSULTANT_USER_ID
+        roles_in = {org: [r["name"] for r in store.list_member_roles(org, cfg.DEMO_CONSULTANT_USER_ID)[0]]
+                    for org in (cfg.DEMO_ACME_ORG_ID, cfg.DEMO_GLOBEX_ORG_ID)}
+        assert roles_in == {cfg.DEMO_ACME_ORG_ID: ["member"], cfg.DEMO_GLOBEX_ORG_ID: ["admin"]}
     assert config.settings["allow_organization_name_in_authentication_api"] is True
     assert config.settings["id_token_roles_claim"] == "https://orginvite.dev/roles"
 
@@ -318,7 +327,7 @@ def test_demo_ids_have_auth0_shapes() -> None:
     assert re.fullmatch(r"con_[A-Za-z0-9]{16}", cfg.DEMO_CONNECTION_ID)
     for role_id in (cfg.DEMO_ADMIN_ROLE_ID, cfg.DEMO_MEMBER_ROLE_ID, cfg.DEMO_BILLING_ROLE_ID):
         assert re.fullmatch(r"rol_[A-Za-z0-9]{16}", role_id)
-    for user_id in (cfg.DEMO_ADMIN_USER_ID, cfg.DEMO_MEMBER_USER_ID):
+    for user_id in (cfg.DEMO_ADMIN_USER_ID, cfg.DEMO_MEMBER_USER_ID, cfg.DEMO_CONSULTANT_USER_ID):
         assert re.fullmatch(r"auth0\|[0-9a-f]{24}", user_id)
 
 
@@ -346,7 +355,7 @@ def test_seeding_twice_keeps_existing_records(tmp_path: Path) -> None:
         assert store.verify_password(cfg.DEMO_ADMIN_EMAIL, "changed by the user") is not None
         names = sorted(r["name"] for r in store.list_member_roles(cfg.DEMO_ACME_ORG_ID, cfg.DEMO_ADMIN_USER_ID)[0])
         assert names == ["admin", "billing"]  # config roles are added back, API changes are kept
-        assert store.list_organizations()[1] == 2 and store.list_users()[1] == 2
+        assert store.list_organizations()[1] == 2 and store.list_users()[1] == len(changed["users"])  # none twice
         assert store.get_client(cfg.DEMO_WEB_CLIENT_ID)["callbacks"] == ["http://127.0.0.1:9000/callback"]
         assert store.get_tenant()["friendly_name"] == "Renamed"
 

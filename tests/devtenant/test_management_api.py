@@ -24,6 +24,7 @@ from orginvite.devtenant.config import (
     DEMO_ADMIN_USER_ID,
     DEMO_BILLING_ROLE_ID,
     DEMO_CONNECTION_ID,
+    DEMO_CONSULTANT_USER_ID,
     DEMO_GLOBEX_ORG_ID,
     DEMO_M2M_CLIENT_ID,
     DEMO_M2M_CLIENT_SECRET,
@@ -633,8 +634,8 @@ def test_add_members_errors(api: httpx2.Client) -> None:
         "invalid_body",
         "One or more of the specified users do not exist: auth0|ghost",
     )
-    assert api.get(path).json()[0]["user_id"] == DEMO_ADMIN_USER_ID  # the valid one was not added either
-    assert len(api.get(path).json()) == 1
+    # the valid one was not added either: acme still has its two seeded members
+    assert {m["user_id"] for m in api.get(path).json()} == {DEMO_ADMIN_USER_ID, DEMO_CONSULTANT_USER_ID}
     assert_error(
         api.post("/organizations/org_nope/members", json={"members": [DEMO_MEMBER_USER_ID]}),
         404,
@@ -687,7 +688,8 @@ def test_list_members_paging_checkpoints_and_fields(api: httpx2.Client) -> None:
 def test_member_list_with_roles_needs_the_member_roles_scope(api: httpx2.Client, server: LiveServer) -> None:
     path = f"/organizations/{DEMO_ACME_ORG_ID}/members"
     listed = api.get(path, params={"fields": "user_id,roles"}).json()
-    assert listed == [{"user_id": DEMO_ADMIN_USER_ID, "roles": [{"id": DEMO_ADMIN_ROLE_ID, "name": "admin"}]}]
+    assert listed == [{"user_id": DEMO_ADMIN_USER_ID, "roles": [{"id": DEMO_ADMIN_ROLE_ID, "name": "admin"}]},
+                      {"user_id": DEMO_CONSULTANT_USER_ID, "roles": [{"id": DEMO_MEMBER_ROLE_ID, "name": "member"}]}]
     with client_for(server, issue_token(server, scope="read:organization_members")) as narrow:
         assert narrow.get(path).status_code == 200
         assert_error(

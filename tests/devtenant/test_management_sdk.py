@@ -270,7 +270,7 @@ def test_users_listing_search_and_lookup_by_email(auth0: Auth0, server: LiveServ
     # The SDK's pager walks page after page (include_totals=true) until it has every user.
     every = list(auth0.users.list(per_page=2))
     assert {user.user_id for user in created} <= {user.user_id for user in every}
-    assert len(every) == len({user.user_id for user in every}) == 4 + 2  # and the two demo users
+    assert len(every) == len({user.user_id for user in every}) == 4 + 3  # and the three demo users
     found = list(auth0.users.list(q='email:"USER03@paging.test"', search_engine="v3"))
     assert [user.user_id for user in found] == [created[3].user_id]
     assert list(auth0.users.list(q="email:nobody@paging.test")) == []

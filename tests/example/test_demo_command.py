@@ -19,7 +19,14 @@ import httpx2
 import pytest
 
 from devtenant_support import m2m_token
-from orginvite.devtenant.config import DEMO_ACME_ORG_ID, DEMO_M2M_CLIENT_ID, DEMO_M2M_CLIENT_SECRET, DEMO_WEB_CLIENT_ID
+from orginvite.devtenant.config import (
+    DEMO_ACME_ORG_ID,
+    DEMO_CONSULTANT_EMAIL,
+    DEMO_CONSULTANT_PASSWORD,
+    DEMO_M2M_CLIENT_ID,
+    DEMO_M2M_CLIENT_SECRET,
+    DEMO_WEB_CLIENT_ID,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FREE_PORTS = ["--port", "0", "--tenant-port", "0", "--outbox-port", "0", "--smtp-port", "0"]
@@ -95,6 +102,8 @@ def test_demo_prints_urls_and_credentials_serves_them_and_stops_cleanly(demo: De
     app, outbox, tenant, smtp = (url(out, label) for label in (
         "workspace (example_app)", "outbox (caught emails)", "dev tenant", "SMTP catcher"))
     assert "email:    admin@acme.test" in out and "password: acme-admin-demo-password" in out
+    # and the member of both organizations, who has the organization switcher
+    assert f"email:    {DEMO_CONSULTANT_EMAIL}" in out and f"password: {DEMO_CONSULTANT_PASSWORD}" in out
     home = httpx2.get(app + "/")
     assert home.status_code == 200 and 'href="/login?organization=acme"' in home.text
     assert httpx2.get(app + "/me").status_code == 401

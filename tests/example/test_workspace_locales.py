@@ -16,7 +16,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
-from example_app.core import CATALOGS, FormError, render
+from example_app.core import CATALOGS, FormError, SwitcherEntry, render
 from workspace_support import ADMIN_EMAIL, Stack, forms_of
 
 from orginvite import use_locale
@@ -86,19 +86,23 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
 ]  # fmt: skip
 
 
+SWITCHER = [SwitcherEntry("org_1", "Acme Inc.", None), SwitcherEntry("org_2", "Globex", "/login?organization=org_2")]
+
+
 @pytest.mark.parametrize("locale", AVAILABLE_LOCALES)
 def test_every_page_renders_in_every_locale_from_its_own_catalog(locale: str) -> None:
     user = type("User", (), {"display_name": "Ann Lee"})()
     for template, context in PAGES:
         with use_locale(locale, record_fallbacks=True) as fell_back:
             html = render(template, app_name="Acme", user=user, logout_url="/logout", sign_in_url="/login",
-                          **context)
+                          switcher=SWITCHER, **context)
         if locale == "en":  # the source language: every message shows its msgid
             assert fell_back and all(answered is None for _, answered in fell_back)
         else:
             assert fell_back == [], f"{template}: not translated in {locale}: {fell_back}"
         assert f'<html lang="{to_bcp47(locale)}" dir="{direction(locale)}">' in html
         assert '<bdi data-testid="signed-in-as">Ann Lee</bdi>' in html
+        assert '<a href="/login?organization=org_2" data-org="org_2"><bdi>Globex</bdi></a>' in html
 
 
 def test_messages_made_in_python_follow_the_locale() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +12,11 @@ import pytest
 from example_app.core import csrf_token
 from workspace_support import ACME, ADMIN_EMAIL, Stack, WorkspaceServers, forms_of
 
+from orginvite.devtenant.config import DEMO_CONSULTANT_EMAIL, DEMO_CONSULTANT_PASSWORD, DEMO_GLOBEX_ORG_ID
+
 MEMBER_PASSWORD = "member-password-123"
+GLOBEX = DEMO_GLOBEX_ORG_ID
+_SWITCHER = re.compile(r'<nav class="organizations".*?</nav>', re.S)
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +255,55 @@ def test_management_api_down_gives_a_page_not_a_500(own_stack: Stack) -> None:
     assert me.status_code == 200  # the session itself is a cookie: no provider call
 
 
+def switcher(page: httpx2.Response) -> str | None:
+    """The header's organization switcher, or None when the page has none."""
+    found = _SWITCHER.search(page.text)
+    return found.group(0) if found else None
+
+
+def test_a_member_of_two_organizations_has_the_switcher_in_the_header_escaped(stack: Stack) -> None:
+    stack.tenant.store.update_organization(GLOBEX, {"display_name": 'Globex <script>alert(1)</script> & "Co"'})
+    with stack.client() as client:
+        page = stack.sign_in(client, DEMO_CONSULTANT_EMAIL, DEMO_CONSULTANT_PASSWORD)
+    nav = switcher(page)
+    assert nav is not None, page.text[:800]
+    assert f'<strong aria-current="true" data-org="{ACME}" data-current="true"><bdi>Acme Inc.</bdi></strong>' in nav
+    assert (f'<a href="/login?organization={GLOBEX}&amp;returnTo=%2F&amp;switch=1" data-org="{GLOBEX}">'
+            "<bdi>Globex &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Co&#34;</bdi></a>") in nav
+    assert "<script>" not in page.text
+    with stack.client() as client:
+        alone = stack.sign_in(client)  # the admin of Acme is a member of Acme only: nothing to switch to
+    assert 'data-testid="signed-in-as"' in alone.text and switcher(alone) is None
+
+
+def test_the_header_renders_without_the_switcher_while_the_management_api_is_down(
+        own_stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    stack = own_stack
+    with stack.client() as client, caplog.at_level(logging.WARNING):
+        # lands on /me: no page has asked for the consultant's organizations yet (nothing cached)
+        stack.sign_in(client, DEMO_CONSULTANT_EMAIL, DEMO_CONSULTANT_PASSWORD, return_to="/me")
+        stack.tenant_server.stop()
+        page = client.get(stack.url + "/")
+    assert page.status_code == 502 and 'data-error="management_api"' in page.text
+    assert 'data-testid="signed-in-as"' in page.text and switcher(page) is None
+    # current_organizations' own fallback (only the session's organization), not the workspace's last resort
+    assert "only the session's is listed" in caplog.text and "switcher unavailable" not in caplog.text
+
+
+def test_an_unexpected_switcher_failure_hides_it_and_never_fails_the_page(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import example_app.core
+
+    async def broken(request: Any) -> list[Any]:
+        raise RuntimeError("a bug in the switcher")
+
+    monkeypatch.setattr(example_app.core, "current_organizations", broken)
+    with stack.client() as client, caplog.at_level(logging.ERROR, "example_app"):
+        page = stack.sign_in(client, DEMO_CONSULTANT_EMAIL, DEMO_CONSULTANT_PASSWORD)
+    assert page.status_code == 200 and 'data-page="dashboard"' in page.text and switcher(page) is None
+    assert "organization switcher unavailable" in caplog.text
+
+
 def test_configuration_from_the_environment() -> None:
     from example_app.core import DEV_TENANT, WorkspaceConfig
 
@@ -267,6 +322,9 @@ def test_configuration_from_the_environment() -> None:
     real = WorkspaceConfig.from_env(auth0 | {"ORGINVITE_SMTP_URL": "smtp://mail.acme.example:587",
                                               "ORGINVITE_EMAIL_FROM": "Acme <no-reply@acme.example>"})
     assert real.login.issuer == "https://acme.eu.auth0.com/" and real.management_domain == real.login.issuer
+    # the login flow gets the machine credentials too (the organization switcher asks the Management API)
+    assert (real.login.management_client_id, real.login.management_client_secret) == ("m2m", "m2m-s")
+    assert dev.login.management_client_id == DEV_TENANT["management_client_id"]
     assert real.organization is None and real.sign_in_path == "/login"
     with pytest.raises(ConfigurationError, match="ORGINVITE_BASE_URL"):
         WorkspaceConfig.from_env({**auth0, "ORGINVITE_BASE_URL": "http://app.acme.example"})

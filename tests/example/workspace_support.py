@@ -111,9 +111,13 @@ class Stack:
         self.tenant_url = self.tenant_server.url
         core = __import__("example_app.core", fromlist=["WorkspaceConfig", "Workspace"])
         self.config = core.WorkspaceConfig(
-            login=Settings(issuer=self.tenant_url + "/", client_id=DEMO_WEB_CLIENT_ID,
-                           client_secret=DEMO_WEB_CLIENT_SECRET, secret_keys=(secrets.token_urlsafe(32),),
-                           base_url=self.url, on_invitation_event=on_invitation_event, **login),
+            login=Settings(**{
+                "issuer": self.tenant_url + "/", "client_id": DEMO_WEB_CLIENT_ID,
+                "client_secret": DEMO_WEB_CLIENT_SECRET, "secret_keys": (secrets.token_urlsafe(32),),
+                "base_url": self.url, "on_invitation_event": on_invitation_event,
+                # as in the demo: the header's organization switcher asks the Management API
+                "management_client_id": DEMO_M2M_CLIENT_ID, "management_client_secret": DEMO_M2M_CLIENT_SECRET,
+                **login}),
             management_domain=self.tenant_url,
             management_client_id=DEMO_M2M_CLIENT_ID,
             management_client_secret=DEMO_M2M_CLIENT_SECRET,
@@ -151,8 +155,9 @@ class Stack:
         return httpx2.Client(follow_redirects=True, timeout=15)
 
     def sign_in(self, client: httpx2.Client, email: str = ADMIN_EMAIL,
-                password: str = ADMIN_PASSWORD) -> httpx2.Response:
-        page = client.get(self.url + "/login?organization=acme")
+                password: str = ADMIN_PASSWORD, return_to: str | None = None) -> httpx2.Response:
+        query = "?organization=acme" + (f"&returnTo={return_to}" if return_to else "")
+        page = client.get(self.url + "/login" + query)
         assert page.url.path == "/u/login", page.text[:300]
         form = forms_of(page.text)[0]
         done = client.post(urljoin(str(page.url), form["action"]),

@@ -82,6 +82,10 @@ DEMO_ADMIN_PASSWORD = "acme-admin-demo-password"
 DEMO_MEMBER_USER_ID = "auth0|64656d6f0000000000000002"
 DEMO_MEMBER_EMAIL = "member@globex.test"
 DEMO_MEMBER_PASSWORD = "globex-member-demo-password"
+# A member of both organizations (admin of Globex, member of Acme): the one who switches between them.
+DEMO_CONSULTANT_USER_ID = "auth0|64656d6f0000000000000003"
+DEMO_CONSULTANT_EMAIL = "consultant@partners.test"
+DEMO_CONSULTANT_PASSWORD = "two-orgs-consultant-demo-password"
 
 # A config with no [[connections]] gets Auth0's default database connection under this fixed ID.
 DEFAULT_CONNECTION_ID = DEMO_CONNECTION_ID
@@ -1030,10 +1034,19 @@ def demo_config() -> dict[str, Any]:
                 "name": "Max Member",
                 "email_verified": True,
             },
+            {
+                "user_id": DEMO_CONSULTANT_USER_ID,
+                "email": DEMO_CONSULTANT_EMAIL,
+                "password": DEMO_CONSULTANT_PASSWORD,
+                "name": "Casey Consultant",
+                "email_verified": True,
+            },
         ],
         "members": [
             {"organization": DEMO_ACME_ORG_NAME, "user": DEMO_ADMIN_EMAIL, "roles": ["admin"]},
             {"organization": DEMO_GLOBEX_ORG_NAME, "user": DEMO_MEMBER_EMAIL, "roles": ["member"]},
+            {"organization": DEMO_ACME_ORG_NAME, "user": DEMO_CONSULTANT_EMAIL, "roles": ["member"]},
+            {"organization": DEMO_GLOBEX_ORG_NAME, "user": DEMO_CONSULTANT_EMAIL, "roles": ["admin"]},
         ],
     }
 
