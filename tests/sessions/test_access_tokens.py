@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from typing import Any
 
 import httpx2
 import pytest
@@ -135,6 +136,38 @@ def test_two_app_processes_sharing_a_store_refresh_once(shared, tmp_path):
     else:
         with redis_server() as server:
             run(server.url)
+
+
+def test_the_refreshed_record_is_written_before_the_lock_goes_to_the_other_process(tmp_path):
+    """Process A refreshes and its write to the shared store is slow; process B, waiting on the lock, must then
+    read A's rotated refresh token, never refresh again with the retired one (the provider would refuse it and
+    end a live session: the flake this test pins down, once seen under load)."""
+    with token_world(processes=2, session_store=f"sqlite:///{tmp_path}/shared.db") as world:
+        world.op.access_ttl = 30
+        world.sign_in()
+        world.op.access_ttl = 600
+        world.op.refresh_delay = 0.2
+        backend = world.middlewares[0].store.backend
+        plain_set = backend.set
+
+        async def slow_set(*args: Any, **kwargs: Any) -> None:
+            await asyncio.sleep(0.5)
+            await plain_set(*args, **kwargs)
+
+        backend.set = slow_set
+        cookies = world.session_cookies()
+
+        async def both() -> list[httpx2.Response]:
+            async with httpx2.AsyncClient(timeout=30, cookies=cookies) as client:
+                first = asyncio.ensure_future(client.get(world.urls[0] + "/token"))
+                await asyncio.sleep(0.1)  # A holds the lock and is refreshing
+                second = asyncio.ensure_future(client.get(world.urls[1] + "/token"))
+                return [await first, await second]
+
+        answers = asyncio.run(both())
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        assert answers[0].json()["access_token"] == answers[1].json()["access_token"]
+        assert world.op.refresh_requests == 1
 
 
 def test_a_pre_rotation_cookie_gets_the_new_tokens_without_a_second_refresh():

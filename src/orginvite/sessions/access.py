@@ -147,7 +147,11 @@ class AccessTokens:
             stored = SessionRecord.from_payload(payload).tokens
             if stored is not None and not force and _fresh(stored, audience, self.clock(), min_ttl):
                 return stored
-            return await self._call_provider(session, stored or tokens, audience)
+            result = await self._call_provider(session, stored or tokens, audience)
+            # Written before the lock goes: the next holder (another process) must read the rotated refresh
+            # token, not refresh again with the one the provider just retired (reuse: it revokes the family).
+            await self.store.update(session, session.record.with_tokens(result))
+            return result
 
     async def _call_provider(self, session: Session, tokens: TokenSet, audience: str | None) -> TokenSet:
         self.refreshes += 1
