@@ -109,6 +109,37 @@ def test_a_sid_ends_only_its_sessions_and_a_sub_only_those_created_before(tmp_pa
     asyncio.run(main())
 
 
+def test_a_session_without_a_provider_sid_ends_with_any_provider_session_of_its_user(tmp_path):
+    """A session made before orginvite kept the provider's sid cannot be told apart: a logout token naming a sid
+    of its user ends it (on the other process too), and nothing of another user or with another known sid."""
+    async def main() -> None:
+        clock = Clock()
+        a, b, _ = two_processes(tmp_path / "r.db", clock)
+        legacy, legacy_bob, known_other = record(clock, sid=None), record(clock, "auth0|bob", sid=None), record(
+            clock, sid="sid-2")
+        clock.now += 5
+        await a.revoke(sid="sid-1", sub="auth0|ann")
+        for process in (a, b):
+            assert await process.revoked(legacy)
+            assert not await process.revoked(legacy_bob) and not await process.revoked(known_other)
+        clock.now += 0.5
+        assert not await b.revoked(record(clock, sid=None))  # signed in again after the logout
+
+    asyncio.run(main())
+
+
+def test_a_revocation_kind_this_release_does_not_know_is_ignored(tmp_path):
+    async def main() -> None:
+        clock = Clock()
+        a, b, _ = two_processes(tmp_path / "r.db", clock)
+        session = record(clock)
+        clock.now += 5
+        await a.backend.revoke("device", "auth0|ann", clock.now, TTL)  # written by a newer release
+        assert not await b.revoked(session)
+
+    asyncio.run(main())
+
+
 def test_a_jti_is_used_once_until_it_expires(tmp_path):
     async def main() -> None:
         clock = Clock()

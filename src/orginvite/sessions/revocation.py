@@ -74,6 +74,8 @@ class Revocations:
         self.window = window
         self._by_sid: dict[str, float] = {}
         self._by_sub: dict[str, float] = {}
+        self._by_nosid: dict[str, float] = {}  # sub -> when: its sessions without a provider sid
+        self._tables = {"sid": self._by_sid, "sub": self._by_sub, "nosid": self._by_nosid}
         self._cursor = ""
         self._fresh_until = float("-inf")
         self._pruned_at = clock()
@@ -93,7 +95,12 @@ class Revocations:
             raise ValueError("a revocation names a sid or a sub")
         now = self.clock()
         await self._call(self.backend.revoke(kind, value, now, self.settings.session_ttl))
-        (self._by_sid if kind == "sid" else self._by_sub)[value] = now  # this process knows at once
+        self._tables[kind][value] = now  # this process knows at once
+        if sid and sub:
+            # Sessions that carry no provider sid (made before orginvite kept it, or from an ID token without
+            # one) cannot be matched to this provider session: they end with it rather than outlive a logout.
+            await self._call(self.backend.revoke("nosid", sub, now, self.settings.session_ttl))
+            self._by_nosid[sub] = now
 
     async def first_use(self, key: str, ttl: int) -> bool:
         """Whether ``key`` (a logout token's ``jti``) is seen for the first time; remembered ``ttl`` seconds."""
@@ -109,7 +116,7 @@ class Revocations:
             await self._refresh()
         sub_at = self._by_sub.get(record.user.sub)
         sid = record.provider_sid
-        sid_at = None if sid is None else self._by_sid.get(sid)
+        sid_at = self._by_nosid.get(record.user.sub) if sid is None else self._by_sid.get(sid)
         if sub_at is None and sid_at is None:
             return False
         created = record.user.expires_at - self.settings.session_ttl
@@ -132,12 +139,14 @@ class Revocations:
                 logger.warning("revocation store unreadable (%s): sessions are not checked against it", exc)
                 return
             for kind, value, at in rows:
-                table = self._by_sid if kind == "sid" else self._by_sub
+                table = self._tables.get(kind)
+                if table is None:
+                    continue  # a kind a newer release wrote: not ours to guess at
                 table[value] = max(at, table.get(value, at))
             self._cursor = cursor
             if now - self._pruned_at >= _PRUNE_EVERY:  # older than any session: nothing left to end
                 oldest = now - self.settings.session_ttl
-                for table in (self._by_sid, self._by_sub):
+                for table in self._tables.values():
                     for value in [v for v, at in table.items() if at < oldest]:
                         del table[value]
                 self._pruned_at = now
