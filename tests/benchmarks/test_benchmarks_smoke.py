@@ -107,3 +107,11 @@ def test_load_command_runs_small_and_loses_nothing() -> None:
     assert login["requests"] > 0 and login["errors"] == 0
     assert flows["completed"] == 6 and flows["errors"] == 0
     assert flows["members_added"] == 6 and flows["lost_memberships"] == 0
+
+
+def test_instruction_count_rows_run_and_answer() -> None:
+    """The processes `benchmarks.instructions` counts under valgrind (run here without it): every row answers 200."""
+    done = subprocess.run([sys.executable, "-c", "from benchmarks import instructions as i\n"
+                           "for row in i.ROWS: assert i.main(['--run', row, '5']) == 0\nprint('ok')"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr

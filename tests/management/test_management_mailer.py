@@ -14,7 +14,13 @@ from orginvite.emails.sender import SMTPRecipientRefusedError, SMTPSettings
 from orginvite.errors import ConfigurationError
 from orginvite.management.cli import main
 from orginvite.management.errors import InvitationEmailError
-from orginvite.management.invite import create_invitation, invite, resend_invitation, send_invitation
+from orginvite.management.invite import (
+    InvitationFields,
+    create_invitation,
+    invite,
+    resend_invitation,
+    send_invitation,
+)
 from orginvite.management.mailer import SmtpInvitationSender, sender_from_env
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +82,8 @@ async def test_a_message_key_names_the_email_stably_and_a_bad_one_is_never_a_hea
     inbox, smtp_url = smtp_inbox
     sender = SmtpInvitationSender(SMTPSettings.from_url(smtp_url), from_address="no-reply@acme.example")
     async with make_client(url, fake_clock) as client:
-        created = await create_invitation(client, org, "a@example.com", client_id=APP_CLIENT_ID, inviter_name="A")
+        fields = InvitationFields(client_id=APP_CLIENT_ID, inviter_name="A")
+        created = await create_invitation(client, org, "a@example.com", fields)
         for key in ("invitation.uinv_1", "invitation.uinv_1", "x@evil.example>\r\nBcc: e@evil.example", ".a", None):
             await send_invitation(created, organization=org, sender=sender, message_key=key)
     ids = [str(m["Message-ID"]) for m in inbox.messages]

@@ -3,15 +3,24 @@ decrypt, a store that is down. Each gets a clear outcome (anonymous, re-sealed, 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from dataclasses import replace
+from typing import Any
 
 import httpx2
 import pytest
 from session_support import ORG, token_world
 
 from login_support import KEY_A, KEY_B
+from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError
 from orginvite.sessions import chunks
+from orginvite.sessions.record import SessionRecord
+from orginvite.sessions.store import Session, SessionStore
+from orginvite.sessions.tokens import AccessToken, TokenSet
+from orginvite.sessions.user import OrgUser
 from redis_support import redis_server
 
 PADDING = {"padding": "p" * 6000}  # an access token past one cookie: the session needs chunks
@@ -181,3 +190,32 @@ def test_the_sqlite_store_sweeps_expired_rows(tmp_path) -> None:
     with sqlite3.connect(path) as db:
         ids = {row[0] for row in db.execute("SELECT id FROM orginvite_sessions")}
     assert ids == {"long-lived-session-id-0000", "another-session-id-0000000"}
+
+
+def _cookie_header(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The Cookie header a browser sends back after these Set-Cookie headers (the deleted ones left out)."""
+    pairs = [value.decode().split(";", 1)[0] for _, value in headers if b"Max-Age=0" not in value]
+    return "; ".join(pairs).encode()
+
+
+def test_a_refreshed_cookie_session_is_sealed_once_and_the_response_writes_the_current_record(monkeypatch) -> None:
+    """update() seals the record to check that it fits; the response writes that sealed value instead of sealing
+    it again, unless the request replaced the record since (revalidation's fallback): then that one is written."""
+    store = SessionStore(Settings(issuer="http://127.0.0.1:9/", client_id="web", client_secret="s",
+                                  secret_keys=(KEY_A,), base_url="http://127.0.0.1:8000", revocation_store="off"))
+    seals: list[dict[str, Any]] = []
+    seal = store.cipher.seal
+    monkeypatch.setattr(store.cipher, "seal", lambda payload: seals.append(payload) or seal(payload))
+    now = time.time()
+    user = OrgUser("auth0|ann", expires_at=now + 3600)
+    session = Session(SessionRecord(user, TokenSet(AccessToken("at-old", now + 60), refresh_token="rt-old")))
+    refreshed = session.record.with_tokens(TokenSet(AccessToken("at-new", now + 600), refresh_token="rt-new"))
+    asyncio.run(store.update(session, refreshed))
+    headers = store.response_headers(session)
+    assert len(seals) == 1
+    loaded = asyncio.run(store.load(_cookie_header(headers)))
+    assert loaded is not None and loaded.record.tokens is not None
+    assert loaded.record.tokens.access_token == AccessToken("at-new", now + 600)
+    session.record = replace(session.record, confirmed_at=now)  # changed after update(): sealed anew
+    again = asyncio.run(store.load(_cookie_header(store.response_headers(session))))
+    assert len(seals) == 2 and again is not None and again.record.confirmed_at == now

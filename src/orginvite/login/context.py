@@ -29,6 +29,7 @@ from orginvite.login.pages import Pages, wants_json
 from orginvite.login.tokens import ProviderTokens
 from orginvite.login.transactions import TransactionCookies
 from orginvite.sessions.access import AccessTokens
+from orginvite.sessions.guards import GUARD_PAGES_KEY
 from orginvite.sessions.membership import Memberships
 from orginvite.sessions.revalidation import Revalidator
 from orginvite.sessions.signing import CookieSigner, set_cookie_header
@@ -41,7 +42,9 @@ __all__ = ["CONTEXT_KEY", "PREFIX_KEY", "ROUTE_KEY", "Cookies", "LoginContext", 
 logger = logging.getLogger("orginvite.login")
 
 ROUTE_KEY = "orginvite.route"  # the request's tenancy Route (multi-tenant routing only)
-CONTEXT_KEY = "orginvite.login"  # the LoginContext, for helpers the app calls (logout_form_token)
+#: The LoginContext, for helpers the app calls (logout_form_token) and the guards' pages: one scope key for both,
+#: so that an anonymous request costs one write for it.
+CONTEXT_KEY = GUARD_PAGES_KEY
 PREFIX_KEY = "orginvite.path_prefix"  # the callback: the path prefix of the login it finishes (path routing)
 
 #: ``Set-Cookie`` headers a response carries, as raw ``(name, value)`` pairs.

@@ -35,7 +35,6 @@ from orginvite.login.login import login
 from orginvite.login.logout import logout
 from orginvite.login.oidc import OIDCClient
 from orginvite.login.pages import Pages
-from orginvite.sessions.guards import GUARD_PAGES_KEY
 from orginvite.sessions.membership import MEMBERSHIPS_KEY
 from orginvite.sessions.store import SESSION_KEY, Session
 from orginvite.sessions.user import ANONYMOUS, ORGANIZATION_SCOPE_KEY, Binding, Organization, credentials_for
@@ -99,17 +98,21 @@ class OrgInviteMiddleware:
             if bound is None:
                 return
         if kind == "http":
+            # Subscripts and `in` rather than .get(): on the anonymous pass-through the method calls were a
+            # quarter of what this route match costs.
             path = scope["path"]
-            root = scope.get("root_path")
+            try:
+                root = scope["root_path"]
+            except KeyError:  # optional in ASGI
+                root = ""
             if root and path.startswith(root):
                 path = path[len(root.rstrip("/")):]
             if bound is not None:
                 prefix = scope[ROUTE_KEY].path_prefix  # path routing: /o/acme/login is acme's login
                 if prefix and path.startswith(prefix + "/"):
                     path = path[len(prefix):]
-            handler = self._routes.get(path)
-            if handler is not None:
-                response = await handler(self.context, Request(scope, receive))
+            if path in self._routes:
+                response = await self._routes[path](self.context, Request(scope, receive))
                 await response(scope, receive, send)
                 return
         elif kind != "websocket":
@@ -118,9 +121,12 @@ class OrgInviteMiddleware:
             await self.app(scope, receive, send)
             return
 
-        scope[CONTEXT_KEY] = self.context  # logout_form_token(request) finds the keys here
+        # All an anonymous request costs: this scan of the headers (inlined) and three scope keys, the context under
+        # the one key its helpers and the guards share (each key more is a dict insert, and a fourth pushed a
+        # benchmark's scope past a resize once Starlette added its own).
+        scope[CONTEXT_KEY] = self.context  # logout_form_token(request) and the guards' pages find it here
         marker = self._session_marker
-        for name, value in scope["headers"]:  # inlined: this loop is all an anonymous request costs
+        for name, value in scope["headers"]:
             if name == b"cookie" and marker in value:
                 try:
                     session = await self.store.load(value, bound)
@@ -133,7 +139,6 @@ class OrgInviteMiddleware:
         if session is None or session.revoked:
             scope["user"] = ANONYMOUS
             scope["auth"] = _ANONYMOUS_AUTH
-            scope[GUARD_PAGES_KEY] = self.context
             if session is not None and kind == "http":  # ended by back-channel logout: its cookies go too
                 await self.app(scope, receive, self._dropping(session, send))
                 return
@@ -149,7 +154,6 @@ class OrgInviteMiddleware:
         scope["user"], scope["auth"] = user, credentials_for(user)
         scope[SESSION_KEY] = session
         scope[_TOKENS_KEY] = self.context.access_tokens
-        scope[GUARD_PAGES_KEY] = self.context
         if self.context.memberships is not None:
             scope[MEMBERSHIPS_KEY] = self.context.memberships
         if not session.writes_back or kind != "http":

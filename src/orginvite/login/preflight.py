@@ -38,7 +38,7 @@ from orginvite.links import LoginRequest
 from orginvite.login.context import LoginContext
 from orginvite.management.client import ManagementClient
 from orginvite.management.errors import ForbiddenError, ManagementAPIError, NotFoundError
-from orginvite.tenancy.routing import _Budget
+from orginvite.tenancy.routing import LookupBudget
 
 __all__ = ["Found", "InvitationPreflight", "Missing", "preflight_for"]
 
@@ -73,7 +73,7 @@ class _Listing:
     complete: bool  # every page was read: a miss is a real miss
     retry_at: float = 0.0
     display_name: str | None = None
-    budget: _Budget | None = None
+    budget: LookupBudget | None = None
     inflight: asyncio.Future[_Listing | None] | None = None
     signups: dict[str, bool] = field(default_factory=dict)  # email -> no user yet
 
@@ -106,7 +106,7 @@ class InvitationPreflight:
         self.timeout = timeout
         self._clock = clock
         self._listings: OrderedDict[str, _Listing] = OrderedDict()
-        self._new_budget = _Budget(new_organizations_per_second, new_organization_burst)
+        self._new_budget = LookupBudget(new_organizations_per_second, new_organization_burst)
         self._new_inflight: dict[str, asyncio.Future[_Listing | None]] = {}
         self._read_users: bool | None = None  # None: not tried yet; False: the credentials lack read:users
         self.calls = 0  # Management API calls made (tests and benchmarks count them)
@@ -208,7 +208,7 @@ class InvitationPreflight:
         return listing
 
     def _store(self, organization: str, listing: _Listing) -> _Listing:
-        listing.budget = _Budget(self.refreshes_per_second, self.refresh_burst)
+        listing.budget = LookupBudget(self.refreshes_per_second, self.refresh_burst)
         self._listings[organization] = listing
         self._listings.move_to_end(organization)
         while len(self._listings) > _MAX_ORGANIZATIONS:

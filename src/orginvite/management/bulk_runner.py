@@ -34,10 +34,11 @@ from orginvite.management.errors import (
     UnauthorizedError,
 )
 from orginvite.management.invite import (
+    InvitationFields,
     InvitationSender,
     create_invitation,
     emit_created,
-    normalize_language,
+    post_invitation,
     send_invitation,
 )
 
@@ -269,19 +270,14 @@ async def _invite_one(
         # Durably before the call: if this process dies with the call in flight, the next run finds the
         # invitation by this marker instead of taking it for someone else's and never sending its email.
         marker = {INTENT_MARKER: state.mark_intent(row)}
-        invitation = await create_invitation(
-            client,
-            organization,
-            row.email,
-            client_id=options.client_id,
-            inviter_name=options.inviter_name,
-            name=row.name,
-            roles=row.roles,
-            language=row.language,
-            connection_id=options.connection_id,
-            ttl_sec=options.ttl_sec,
-            app_metadata=marker,
-        ) if not options.auth0_sends_email else await _create_with_auth0_email(client, org_id, row, options, marker)
+        fields = InvitationFields(client_id=options.client_id, inviter_name=options.inviter_name, name=row.name,
+                                  roles=row.roles, language=row.language, connection_id=options.connection_id,
+                                  ttl_sec=options.ttl_sec, app_metadata=marker)
+        if options.auth0_sends_email:  # Auth0's own email (send_invitation_email=true), no sender
+            invitation = await post_invitation(client, org_id, row.email, fields, send_invitation_email=True)
+            emit_created(client.events, invitation, org_id, fields.inviter_name)
+        else:
+            invitation = await create_invitation(client, organization, row.email, fields)
         state.mark_created(row, str(invitation["id"]))
     invitation_id = str(invitation["id"])
     message_id: str | None = None
@@ -304,26 +300,3 @@ async def _invite_one(
     state.mark_invited(row, invitation_id, message_id)
     return Outcome(row.line, row.email, "invited", detail, invitation_id)
 
-
-async def _create_with_auth0_email(
-    client: ManagementClient, org_id: str, row: InviteRow, options: BulkOptions, app_metadata: Mapping[str, Any]
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
-    if row.language:
-        metadata["lang"] = normalize_language(row.language)
-    if row.name:
-        metadata["name"] = row.name
-    created = await client.create_invitation(
-        org_id,
-        inviter_name=options.inviter_name,
-        invitee_email=row.email,
-        client_id=options.client_id,
-        connection_id=options.connection_id,
-        ttl_sec=options.ttl_sec,
-        roles=list(row.roles),
-        send_invitation_email=True,
-        app_metadata=app_metadata,
-        user_metadata=metadata,
-    )
-    emit_created(client.events, created, org_id, options.inviter_name)
-    return created

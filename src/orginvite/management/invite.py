@@ -27,12 +27,14 @@ if TYPE_CHECKING:
     from orginvite.management.client import ManagementClient
 
 __all__ = [
+    "InvitationFields",
     "InvitationSender",
     "InviteResult",
     "SentEmail",
     "create_invitation",
     "invite",
     "normalize_language",
+    "post_invitation",
     "resend_invitation",
     "revoke_invitation",
     "role_records",
@@ -102,20 +104,55 @@ def normalize_language(language: str | None) -> str | None:
     return locales.to_bcp47(normalized)  # "pt-BR": the web's spelling, what Auth0 rules and templates compare
 
 
+@dataclass(frozen=True)
+class InvitationFields:
+    """What an invitation is created from besides its organization and the invitee's email: the keywords of
+    :func:`invite`, held once so that inviting, renewing and bulk runs build the same Management API call.
+
+    ``user_metadata`` gets ``lang`` (``language``, normalized) and ``name`` (unless it has one) on top.
+    """
+
+    client_id: str
+    inviter_name: str
+    name: str | None = None
+    roles: Sequence[str] = ()
+    language: str | None = None
+    connection_id: str | None = None
+    ttl_sec: int = 0
+    user_metadata: Mapping[str, Any] | None = None
+    app_metadata: Mapping[str, Any] | None = None
+
+    def metadata(self) -> Record:
+        """The ``user_metadata`` sent: the given one, with ``lang`` and ``name``; ValueError for a bad language."""
+        metadata: Record = dict(self.user_metadata or {})
+        lang = normalize_language(self.language)
+        if lang is not None:
+            metadata["lang"] = lang
+        if self.name:
+            metadata.setdefault("name", self.name)
+        return metadata
+
+
+async def post_invitation(
+    client: ManagementClient, org_id: str, email: str, fields: InvitationFields, *, send_invitation_email: bool = False
+) -> Record:
+    """The one Management API call that creates an invitation from ``fields`` (no event: callers emit theirs)."""
+    return await client.create_invitation(
+        org_id,
+        inviter_name=fields.inviter_name,
+        invitee_email=email,
+        client_id=fields.client_id,
+        connection_id=fields.connection_id,
+        ttl_sec=fields.ttl_sec,
+        roles=list(fields.roles),
+        send_invitation_email=send_invitation_email,
+        app_metadata=fields.app_metadata,
+        user_metadata=fields.metadata(),
+    )
+
+
 async def create_invitation(
-    client: ManagementClient,
-    organization: Mapping[str, Any],
-    email: str,
-    *,
-    client_id: str,
-    inviter_name: str,
-    name: str | None = None,
-    roles: Sequence[str] = (),
-    language: str | None = None,
-    connection_id: str | None = None,
-    ttl_sec: int = 0,
-    user_metadata: Mapping[str, Any] | None = None,
-    app_metadata: Mapping[str, Any] | None = None,
+    client: ManagementClient, organization: Mapping[str, Any], email: str, fields: InvitationFields
 ) -> Record:
     """The first half of :func:`invite`: the invitation, created with ``send_invitation_email=false``.
 
@@ -124,26 +161,10 @@ async def create_invitation(
     """
     from orginvite.emails.model import one_line
 
-    metadata: Record = dict(user_metadata or {})
-    lang = normalize_language(language)
-    if lang is not None:
-        metadata["lang"] = lang
-    if name:
-        metadata.setdefault("name", name)
-    inviter = one_line(inviter_name, limit=300)
-    created = await client.create_invitation(
-        str(organization["id"]),
-        inviter_name=inviter,
-        invitee_email=email,
-        client_id=client_id,
-        connection_id=connection_id,
-        ttl_sec=ttl_sec,
-        roles=list(roles),
-        send_invitation_email=False,
-        app_metadata=app_metadata,
-        user_metadata=metadata,
-    )
-    emit_created(client.events, created, str(organization["id"]), inviter)
+    inviter = one_line(fields.inviter_name, limit=300)
+    org_id = str(organization["id"])
+    created = await post_invitation(client, org_id, email, dataclasses.replace(fields, inviter_name=inviter))
+    emit_created(client.events, created, org_id, inviter)
     return created
 
 
@@ -245,20 +266,10 @@ async def invite(
     normalize_language(language)  # refuse a bad tag before anything is created
     org = dict(organization) if isinstance(organization, Mapping) else await client.resolve_organization(organization)
     records = await role_records(client, list(roles))
-    created = await create_invitation(
-        client,
-        org,
-        email,
-        client_id=client_id,
-        inviter_name=inviter_name,
-        name=name,
-        roles=roles,
-        language=language,
-        connection_id=connection_id,
-        ttl_sec=ttl_sec,
-        user_metadata=user_metadata,
-        app_metadata=app_metadata,
-    )
+    fields = InvitationFields(client_id=client_id, inviter_name=inviter_name, name=name, roles=roles, language=language,
+                              connection_id=connection_id, ttl_sec=ttl_sec, user_metadata=user_metadata,
+                              app_metadata=app_metadata)
+    created = await create_invitation(client, org, email, fields)
     return await send_invitation(
         created, organization=org, sender=sender, roles=records, to_name=name, application=application, tenant=tenant,
         events=client.events,
@@ -293,18 +304,15 @@ async def resend_invitation(
     records = await role_records(client, [str(r) for r in old.get("roles") or []], strict=False)
     metadata = old.get("user_metadata") if isinstance(old.get("user_metadata"), Mapping) else {}
     inviter = old.get("inviter") if isinstance(old.get("inviter"), Mapping) else {}
-    fresh = await client.create_invitation(
-        org_id,
-        inviter_name=str(inviter.get("name") or ""),
-        invitee_email=_invitee(old),
+    fresh = await post_invitation(client, org_id, _invitee(old), InvitationFields(
         client_id=str(old.get("client_id") or ""),
+        inviter_name=str(inviter.get("name") or ""),
+        roles=[str(r["id"]) for r in records],  # the roles that still exist (a deleted one would refuse the call)
         connection_id=_text(old.get("connection_id")),
         ttl_sec=_lifetime(old),
-        roles=[str(r["id"]) for r in records],  # the roles that still exist (a deleted one would refuse the call)
-        send_invitation_email=False,
-        app_metadata=old.get("app_metadata") if isinstance(old.get("app_metadata"), Mapping) else None,
         user_metadata=metadata,
-    )
+        app_metadata=old.get("app_metadata") if isinstance(old.get("app_metadata"), Mapping) else None,
+    ))
     with contextlib.suppress(NotFoundError):  # the provider revoked it when the new one was created (Auth0's rule)
         await client.delete_invitation(org_id, invitation_id)
     new_id = str(fresh.get("id", ""))

@@ -31,8 +31,9 @@ from orginvite.sessions.user import OrgUser
 
 __all__ = ["GUARD_PAGES_KEY", "GuardPages", "current_permissions", "requires_permissions", "requires_roles"]
 
-#: Where the middleware puts what renders the guards' pages (the login flow's localized pages).
-GUARD_PAGES_KEY = "orginvite.guard_pages"
+#: Where the middleware puts what renders the guards' pages: the login flow's context (its localized pages), kept
+#: under this one key for everything that needs it (``logout_form_token`` too), on every request, signed in or not.
+GUARD_PAGES_KEY = "orginvite.login"
 _MAX_MEMO = 1024
 _permissions_memo: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 _F = TypeVar("_F", bound=Callable[..., Any])

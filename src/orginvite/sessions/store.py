@@ -62,7 +62,7 @@ class Backend(RevocationBackend, Protocol):
 class Session:
     """The session of one request, and what its response has to write back."""
 
-    __slots__ = ("changed", "cleared", "names", "record", "resign", "revoked", "sid")
+    __slots__ = ("changed", "cleared", "names", "record", "resign", "revoked", "sid", "written")
 
     def __init__(self, record: SessionRecord, *, sid: str | None = None, names: Iterable[str] = (),
                  resign: bool = False) -> None:
@@ -73,6 +73,9 @@ class Session:
         self.changed = False
         self.cleared = False
         self.revoked = False  # ended by back-channel logout: no session, and its cookies go
+        # The cookie values SessionStore.update sealed (or signed) for a record, so that the response writes them
+        # instead of sealing the same record again; ignored once ``record`` is another one.
+        self.written: tuple[SessionRecord, list[tuple[str, str]]] | None = None
 
     @property
     def user(self) -> OrgUser:
@@ -236,12 +239,13 @@ class SessionStore:
             await self.backend.set(session.sid, self.cipher.seal(record.to_payload()), self._remaining(record))
             return
         try:
-            self._cookie_headers(record, session.names)
+            session.written = (record, self._cookie_values(record))
         except SessionTooLarge:
             if record.tokens is None or not record.tokens.others:
                 raise
             logger.warning("session too large for cookies; its tokens for other audiences are dropped")
             record = record.with_tokens(replace(record.tokens, others={}))
+            session.written = None  # sealed with the response, as before
         session.record = record
         session.changed = True
 
@@ -277,8 +281,10 @@ class SessionStore:
             return [self._delete(name) for name in (session.names or (self.name,))]
         if self.backend is not None:
             return []
-        if session.changed:
-            return self._cookie_headers(session.record, session.names)  # its size was checked by update()
+        if session.changed:  # its size was checked by update(), which sealed it once
+            written = session.written
+            values = written[1] if written is not None and written[0] is session.record else None
+            return self._cookie_headers(session.record, session.names, values)
         if session.resign:  # sealed or signed with a retired key: the same record under the newest key
             try:
                 return self._cookie_headers(session.record, session.names)
@@ -286,15 +292,23 @@ class SessionStore:
                 return []
         return []
 
-    def _cookie_headers(self, record: SessionRecord, present: Iterable[str]) -> list[tuple[bytes, bytes]]:
-        max_age = self._remaining(record)
+    def _cookie_values(self, record: SessionRecord) -> list[tuple[str, str]]:
+        """The session cookies (name, value) of ``record``: one signed cookie, or its sealed chunks;
+        :class:`SessionTooLarge` when they would not fit."""
         if record.tokens is None:
-            pairs = [(self.name, self.cookie.issue(record.user, record.bound, record.confirmed_at, sid=record.sid))]
-        else:
-            try:
-                pairs = chunks.split(self.name, self.cipher.seal(record.to_payload()))
-            except chunks.TooLarge as exc:
-                raise SessionTooLarge(exc.size, exc.limit) from None
+            return [(self.name, self.cookie.issue(record.user, record.bound, record.confirmed_at, sid=record.sid))]
+        try:
+            return chunks.split(self.name, self.cipher.seal(record.to_payload()))
+        except chunks.TooLarge as exc:
+            raise SessionTooLarge(exc.size, exc.limit) from None
+
+    def _cookie_headers(
+        self, record: SessionRecord, present: Iterable[str], pairs: list[tuple[str, str]] | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """The ``Set-Cookie`` headers of ``record`` (``pairs``: its cookie values, when already made)."""
+        max_age = self._remaining(record)
+        if pairs is None:
+            pairs = self._cookie_values(record)
         written = {name for name, _ in pairs}
         headers = [self._header(name, value, max_age) for name, value in pairs]
         headers.extend(self._delete(name) for name in present if name not in written)  # stale chunks

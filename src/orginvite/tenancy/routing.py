@@ -32,7 +32,7 @@ from orginvite.management.errors import ManagementAPIError, NotFoundError
 from orginvite.sessions.user import Organization
 from orginvite.tenancy.rules import Route, TenancyRules, effective_host, route
 
-__all__ = ["OrganizationDirectory", "TenantRouter", "UnknownOrganization"]
+__all__ = ["LookupBudget", "OrganizationDirectory", "TenantRouter", "UnknownOrganization"]
 
 logger = logging.getLogger("orginvite.tenancy")
 
@@ -47,8 +47,11 @@ class UnknownOrganization(OrgInviteError, LookupError):
     """No organization has this name (the Management API answered 404)."""
 
 
-class _Budget:
-    """A token bucket of ``burst`` lookups refilled at ``rate`` per second; the caller passes the time."""
+class LookupBudget:
+    """A token bucket of ``burst`` lookups refilled at ``rate`` per second; the caller passes the time.
+
+    Shared by the organization directory and the invitation preflight: both pace Management API lookups that a
+    stranger's request could otherwise multiply."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -114,8 +117,8 @@ class OrganizationDirectory:
         self._known: OrderedDict[str, _Known] = OrderedDict()  # least recently used first
         self._unknown: OrderedDict[str, float] = OrderedDict()  # name -> when the "no such organization" expires
         self._inflight: dict[str, asyncio.Future[str | None]] = {}
-        self._budget = _Budget(lookups_per_second, lookup_burst)  # names not known as organizations
-        self._refresh_budget = _Budget(lookups_per_second, lookup_burst)  # known organizations past their TTL
+        self._budget = LookupBudget(lookups_per_second, lookup_burst)  # names not known as organizations
+        self._refresh_budget = LookupBudget(lookups_per_second, lookup_burst)  # known organizations past their TTL
         self.lookups = 0  # how many times the API was asked (lets tests and apps see the cache working)
         self.refused = 0  # lookups refused because a budget was spent
         self.stale = 0  # answers served from an expired entry because its refresh was refused or failed
