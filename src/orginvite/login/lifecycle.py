@@ -15,7 +15,7 @@ from orginvite.login.context import LoginContext
 from orginvite.login.transactions import Transaction
 from orginvite.sessions.user import OrgUser
 
-__all__ = ["accepted", "dead_link", "emitter", "failed"]
+__all__ = ["accepted", "aclose", "dead_link", "emitter", "failed"]
 
 _EMITTERS: weakref.WeakKeyDictionary[LoginContext, EventEmitter] = weakref.WeakKeyDictionary()
 
@@ -25,6 +25,13 @@ def emitter(ctx: LoginContext) -> EventEmitter:
     if found is None:
         found = _EMITTERS[ctx] = EventEmitter(ctx.settings.on_invitation_event)
     return found
+
+
+async def aclose(ctx: LoginContext) -> None:
+    """At shutdown: deliver what is still queued (bounded), so that a restart loses no event of a finished login."""
+    found = _EMITTERS.pop(ctx, None)
+    if found is not None:
+        await found.aclose()
 
 
 def _finished(ctx: LoginContext, transaction: Transaction) -> None:

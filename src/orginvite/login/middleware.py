@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orginvite.config import Settings
 from orginvite.errors import SessionStoreError
+from orginvite.login import lifecycle
 from orginvite.login.backchannel import backchannel_logout
 from orginvite.login.callback import callback
 from orginvite.login.context import CONTEXT_KEY, ROUTE_KEY, LoginContext
@@ -204,6 +205,7 @@ class OrgInviteMiddleware:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
+                await lifecycle.aclose(self.context)  # queued invitation events first: their sink may need a client
                 await self.oidc.aclose()
                 await self.context.provider_tokens.aclose()
                 await self.store.aclose()  # its revocation store with it
