@@ -6,9 +6,11 @@ helpers (``orginvite.config.env_value``, ``orginvite.forms``, ``orginvite.manage
 catalogs and locale negotiation, the way an app adds its own messages). The Starlette app
 (``example_app.workspace``) and the FastAPI app (``example_app.fastapi_app``) only differ in how they route.
 
-Who may do what is decided from the Management API (the member's roles in the organization right now), not from
-the ID token's roles claim: it works on an Auth0 tenant without a roles Action, and a demoted admin loses the
-invite form on the next request instead of at the next sign-in.
+Who may invite is decided from the Management API (the member's roles in the organization right now), not from
+the session's roles (the ID token's claim, refreshed only by revalidation): it works on an Auth0 tenant without a
+roles Action, and a demoted admin loses the invite form on the next request instead of minutes later. Who may read
+invoices is orginvite's permission guard (``requires_permissions``, ``orginvite.fastapi.require_permissions``):
+the ``invoices:read`` permission of the session's API access token, the same claim the API itself checks.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from orginvite.text import has_hidden_characters
 
 __all__ = [
     "DEV_TENANT",
+    "INVOICES_READ",
     "FormError",
     "InviteForm",
     "LocalizedPages",
@@ -80,6 +83,7 @@ __all__ = [
     "own_origin",
     "parse_invite_form",
     "read_form",
+    "wants_json",
 ]
 
 logger = logging.getLogger("example_app")
@@ -160,6 +164,16 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
+
+#: The permission of the app's API (Auth0 RBAC) that the invoices page and the API both ask for.
+INVOICES_READ = "invoices:read"
+
+
+def wants_json(request: Request) -> bool:
+    """The client asks for JSON rather than a page (a script, a fetch() call): ``Accept`` names JSON, not HTML."""
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
 
 MAX_FORM_BYTES = 8192
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
@@ -535,9 +549,11 @@ async def dashboard_context(
     form: Mapping[str, Any] | None = None,
     error: FormError | None = None,
     notice: str | None = None,
+    permissions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The dashboard's data: the organization, its members with roles, and for admins the invite form's choices
-    and the pending invitations. Raises ManagementAPIError when the API cannot answer, NotAMember when the
+    """The dashboard's data: the organization, its members with roles, the invoices link when ``permissions`` (the
+    session's, ``current_permissions(request)``) include :data:`INVOICES_READ`, and for admins the invite form's
+    choices and the pending invitations. Raises ManagementAPIError when the API cannot answer, NotAMember when the
     session's user was removed from the organization since signing in."""
     organization = await workspace.organization(org_id)
     members = await workspace.members(org_id)
@@ -551,6 +567,7 @@ async def dashboard_context(
         "members": members,
         "my_roles": mine,
         "is_admin": is_admin,
+        "can_read_invoices": INVOICES_READ in permissions,
         "roles": roles,
         "languages": [(tag, LANGUAGE_NAMES.get(tag, tag)) for tag in workspace.languages],
         "pending": await workspace.pending(org_id, roles) if is_admin else [],

@@ -4,7 +4,8 @@ The same pages, rules and configuration as the Starlette app (example_app.worksp
 environment), written the FastAPI way: the middleware added with ``app.add_middleware``, the signed-in member, the
 admin check and the CSRF-checked form as dependencies, refusals as an exception with its handler, pages through
 ``Jinja2Templates``. The form is read by a dependency of ours rather than ``Form(...)`` so that the example does
-not need python-multipart.
+not need python-multipart. ``/invoices`` is behind ``Depends(orginvite.fastapi.require_permissions(...))``, whose
+401 and 403 a handler shows as the workspace's error page (FastAPI's JSON to a client that asks for JSON).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from example_app.api import InvoiceAPI
 from example_app.core import (
     EXPECTED_FAILURES,
+    INVOICES_READ,
     TEMPLATES,
     FormError,
     LocalizedPages,
@@ -38,9 +41,11 @@ from example_app.core import (
     page_headers,
     parse_invite_form,
     read_form,
+    wants_json,
 )
 from example_app.minimal import me
-from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets, logout_form_token
+from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets, current_permissions, logout_form_token
+from orginvite.fastapi import require_permissions
 from orginvite.management import ManagementAPIError
 
 __all__ = ["create_app"]
@@ -128,11 +133,28 @@ async def admin(member: MemberDep, workspace: WorkspaceDep, form: FormDep) -> Me
 AdminDep = Annotated[Member, Depends(admin)]
 
 
-def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None) -> FastAPI:
+def guard_refusal(exc: HTTPException) -> PageError:
+    """A guard's 401 (signed out) or 403 (``detail["missing"]`` names the roles and permissions) as the page."""
+    if exc.status_code == 401:
+        return PageError(401, "signed_out", _("Sign in first"), _("Sign in to see this page."))
+    missing = exc.detail.get("missing") if isinstance(exc.detail, dict) else None
+    names = [str(name) for values in missing.values() for name in values] if isinstance(missing, dict) else []
+    if not names:
+        return PageError(403, "forbidden", _("No access"), _(
+            "Your roles in this organization do not allow this page. Ask an admin of the organization if you "
+            "need it."))
+    return PageError(403, "forbidden", _("No access"), _(
+        "Your roles in this organization do not allow this page (it needs %(needed)s). Ask an admin of the "
+        "organization if you need it.", needed=", ".join(names)))
+
+
+def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None,
+               invoice_api: InvoiceAPI | None = None) -> FastAPI:
     """The FastAPI workspace with the login middleware added; ``config=None`` reads the environment."""
     if workspace is None:
         workspace = Workspace(config or WorkspaceConfig.from_env())
-    invoice_api = InvoiceAPI(workspace.config.login)
+    if invoice_api is None:
+        invoice_api = InvoiceAPI(workspace.config.login)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -146,9 +168,14 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     app.add_middleware(LocalizedPages)  # inside the login middleware, as in the Starlette app
     app.add_middleware(OrgInviteMiddleware, settings=workspace.config.login)
 
-    @app.get("/invoices")
-    async def invoices(request: Request) -> Response:
-        return await invoice_api.page(request)
+    if invoice_api.configured:
+        @app.get("/invoices", dependencies=[Depends(require_permissions(INVOICES_READ))])
+        async def invoices(request: Request) -> Response:
+            return await invoice_api.page(request, page)
+    else:
+        @app.get("/invoices")
+        async def no_invoice_api(request: Request) -> Response:
+            return await invoice_api.not_configured(request, page)
 
     @app.get("/api/invoices")
     async def api_invoices(request: Request) -> Response:
@@ -158,6 +185,14 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
     async def page_error(request: Request, exc: PageError) -> Response:
         return await page(request, "error.html", exc.status, code=exc.code, title=exc.title, message=exc.message)
 
+    @app.exception_handler(HTTPException)
+    async def refusal(request: Request, exc: HTTPException) -> Response:
+        # The guards raise 401/403 HTTPExceptions: a browser gets the workspace's page, a JSON client FastAPI's
+        # JSON; every other HTTPException (a 404, the access_token dependency's 303) is FastAPI's as usual.
+        if exc.status_code not in (401, 403) or wants_json(request):
+            return await http_exception_handler(request, exc)
+        return await page_error(request, guard_refusal(exc))
+
     @app.get("/", response_class=HTMLResponse)
     async def dashboard(request: Request, workspace: WorkspaceDep, notice: str | None = None) -> Response:
         if not isinstance(request.user, OrgUser):
@@ -166,7 +201,8 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
         if org_id is None:
             return await page(request, "no_organization.html", 403)
         try:
-            context = await dashboard_context(workspace, request.user, org_id, notice=notice)
+            context = await dashboard_context(workspace, request.user, org_id, notice=notice,
+                                              permissions=current_permissions(request))
         except NotAMember as exc:
             raise PageError(403, "not_a_member", _("Not a member any more"), _(
                 "You are no longer a member of this organization. Sign out, or ask an admin to invite you "
@@ -188,7 +224,8 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             field = exc.field if isinstance(exc, FormError) else "invitation"
             try:
                 context = await dashboard_context(workspace, member.user, member.org_id, form=echo_form(form),
-                                                  error=FormError(field, message))
+                                                  error=FormError(field, message),
+                                                  permissions=current_permissions(request))
             except (ManagementAPIError, NotAMember):
                 raise PageError(status, field, _("The invitation was not sent"), message) from exc
             return await page(request, "dashboard.html", status, **context)

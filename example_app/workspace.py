@@ -2,7 +2,9 @@
 
 Sign in, see the organization's members and their roles, invite teammates (email, name, roles, language of the
 email), revoke pending invitations; invitees accept through the link in their email, which lands on the
-middleware's ``/login``. ``GET /me`` is example_app.minimal's.
+middleware's ``/login``. ``GET /invoices`` shows the organization's invoices from the app's API to members whose
+access token grants ``invoices:read`` (orginvite's ``requires_permissions`` guard). ``GET /me`` is
+example_app.minimal's.
 
 With no environment variables it talks to ``orginvite tenant serve`` on http://127.0.0.1:8765/ and sends emails to
 an SMTP catcher on 127.0.0.1:1025 (``orginvite demo`` runs all three). With ``ORGINVITE_ISSUER`` or
@@ -26,6 +28,7 @@ from starlette.routing import Route
 from example_app.api import InvoiceAPI
 from example_app.core import (
     EXPECTED_FAILURES,
+    INVOICES_READ,
     FormError,
     LocalizedPages,
     NotAMember,
@@ -44,7 +47,14 @@ from example_app.core import (
     render,
 )
 from example_app.minimal import me
-from orginvite import OrgInviteMiddleware, OrgUser, RedactInvitationTickets, logout_form_token
+from orginvite import (
+    OrgInviteMiddleware,
+    OrgUser,
+    RedactInvitationTickets,
+    current_permissions,
+    logout_form_token,
+    requires_permissions,
+)
 from orginvite.management import ManagementAPIError
 
 __all__ = ["create_app"]
@@ -54,6 +64,10 @@ logger = logging.getLogger("example_app")
 
 def _workspace(request: Request) -> Workspace:
     return request.app.state.workspace
+
+
+def _invoice_api(request: Request) -> InvoiceAPI:
+    return request.app.state.invoice_api
 
 
 async def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -77,7 +91,8 @@ async def dashboard(request: Request) -> Response:
     if org_id is None:
         return await _page(request, "no_organization.html", 403)
     try:
-        context = await dashboard_context(_workspace(request), user, org_id, notice=request.query_params.get("notice"))
+        context = await dashboard_context(_workspace(request), user, org_id, notice=request.query_params.get("notice"),
+                                          permissions=current_permissions(request))
     except NotAMember:
         return await _error(request, 403, "not_a_member", _("Not a member any more"),
                             _("You are no longer a member of this organization. Sign out, or ask an admin to "
@@ -86,6 +101,15 @@ async def dashboard(request: Request) -> Response:
         logger.warning("dashboard: Management API failed: %s", exc)
         return await _error(request, 502, "management_api", _("The workspace is unavailable"), describe_failure(exc)[1])
     return await _page(request, "dashboard.html", **context)
+
+
+@requires_permissions(INVOICES_READ)  # signed out: the guard's 401 page; without the permission: its 403 page
+async def invoices(request: Request) -> Response:
+    return await _invoice_api(request).page(request, _page)
+
+
+async def no_invoice_api(request: Request) -> Response:
+    return await _invoice_api(request).not_configured(request, _page)
 
 
 async def _admin_form(request: Request) -> tuple[OrgUser, str, dict[str, list[str]]] | Response:
@@ -134,7 +158,8 @@ async def create_invitation(request: Request) -> Response:
         field = exc.field if isinstance(exc, FormError) else "invitation"
         try:
             context = await dashboard_context(workspace, user, org_id, form=echo_form(form),
-                                              error=FormError(field, message))
+                                              error=FormError(field, message),
+                                              permissions=current_permissions(request))
         except (ManagementAPIError, NotAMember):
             return await _error(request, status, field, _("The invitation was not sent"), message)
         return await _page(request, "dashboard.html", status, **context)
@@ -170,12 +195,13 @@ async def resend_invitation(request: Request) -> Response:
     return RedirectResponse("/?notice=resent", status_code=303)
 
 
-def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None) -> OrgInviteMiddleware:
+def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | None = None,
+               invoice_api: InvoiceAPI | None = None) -> OrgInviteMiddleware:
     """The workspace wrapped in the login middleware; ``config=None`` reads the environment."""
     if workspace is None:
         workspace = Workspace(config or WorkspaceConfig.from_env())
-
-    invoice_api = InvoiceAPI(workspace.config.login)
+    if invoice_api is None:
+        invoice_api = InvoiceAPI(workspace.config.login)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -189,13 +215,14 @@ def create_app(config: WorkspaceConfig | None = None, *, workspace: Workspace | 
             Route("/me", me),
             Route("/invitations", create_invitation, methods=["POST"]),
             Route("/invitations/{invitation_id}/revoke", revoke_invitation, methods=["POST"]),
-            Route("/invoices", invoice_api.page),
+            Route("/invoices", invoices if invoice_api.configured else no_invoice_api),
             Route("/api/invoices", invoice_api.invoices),
             Route("/invitations/{invitation_id}/resend", resend_invitation, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
     app.state.workspace = workspace
+    app.state.invoice_api = invoice_api
     return OrgInviteMiddleware(LocalizedPages(app), workspace.config.login)
 
 

@@ -16,6 +16,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from example_app.api import InvoiceRow
 from example_app.core import CATALOGS, FormError, SwitcherEntry, render
 from workspace_support import ADMIN_EMAIL, Stack, forms_of
 
@@ -80,9 +81,12 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
     ("error.html", {"code": "csrf", "title": "t", "message": "m"}),
     ("dashboard.html", {
         "organization": {"name": "acme", "display_name": "Acme Inc."}, "members": [], "my_roles": [],
-        "is_admin": True, "roles": {"rol_1": "member"}, "languages": [("fr", "Français")], "pending": [],
+        "is_admin": True, "can_read_invoices": True, "roles": {"rol_1": "member"},
+        "languages": [("fr", "Français")], "pending": [],
         "form": {"email": "", "name": "", "roles": [], "language": "fr"}, "error": None, "notice": "n",
         "notice_code": "invited", "csrf_token": "t"}),
+    ("invoices.html", {"invoices": [InvoiceRow("inv_1", "1 200,00 €")], "api": "https://api.acme.test/"}),
+    ("invoices.html", {"invoices": [], "api": "https://api.acme.test/"}),
 ]  # fmt: skip
 
 

@@ -83,6 +83,7 @@ class Stack:
     def __init__(self, *, fastapi: bool = False, servers: WorkspaceServers | None = None,
                  api_token_lifetime: int | None = None, on_invitation_event: Any = None, **login: Any) -> None:
         self.clock = Clock()
+        self.fastapi = fastapi
         self.outbox = Outbox()
         self._served = ExitStack()
         self.outbox_server = (LiveServer(self.outbox.app).start() if servers is None
