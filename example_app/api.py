@@ -181,14 +181,17 @@ def _rows(body: Any) -> list[InvoiceRow] | None:
 
 def _amount(amount: str, currency: str) -> str:
     """``1200.00`` ``EUR`` as the page's locale writes it (``1 200,00 €``); as sent when it is not a number and an
-    ISO 4217 code."""
+    ISO 4217 code, or a number too large for babel to round to the currency's digits (never a 500)."""
     try:
         value = Decimal(amount)
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite() or len(currency) != 3 or not currency.isascii() or not currency.isupper():
         return f"{amount} {currency}"
-    return format_currency(value, currency, locale=current_locale())
+    try:
+        return format_currency(value, currency, locale=current_locale())
+    except ArithmeticError:  # decimal's InvalidOperation / Overflow: more digits than its context holds (1e30)
+        return f"{amount} {currency}"
 
 
 def _refuse(status: int, error: str, description: str) -> JSONResponse:

@@ -133,3 +133,17 @@ def test_without_an_api_audience_invoices_is_a_404_page_and_the_dashboard_has_no
     assert 'data-page="dashboard"' in dashboard.text and 'href="/invoices"' not in dashboard.text
     assert page.status_code == 404 and 'data-error="no_api"' in page.text and "ORGINVITE_AUDIENCE" in page.text
     assert as_json.status_code == 404 and as_json.json()["error"] == "no_api"
+
+
+def test_an_amount_too_large_to_format_is_shown_as_sent_not_a_500(stack: Stack) -> None:
+    # Decimal reads these, but babel's rounding to the currency's two digits overflows decimal's 28-digit context
+    # (InvalidOperation, Overflow): the page shows the amount as the API wrote it.
+    serve(stack, lambda org: [{"id": "inv_big", "amount": "1e30", "currency": "EUR"},
+                              {"id": "inv_huge", "amount": "1e999999999999999999", "currency": "EUR"},
+                              {"id": "inv_ok", "amount": "5", "currency": "EUR"}])
+    with stack.client() as client:
+        stack.sign_in(client)
+        page = client.get(stack.url + "/invoices")
+    assert page.status_code == 200, page.text[:300]
+    assert "<bdi>1e30 EUR</bdi>" in page.text and "<bdi>1e999999999999999999 EUR</bdi>" in page.text
+    assert "<bdi>€5.00</bdi>" in page.text

@@ -402,6 +402,35 @@ def test_without_credentials_a_provider_outage_keeps_the_session_and_is_not_aske
     assert access_tokens.refreshes - before == 2  # then asked again
 
 
+def test_without_credentials_an_outage_is_remembered_from_when_the_attempt_failed(tmp_path):
+    # SQLite's refresh lock gives up after its 30 s lease, longer than the pause: counted from when the attempt
+    # began, the pause would be over by the time it failed, and every request would wait on the lock again.
+    world = World(session_store=f"sqlite:///{tmp_path}/sessions.db", **BY_REFRESH)
+    try:
+        world.login("?organization=acme")
+        ann = world.user_id("ann@acme.test")
+        backend = world.middleware.store.backend
+        attempts = []
+
+        @contextlib.asynccontextmanager
+        async def slow_and_stuck(sid: str) -> Any:
+            attempts.append(sid)
+            world.clock.offset += OUTAGE_RETRY + 1  # the lock waited out its lease
+            raise SessionStoreError("SQLite session store: the refresh lock was not released in time")
+            yield
+
+        backend.lock = slow_and_stuck
+        world.clock.offset = EVERY + 1
+        assert world.get("/me").json() == {"user": ann, "organization": ACME, "roles": ["admin"]}
+        assert world.get("/me").json()["user"] == ann
+        assert len(attempts) == 1  # the next request, right after the failure, does not wait on the lock again
+        world.clock.offset += OUTAGE_RETRY + 1
+        assert world.get("/me").json()["user"] == ann
+        assert len(attempts) == 2
+    finally:
+        world.close()
+
+
 def _answered_cookies(sent: dict[str, str], response: httpx2.Response) -> dict[str, str]:
     """The session cookies a browser keeps after ``response`` (to a request that carried ``sent``) came back."""
     kept = dict(sent)

@@ -121,7 +121,8 @@ class Revalidator:
                 return session.user.roles
             return None
         except (ProviderError, SessionStoreError):
-            self._remember(key, now + min(OUTAGE_RETRY, self.every), None)
+            # From when the attempt failed, not when it began: a lock wait or a timeout may have lasted the pause.
+            self._remember(key, self.clock() + min(OUTAGE_RETRY, self.every), None)
             raise
         tokens = session.record.tokens
         claims = verified_claims(tokens.id_token if tokens is not None else None)
