@@ -124,6 +124,9 @@ def test_a_session_without_a_provider_sid_ends_with_any_provider_session_of_its_
             assert not await process.revoked(legacy_bob) and not await process.revoked(known_other)
         clock.now += 0.5
         assert not await b.revoked(record(clock, sid=None))  # signed in again after the logout
+        # what an earlier release reads from the same store: sid rows only, none of them a real sid
+        rows, _ = await a.backend.revocations("")
+        assert {kind for kind, _, _ in rows} == {"sid"} and ("sid", "sid-1") in {(k, v) for k, v, _ in rows}
 
     asyncio.run(main())
 

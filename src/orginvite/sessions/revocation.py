@@ -34,6 +34,8 @@ T = TypeVar("T")
 #: How long a process trusts what it read of the revocations (seconds): one store read per window, not per request.
 WINDOW = 1.0
 _PRUNE_EVERY = 300.0
+#: The value prefix of a "sid" row that names a user's sessions without a provider sid (see Revocations.revoke).
+_NOSID = "orginvite-nosid:"
 
 
 class RevocationBackend(Protocol):
@@ -99,7 +101,8 @@ class Revocations:
         if sid and sub:
             # Sessions that carry no provider sid (made before orginvite kept it, or from an ID token without
             # one) cannot be matched to this provider session: they end with it rather than outlive a logout.
-            await self._call(self.backend.revoke("nosid", sub, now, self.settings.session_ttl))
+            # Stored as a sid no provider issues, so that a process of an earlier release reads it as harmless.
+            await self._call(self.backend.revoke("sid", _NOSID + sub, now, self.settings.session_ttl))
             self._by_nosid[sub] = now
 
     async def first_use(self, key: str, ttl: int) -> bool:
@@ -139,6 +142,8 @@ class Revocations:
                 logger.warning("revocation store unreadable (%s): sessions are not checked against it", exc)
                 return
             for kind, value, at in rows:
+                if kind == "sid" and value.startswith(_NOSID):
+                    kind, value = "nosid", value[len(_NOSID):]
                 table = self._tables.get(kind)
                 if table is None:
                     continue  # a kind a newer release wrote: not ours to guess at
