@@ -26,7 +26,6 @@ from typing import Protocol
 from starlette.requests import HTTPConnection
 
 from orginvite.errors import OrganizationClaimError, SessionExpired, TokenError
-from orginvite.sessions.record import SessionRecord
 from orginvite.sessions.store import SESSION_KEY, Session, SessionStore
 from orginvite.sessions.tokens import TokenSet
 from orginvite.sessions.user import OrgUser
@@ -129,7 +128,11 @@ class AccessTokens:
                 await self.store.clear(session)  # this request's response drops the cookie too
                 raise
         if session.record.tokens is not result:
-            await self.store.update(session, session.record.with_tokens(result))
+            if self.store.server_side and session.sid is not None:
+                # the flight wrote the stored record (user included) under the lock; this request's copy may be older
+                session.record = session.record.with_tokens(result)
+            else:
+                await self.store.update(session, session.record.with_tokens(result))
         return result
 
     async def _refresh_once(self, session: Session, tokens: TokenSet, audience: str | None, min_ttl: float,
@@ -139,18 +142,20 @@ class AccessTokens:
             return await self._call_provider(session, tokens, audience)
         async with backend.lock(session.sid):
             # Another process may have refreshed while we waited for the lock: read the record again.
-            sealed = await backend.get(session.sid)
-            if sealed is None:
+            record = await self.store.stored_record(session)
+            if record is None:
                 session.cleared = True
                 raise SessionExpired("no_session", "the session ended while its token was refreshed")
-            payload, _ = self.store.cipher.open(sealed)
-            stored = SessionRecord.from_payload(payload).tokens
+            stored = record.tokens
             if stored is not None and not force and _fresh(stored, audience, self.clock(), min_ttl):
+                session.record = record  # already in the store: nothing to write back
                 return stored
             result = await self._call_provider(session, stored or tokens, audience)
             # Written before the lock goes: the next holder (another process) must read the rotated refresh
             # token, not refresh again with the one the provider just retired (reuse: it revokes the family).
-            await self.store.update(session, session.record.with_tokens(result))
+            # The stored record's user and confirmation time are kept: another process's revalidation may have
+            # written newer roles than the ones this request loaded.
+            await self.store.update(session, record.with_tokens(result))
             return result
 
     async def _call_provider(self, session: Session, tokens: TokenSet, audience: str | None) -> TokenSet:

@@ -6,8 +6,10 @@ per user and single flight, so a burst of one user's requests costs one call); A
 refresh after a removal, so membership is confirmed there whenever credentials exist. Without them a session with
 a refresh token refreshes (the refresher verifies the new ID token and its organization; its roles claim is taken).
 The confirmation time rides in the session record, so every store (the cookie included) keeps it; the record
-written back carries the newest tokens this process knows for the session (a request that left with the
-pre-rotation cookie must not put a rotated-away refresh token back into the browser).
+written back carries the newest tokens known for the session: with the cookie store, the ones this process
+rotated to (a request that left with the pre-rotation cookie must not put a rotated-away refresh token back into
+the browser); with a server-side store, the stored ones, re-read under the session's lock (another process may
+have refreshed meanwhile). A session that ended meanwhile is not written back.
 
 Removed: the session ends. Demoted: the new roles are on ``request.user`` at once. An outage keeps the session
 (logged): a provider that cannot answer must never lock every member out. So does a session store that fails
@@ -27,12 +29,12 @@ from dataclasses import replace
 from typing import Literal
 
 from orginvite.config import Settings
-from orginvite.errors import ProviderError, SessionExpired, SessionStoreError, SessionTooLarge
+from orginvite.errors import InvalidCookieError, ProviderError, SessionExpired, SessionStoreError, SessionTooLarge
 from orginvite.sessions.access import AccessTokens
 from orginvite.sessions.membership import Memberships
 from orginvite.sessions.store import Session, SessionStore
 from orginvite.sessions.tokens import verified_claims
-from orginvite.sessions.user import clean_roles
+from orginvite.sessions.user import OrgUser, clean_roles
 
 __all__ = ["Revalidator"]
 
@@ -94,16 +96,38 @@ class Revalidator:
             logger.info("revalidation: roles of sub=%r in %s are now %r", user.sub[:100], organization, roles)
         new_user = user.copy()
         new_user.roles = roles
-        record = replace(session.record, user=new_user, confirmed_at=self.clock())
-        tokens = self.access_tokens.latest(session)
-        if tokens is not record.tokens:
-            record = record.with_tokens(tokens)
         try:
-            await self.store.update(session, record)
+            if self.store.server_side and session.sid is not None:
+                await self._write_stored(session, new_user)
+            else:
+                record = replace(session.record, user=new_user, confirmed_at=self.clock())
+                tokens = self.access_tokens.latest(session)
+                if tokens is not record.tokens:
+                    record = record.with_tokens(tokens)
+                await self.store.update(session, record)
         except (SessionStoreError, SessionTooLarge) as exc:
             logger.warning("revalidation: the confirmed session could not be written (%s)", exc)
             session.record = replace(session.record, user=new_user)  # this request sees the roles anyway
         return "kept"
+
+    async def _write_stored(self, session: Session, new_user: OrgUser) -> None:
+        """The confirmation written into the record the store holds now, under the session's lock: another
+        request or process may have refreshed while this one asked, and writing back the tokens this request
+        loaded would restore a retired refresh token (its next use is reuse: the provider revokes the family)."""
+        backend = self.store.backend
+        assert backend is not None and session.sid is not None
+        async with backend.lock(session.sid):
+            try:
+                stored = await self.store.stored_record(session)
+            except InvalidCookieError as exc:  # the next request's load treats the row as no session
+                logger.warning("revalidation: the stored session no longer opens (%s); not written", exc.reason)
+                session.record = replace(session.record, user=new_user)
+                return
+            if stored is None:  # ended meanwhile (logout, another revalidation): not brought back
+                logger.info("revalidation: sub=%r's session ended meanwhile; not written", new_user.sub[:100])
+                session.cleared = True
+                return
+            await self.store.update(session, replace(stored, user=new_user, confirmed_at=self.clock()))
 
     async def _by_refresh(self, session: Session, organization: str) -> tuple[str, ...] | None:
         """The roles a forced refresh's ID token names now; None when the refresh ended the session."""

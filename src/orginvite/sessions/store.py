@@ -209,6 +209,18 @@ class SessionStore:
         self._check(record, bound)
         return Session(replace(record, user=record.user.copy()), sid=sid, names=names)
 
+    async def stored_record(self, session: Session) -> SessionRecord | None:
+        """The record a server-side store holds for ``session`` now, which another request or process may have
+        written since this request loaded it (a refresh: newer tokens; a revalidation: newer roles); None when it is
+        gone (the session ended meanwhile). A row that does not open raises :class:`InvalidCookieError`. Callers
+        that write it back hold ``backend.lock(session.sid)``."""
+        assert self.backend is not None and session.sid is not None
+        sealed = await self.backend.get(session.sid)
+        if sealed is None:
+            return None
+        record, _ = self._opened(sealed)
+        return replace(record, user=record.user.copy())  # the memo's record is shared: this request's own copy
+
     # -- writing ---------------------------------------------------------------------------------------------
 
     async def create(self, record: SessionRecord, request_cookies: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
