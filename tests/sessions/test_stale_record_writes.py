@@ -176,3 +176,31 @@ def test_a_lock_that_fails_during_the_revalidation_write_keeps_the_session(tmp_p
             await store.aclose()
 
     asyncio.run(run())
+
+
+def test_the_requests_that_raced_the_first_confirmation_adopt_it_without_the_lock(tmp_path) -> None:
+    """A burst of one due session: the first request confirms and writes under the lock; the others, which loaded
+    the record before that write, find the stored confirmation and take it as it is (no lock, no second write)."""
+    async def run() -> None:
+        store = SessionStore(_settings(f"sqlite:///{tmp_path}/sessions.db"))
+        try:
+            first = await _loaded(store, _record(("member",), "rt-1", 0.0, 600))
+            late = Session(first.record, sid=first.sid, names=first.names)  # loaded before the first one's write
+            assert store.backend is not None
+            plain_lock, locks = store.backend.lock, []
+
+            def counting_lock(sid: str):
+                locks.append(sid)
+                return plain_lock(sid)
+
+            store.backend.lock = counting_lock  # type: ignore[method-assign]
+            revalidator = Revalidator(store.settings, store, AccessTokens(store, Refresher()), Members(("admin",)))
+            assert await revalidator.check(first) == "kept" and len(locks) == 1
+            assert revalidator.due(late)
+            assert await revalidator.check(late) == "kept"
+            assert len(locks) == 1 and late.user.roles == ("admin",) and not late.cleared
+            assert time.time() - late.record.confirmed_at < 60
+        finally:
+            await store.aclose()
+
+    asyncio.run(run())

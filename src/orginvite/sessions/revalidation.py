@@ -32,6 +32,7 @@ from orginvite.config import Settings
 from orginvite.errors import InvalidCookieError, ProviderError, SessionExpired, SessionStoreError, SessionTooLarge
 from orginvite.sessions.access import AccessTokens
 from orginvite.sessions.membership import Memberships
+from orginvite.sessions.record import SessionRecord
 from orginvite.sessions.store import Session, SessionStore
 from orginvite.sessions.tokens import verified_claims
 from orginvite.sessions.user import OrgUser, clean_roles
@@ -116,18 +117,35 @@ class Revalidator:
         loaded would restore a retired refresh token (its next use is reuse: the provider revokes the family)."""
         backend = self.store.backend
         assert backend is not None and session.sid is not None
+        if await self._adopted(session, new_user, locked=False) is None:
+            return  # the other requests of a burst that raced the first one's write: no lock, no write
         async with backend.lock(session.sid):
-            try:
-                stored = await self.store.stored_record(session)
-            except InvalidCookieError as exc:  # the next request's load treats the row as no session
-                logger.warning("revalidation: the stored session no longer opens (%s); not written", exc.reason)
-                session.record = replace(session.record, user=new_user)
-                return
-            if stored is None:  # ended meanwhile (logout, another revalidation): not brought back
-                logger.info("revalidation: sub=%r's session ended meanwhile; not written", new_user.sub[:100])
-                session.cleared = True
-                return
-            await self.store.update(session, replace(stored, user=new_user, confirmed_at=self.clock()))
+            stored = await self._adopted(session, new_user, locked=True)
+            if stored is not None:
+                await self.store.update(session, replace(stored, user=new_user, confirmed_at=self.clock()))
+
+    async def _adopted(self, session: Session, new_user: OrgUser, *, locked: bool) -> SessionRecord | None:
+        """The stored record to write the confirmation into, or None when it settles this request without a write:
+        confirmed by another request within the interval (taken as it is), or (locked) ended meanwhile or
+        unreadable. Unlocked, only a confirmation settles it (the locked read decides the rest)."""
+        try:
+            stored = await self.store.stored_record(session)
+        except InvalidCookieError as exc:  # the next request's load treats the row as no session
+            if not locked:
+                return session.record
+            logger.warning("revalidation: the stored session no longer opens (%s); not written", exc.reason)
+            session.record = replace(session.record, user=new_user)
+            return None
+        if stored is None:  # ended meanwhile (logout, another revalidation): not brought back
+            if not locked:
+                return session.record
+            logger.info("revalidation: sub=%r's session ended meanwhile; not written", new_user.sub[:100])
+            session.cleared = True
+            return None
+        if self.clock() - stored.confirmed_at < self.every:
+            session.record = stored
+            return None
+        return stored
 
     async def _by_refresh(self, session: Session, organization: str) -> tuple[str, ...] | None:
         """The roles a forced refresh's ID token names now; None when the refresh ended the session."""
