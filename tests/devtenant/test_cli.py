@@ -46,7 +46,8 @@ class Running:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -76,7 +77,17 @@ class Running:
             return self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
             raise
+        finally:
+            self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        """The process is gone: its stdout ends, the pump returns, and both pipes are closed (not left to the GC)."""
+        self._pump_thread.join(5)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture

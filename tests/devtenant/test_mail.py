@@ -78,12 +78,12 @@ def test_invitations_land_in_the_outbox_the_tenant_serves(caplog: pytest.LogCapt
             roles=[DEMO_ADMIN_ROLE_ID, DEMO_BILLING_ROLE_ID],
         )
         invite(api, DEMO_ACME_ORG_ID, "no-mail@example.test", send_invitation_email=False)
-        outbox = httpx2.Client(base_url=server.url + "/outbox")
-        listing = outbox.get("/messages").json()["messages"]
-        index = outbox.get("/")
-        html = outbox.get(f"/messages/{listing[0]['id']}/html")
-        text = outbox.get(f"/messages/{listing[0]['id']}/text")
-        raw = outbox.get(f"/messages/{listing[0]['id']}/raw")
+        with httpx2.Client(base_url=server.url + "/outbox") as outbox:
+            listing = outbox.get("/messages").json()["messages"]
+            index = outbox.get("/")
+            html = outbox.get(f"/messages/{listing[0]['id']}/html")
+            text = outbox.get(f"/messages/{listing[0]['id']}/text")
+            raw = outbox.get(f"/messages/{listing[0]['id']}/raw")
         home = httpx2.get(server.url + "/")
     assert [(item["to"], item["locale"]) for item in listing] == [(["zoe@example.test"], "fr")]
     assert listing[0]["subject"] == "Amira Haddad vous invite à rejoindre Acme Inc."

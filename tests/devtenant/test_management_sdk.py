@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -96,9 +96,30 @@ def sdk_token(server: LiveServer, scope: str | None = None) -> str:
     return httpx2.post(server.url + "/oauth/token", data=form).json()["access_token"]
 
 
+def close_sdk(client: Auth0 | ManagementClient) -> None:
+    """The SDK's clients have no ``close()``: close the httpx client each one builds for itself, or its pooled
+    sockets are left to the garbage collector (a ResourceWarning each)."""
+    api = client._api if isinstance(client, ManagementClient) else client
+    api._client_wrapper.httpx_client.httpx_client.close()
+
+
 @pytest.fixture
-def auth0(server: LiveServer) -> Auth0:
-    return Auth0(base_url=server.url + "/api/v2", token=sdk_token(server))
+def sdk(server: LiveServer) -> Iterator[Callable[[str], Auth0]]:
+    """``sdk(token)``: an SDK client for the tenant's Management API, closed when the test ends."""
+    made: list[Auth0] = []
+
+    def make(token: str) -> Auth0:
+        made.append(Auth0(base_url=server.url + "/api/v2", token=token))
+        return made[-1]
+
+    yield make
+    for client in made:
+        close_sdk(client)
+
+
+@pytest.fixture
+def auth0(sdk: Callable[[str], Auth0], server: LiveServer) -> Auth0:
+    return sdk(sdk_token(server))
 
 
 def test_invitation_workflow_with_the_sdk(auth0: Auth0, tenant: DevTenant) -> None:
@@ -186,7 +207,9 @@ def test_sdk_pagers_walk_every_page(auth0: Auth0) -> None:
     assert {org.name for org in organizations} == {"acme", "globex", "umbrella"}
 
 
-def test_sdk_errors_carry_auth0_bodies(auth0: Auth0, server: LiveServer, tenant: DevTenant, clock: Clock) -> None:
+def test_sdk_errors_carry_auth0_bodies(
+    auth0: Auth0, sdk: Callable[[str], Auth0], server: LiveServer, tenant: DevTenant, clock: Clock
+) -> None:
     with pytest.raises(NotFoundError) as not_found:
         auth0.organizations.get("org_doesnotexist0000")
     assert not_found.value.body == {
@@ -202,12 +225,12 @@ def test_sdk_errors_carry_auth0_bodies(auth0: Auth0, server: LiveServer, tenant:
     assert bad.value.body["message"] == "The specified client_id does not exist."
     with pytest.raises(ConflictError):
         auth0.organizations.create(name="acme", request_options=NO_RETRY)
-    narrow = Auth0(base_url=server.url + "/api/v2", token=sdk_token(server, scope="read:organizations"))
+    narrow = sdk(sdk_token(server, scope="read:organizations"))
     with pytest.raises(ForbiddenError) as forbidden:
         narrow.organizations.create(name="nope")
     assert forbidden.value.body["message"] == "Insufficient scope, expected any of: create:organizations"
     with pytest.raises(UnauthorizedError):
-        Auth0(base_url=server.url + "/api/v2", token="garbage").organizations.get("org_AcmeDemoOrg00001")
+        sdk("garbage").organizations.get("org_AcmeDemoOrg00001")
     tenant.settings["management_api_rate_limit"] = 1
     clock.now += 60  # a fresh window: one call allowed, the next refused
     auth0.roles.list(request_options=NO_RETRY)
@@ -226,7 +249,7 @@ def _not_implemented(caught: pytest.ExceptionInfo[ApiError], what: str) -> None:
     assert caught.value.body["message"] == f"not implemented by the orginvite dev tenant: {what}"
 
 
-def test_update_organization_with_the_sdk(auth0: Auth0, server: LiveServer) -> None:
+def test_update_organization_with_the_sdk(auth0: Auth0, sdk: Callable[[str], Auth0], server: LiveServer) -> None:
     updated = auth0.organizations.update(
         DEMO_ACME_ORG_ID,
         display_name="Acme Corporation",
@@ -251,7 +274,7 @@ def test_update_organization_with_the_sdk(auth0: Auth0, server: LiveServer) -> N
     with pytest.raises(ApiError) as missing:  # nor a 404 (the SDK's own spec lists none for this route)
         auth0.organizations.update("org_doesnotexist0000", display_name="x")
     assert missing.value.status_code == 404 and missing.value.body["errorCode"] == "inexistent_organization"
-    narrow = Auth0(base_url=server.url + "/api/v2", token=sdk_token(server, scope="read:organizations"))
+    narrow = sdk(sdk_token(server, scope="read:organizations"))
     with pytest.raises(ForbiddenError) as forbidden:
         narrow.organizations.update(DEMO_ACME_ORG_ID, display_name="x")
     assert forbidden.value.body["message"] == "Insufficient scope, expected any of: update:organizations"
@@ -260,7 +283,9 @@ def test_update_organization_with_the_sdk(auth0: Auth0, server: LiveServer) -> N
     _not_implemented(unsupported, "PATCH /api/v2/organizations/{id} with is_app_entitlement_active")
 
 
-def test_users_listing_search_and_lookup_by_email(auth0: Auth0, server: LiveServer) -> None:
+def test_users_listing_search_and_lookup_by_email(
+    auth0: Auth0, sdk: Callable[[str], Auth0], server: LiveServer
+) -> None:
     created = [
         auth0.users.create(
             connection="Username-Password-Authentication", email=f"user{index:02}@paging.test", password="pw-123456"
@@ -290,7 +315,7 @@ def test_users_listing_search_and_lookup_by_email(auth0: Auth0, server: LiveServ
     token = sdk_token(server)
     missing = httpx2.get(server.url + "/api/v2/users-by-email", headers={"Authorization": f"Bearer {token}"})
     assert missing.status_code == 400 and missing.json()["errorCode"] == "invalid_query_string"
-    narrow = Auth0(base_url=server.url + "/api/v2", token=sdk_token(server, scope="read:organizations"))
+    narrow = sdk(sdk_token(server, scope="read:organizations"))
     with pytest.raises(ForbiddenError) as forbidden:
         narrow.users.list()
     assert forbidden.value.body["message"] == "Insufficient scope, expected any of: read:users"
@@ -417,16 +442,20 @@ def test_management_client_unchanged_over_https(
         client = ManagementClient(
             domain=f"127.0.0.1:{server.port}", client_id=DEMO_M2M_CLIENT_ID, client_secret=DEMO_M2M_CLIENT_SECRET
         )
-        organization = client.organizations.create(name="hooli", display_name="Hooli")
-        assert organization.id is not None
-        client.organizations.members.create(organization.id, members=["auth0|64656d6f0000000000000001"])
-        invitation = client.organizations.invitations.create(
-            organization.id,
-            inviter={"name": "Gavin"},
-            invitee={"email": "richard@hooli.test"},
-            client_id=DEMO_WEB_CLIENT_ID,
-        )
-        assert invitation.invitation_url is not None
-        assert f"organization={organization.id}&organization_name=hooli" in invitation.invitation_url
-        assert [member.email for member in client.organizations.members.list(organization.id)] == ["admin@acme.test"]
-        assert [item.id for item in client.organizations.invitations.list(organization.id)] == [invitation.id]
+        try:
+            organization = client.organizations.create(name="hooli", display_name="Hooli")
+            assert organization.id is not None
+            client.organizations.members.create(organization.id, members=["auth0|64656d6f0000000000000001"])
+            invitation = client.organizations.invitations.create(
+                organization.id,
+                inviter={"name": "Gavin"},
+                invitee={"email": "richard@hooli.test"},
+                client_id=DEMO_WEB_CLIENT_ID,
+            )
+            assert invitation.invitation_url is not None
+            assert f"organization={organization.id}&organization_name=hooli" in invitation.invitation_url
+            members = client.organizations.members.list(organization.id)
+            assert [member.email for member in members] == ["admin@acme.test"]
+            assert [item.id for item in client.organizations.invitations.list(organization.id)] == [invitation.id]
+        finally:
+            close_sdk(client)

@@ -233,10 +233,10 @@ def test_authlibs_client_refreshes_against_the_tenant() -> None:
 
     with tenant_with(rotation_type="rotating", leeway=2) as (_, base, browser, _clock):
         token = first_refresh_token(base, browser)
-        session = OAuth2Session("webapp", "webapp-secret", token_endpoint_auth_method="client_secret_post")
-        renewed = session.refresh_token(base + "/oauth/token", refresh_token=token)
-        assert renewed["refresh_token"] != token and verify_jwt(base, renewed["access_token"])["aud"][0] == API
-        session.revoke_token(base + "/oauth/revoke", renewed["refresh_token"], token_type_hint="refresh_token")
+        with OAuth2Session("webapp", "webapp-secret", token_endpoint_auth_method="client_secret_post") as session:
+            renewed = session.refresh_token(base + "/oauth/token", refresh_token=token)
+            assert renewed["refresh_token"] != token and verify_jwt(base, renewed["access_token"])["aud"][0] == API
+            session.revoke_token(base + "/oauth/revoke", renewed["refresh_token"], token_type_hint="refresh_token")
         assert refused(refresh(base, renewed["refresh_token"]))
 
 

@@ -313,7 +313,8 @@ def test_cli_serves_the_preview_app(tmp_path: Path, sig: int):
         process.send_signal(sig)
         assert process.wait(timeout=20) == 0
     assert process.stderr is not None
-    assert f"email previews on http://127.0.0.1:{port}/ (Ctrl-C to stop)" in process.stderr.read()
+    with process.stderr:
+        assert f"email previews on http://127.0.0.1:{port}/ (Ctrl-C to stop)" in process.stderr.read()
 
 
 @pytest.mark.parametrize(("args", "note"), [

@@ -248,7 +248,10 @@ async def test_connection_refused(message):
 
 @pytest.mark.anyio
 async def test_a_silent_server_times_out(message):
+    accepted: list[asyncio.StreamWriter] = []
+
     async def never_greet(reader, writer):
+        accepted.append(writer)
         await asyncio.sleep(30)
 
     server = await asyncio.start_server(never_greet, "127.0.0.1", 0)
@@ -258,6 +261,9 @@ async def test_a_silent_server_times_out(message):
             await SMTPSender(SMTPSettings(host="127.0.0.1", port=port, timeout=0.5)).send(message)
     finally:
         server.close()
+        for writer in accepted:  # closing the server leaves the connections it accepted open
+            writer.close()
+            await writer.wait_closed()
 
 
 # --- TLS ---------------------------------------------------------------------------------------------------------

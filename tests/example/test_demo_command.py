@@ -75,6 +75,14 @@ class Demo:
             self.process.kill()
             self.process.wait()
 
+    def close(self) -> None:
+        """Kill it if still running and close its pipes (once the reader saw the end of stdout)."""
+        self.kill()
+        self._reader.join(5)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
 
 def url(out: str, label: str) -> str:
     match = re.search(rf"^  {re.escape(label)}:\s+(\S+)$", out, re.M)
@@ -93,7 +101,7 @@ def is_listening(address: str) -> bool:
 def demo() -> Iterator[Demo]:
     running = Demo(*FREE_PORTS)
     yield running
-    running.kill()
+    running.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -178,6 +186,6 @@ def test_demo_access_logs_never_show_an_invitation_ticket() -> None:
         code, out = demo.stop(signal.SIGINT)
         logs = out + demo.process.stderr.read()  # uvicorn's access log goes to stdout
     finally:
-        demo.kill()
+        demo.close()
     assert code == 0
     assert "GET /login?invitation=" in logs and ticket not in logs

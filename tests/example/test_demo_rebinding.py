@@ -31,4 +31,5 @@ def test_the_demo_refuses_foreign_host_headers() -> None:
         assert token.status_code == 400 and "access_token" not in token.text
     finally:
         code, _ = demo.stop(signal.SIGTERM)
+        demo.close()
     assert code == 0

@@ -24,7 +24,10 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def stack(receiver: Receiver) -> Iterator[Stack]:
-    s = Stack(on_invitation_event=WebhookSink(receiver.url, receiver.secret))
+    # The sink's client makes its connections in the app server's loop, and nothing there closes a sink the app
+    # was given (it is the host app's): without keep-alive each delivery's connection closes with its answer.
+    http = httpx2.AsyncClient(limits=httpx2.Limits(max_keepalive_connections=0), trust_env=False)
+    s = Stack(on_invitation_event=WebhookSink(receiver.url, receiver.secret, http=http))
     yield s
     s.close()
 

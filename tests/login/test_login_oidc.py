@@ -255,10 +255,13 @@ async def test_logout_urls(op):
     url = await auth0.end_session_url("http://127.0.0.1:8000/")
     assert url.startswith(op.url + "v2/logout?")
     assert query_of(url) == {"client_id": CLIENT_ID, "returnTo": "http://127.0.0.1:8000/"}
-    assert await client_for(op, logout_style="local").end_session_url("x") is None
+    local = client_for(op, logout_style="local")
+    assert await local.end_session_url("x") is None
     op.end_session = False
-    assert await client_for(op).end_session_url("x") is None
-    await client.aclose()
+    without = client_for(op)
+    assert await without.end_session_url("x") is None
+    for each in (client, auth0, local, without):
+        await each.aclose()
 
 
 @pytest.mark.anyio

@@ -55,6 +55,15 @@ class ToLoopback(httpx2.HTTPTransport):
         return super().handle_request(request)
 
 
+class _ClosingManagementClient(ManagementClient):
+    """A ManagementClient leaves an ``http`` client it was given open (the host app's to close): this one closes
+    the test's client through :class:`ManagementAPI` with it, when the directory closes it."""
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._http.aclose()
+
+
 class ManagementAPI(httpx2.AsyncHTTPTransport):
     """The dev tenant's Management API as the organization directory reaches it over loopback, with a switch.
 
@@ -80,8 +89,8 @@ class ManagementAPI(httpx2.AsyncHTTPTransport):
 
     def client(self, tenant_url: str) -> ManagementClient:
         """A Management API client for the directory, configured as :meth:`OrganizationDirectory.from_settings`."""
-        return ManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx2.AsyncClient(transport=self),
-                                max_retries=1, max_retry_wait=5.0, timeout=10)
+        return _ClosingManagementClient(tenant_url + "/", "m2m", "m2m-secret", http=httpx2.AsyncClient(transport=self),
+                                        max_retries=1, max_retry_wait=5.0, timeout=10)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         prefix = "/api/v2/organizations/name/"

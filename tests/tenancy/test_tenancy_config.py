@@ -137,6 +137,7 @@ def test_example_app_runs_multi_tenant_from_environment_variables_only():
         client.close()
         process.terminate()
         process.wait(10)
+        process.stderr.close()
         sock.close()
         server.stop()
         tenant.close()
