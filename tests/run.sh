@@ -37,5 +37,5 @@ fi
 .venv/bin/ruff check src tests example_app benchmarks
 # Four worker processes (pytest-xdist), each test module on one worker so that its shared servers start once: half
 # of a test's time is waiting on loopback servers, subprocesses and Chromium, so four overlap well even on two
-# cores (about 6 minutes there, against 11 in one process). ORGINVITE_TEST_WORKERS=0 runs in this process.
+# cores (about 4 minutes there, against 11 in one process). ORGINVITE_TEST_WORKERS=0 runs in this process.
 exec .venv/bin/python -m pytest -n "${ORGINVITE_TEST_WORKERS:-4}" --dist loadscope "$@"
