@@ -32,6 +32,7 @@ from orginvite.login import lifecycle
 from orginvite.login.backchannel import backchannel_logout
 from orginvite.login.callback import callback
 from orginvite.login.context import CONTEXT_KEY, ROUTE_KEY, LoginContext
+from orginvite.login.lifespan import run_lifespan
 from orginvite.login.login import login
 from orginvite.login.logout import logout
 from orginvite.login.oidc import OIDCClient
@@ -118,8 +119,9 @@ class OrgInviteMiddleware:
                 return
         elif kind != "websocket":
             if kind == "lifespan":
-                receive = self._closing_receive(receive)
-            await self.app(scope, receive, send)
+                await run_lifespan(self.app, scope, receive, send, self.aclose)
+            else:
+                await self.app(scope, receive, send)
             return
 
         # All an anonymous request costs: this scan of the headers (inlined) and three scope keys, the context under
@@ -201,21 +203,17 @@ class OrgInviteMiddleware:
         response = self.context.store_unavailable(Request(scope, receive), exc)
         await response(scope, receive, send)
 
-    def _closing_receive(self, receive: Receive) -> Receive:
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                await lifecycle.aclose(self.context)  # queued invitation events first: their sink may need a client
-                await self.oidc.aclose()
-                await self.context.provider_tokens.aclose()
-                await self.store.aclose()  # its revocation store with it
-                if self.context.memberships is not None:
-                    await self.context.memberships.aclose()
-                if self.tenants is not None and self.tenants.directory is not None:
-                    await self.tenants.directory.aclose()
-            return message
-
-        return wrapped
+    async def aclose(self) -> None:
+        """Close what the login flow holds (HTTP clients, stores), queued invitation events delivered first: at
+        lifespan shutdown, or by an app that runs the middleware without a lifespan."""
+        await lifecycle.aclose(self.context)  # their sink may need a client
+        await self.oidc.aclose()
+        await self.context.provider_tokens.aclose()
+        await self.store.aclose()  # its revocation store with it
+        if self.context.memberships is not None:
+            await self.context.memberships.aclose()
+        if self.tenants is not None and self.tenants.directory is not None:
+            await self.tenants.directory.aclose()
 
     async def _bind_tenant(self, scope: Scope, receive: Receive, send: Send) -> Binding | None:
         """Multi-tenant routing: route the request (host, organization) or answer it with a 400 (None)."""
