@@ -170,6 +170,22 @@ def test_the_refreshed_record_is_written_before_the_lock_goes_to_the_other_proce
         assert world.op.refresh_requests == 1
 
 
+def test_tokens_shorter_lived_than_min_ttl_are_not_refreshed_again_by_every_pre_rotation_request():
+    """A provider whose access tokens live 30 s against get_access_token's min_ttl of 60: the refreshed token can
+    never be 'fresh enough', so each later request with the pre-rotation cookie refreshed again (reuse of a
+    rotated-away token). The token the provider just issued counts as fresh for half its life."""
+    with token_world() as world:
+        world.op.access_ttl = 30
+        world.sign_in()
+        old = world.session_cookies()
+        header = "; ".join(f"{name}={value}" for name, value in old.items())
+        with httpx2.Client(headers={"cookie": header}) as late:  # the old cookie every time, whatever comes back
+            answers = [late.get(world.url + "/token") for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+        assert len({a.json()["access_token"] for a in answers}) == 1
+        assert world.op.refresh_requests == 1
+
+
 def test_a_pre_rotation_cookie_gets_the_new_tokens_without_a_second_refresh():
     with token_world() as world:
         world.op.access_ttl = 30

@@ -103,7 +103,8 @@ class AccessTokens:
         successor = self._successor(key)
         # force (revalidation): a refresh this process made moments ago is the provider's current answer, and
         # refreshing again with the rotated-away token would be reuse, which the provider answers by revoking all
-        if successor is not None and (force or _fresh(successor, audience, self.clock(), min_ttl)):
+        if successor is not None and (
+                force or _fresh(successor, audience, self.clock(), self._min_ttl(key, audience, min_ttl))):
             await self.store.update(session, session.record.with_tokens(successor))
             return successor
         flight = self._flights.get((key, audience))
@@ -184,6 +185,16 @@ class AccessTokens:
         rotated.move_to_end(key)
         while rotated and (len(rotated) > _MAX_ROTATIONS or next(iter(rotated.values()))[1] < now):
             rotated.popitem(last=False)
+
+    def _min_ttl(self, key: str, audience: str | None, min_ttl: float) -> float:
+        """A provider that issues tokens shorter-lived than ``min_ttl`` would have every pre-rotation request
+        refresh again: its just-rotated token counts as fresh for the first half of its life."""
+        found = self._rotated.get(key)
+        token = None if found is None else found[0].for_audience(audience)
+        if found is None or token is None:
+            return min_ttl
+        life = token.expires_at - (found[1] - _ROTATIONS_KEPT)
+        return min(min_ttl, life / 2)
 
     def _successor(self, key: str) -> TokenSet | None:
         found = self._rotated.get(key)
