@@ -194,7 +194,7 @@ class AccessTokens:
         if found is None or token is None:
             return min_ttl
         life = token.expires_at - (found[1] - _ROTATIONS_KEPT)
-        return min(min_ttl, life / 2)
+        return min(min_ttl, max(life / 2, 0.0))  # never an expired token, however the provider dated it
 
     def _successor(self, key: str) -> TokenSet | None:
         found = self._rotated.get(key)
